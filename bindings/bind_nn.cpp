@@ -1,0 +1,137 @@
+// bind_nn.cpp — layers, optimizers and the Sequential model with its C++ epoch loops (GIL released; the
+// per-batch callback re-acquires it, and Ctrl-C is noticed there).
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+
+#include "convert.hpp"
+#include "nn/model.hpp"
+
+namespace bnlab::bind {
+using namespace nn;
+
+namespace {
+// Wraps an optional Python callable(batch, loss, accuracy) -> bool into a BatchCallback.
+BatchCallback wrap(const py::object& fn) {
+  return [fn](std::int64_t batch, const Metrics& m) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (fn.is_none()) return false;
+    return fn(batch, m.loss(), m.accuracy()).cast<bool>();
+  };
+}
+}  // namespace
+
+void bind_nn(py::module_& m) {
+  using py::arg;
+  py::class_<Layer, LayerPtr>(m, "Layer")
+      .def_property_readonly("kind", &Layer::kind)
+      .def_readwrite("trainable", &Layer::trainable)
+      .def("build", &Layer::build, arg("input_shape"), arg("device") = Device::CPU)
+      .def("forward", &Layer::forward, arg("x"), arg("training"), py::return_value_policy::copy)
+      .def("params", [](Layer& l) {
+        py::list out;
+        for (const Param& p : l.params()) out.append(py::make_tuple(p.name, *p.value, *p.grad));
+        return out;
+      })
+      .def("buffers", [](Layer& l) {
+        py::list out;
+        for (auto& [name, t] : l.buffers()) out.append(py::make_tuple(name, *t));
+        return out;
+      });
+  py::class_<Dense, Layer, std::shared_ptr<Dense>>(m, "Dense")
+      .def(py::init<std::int64_t, bool, Act>(), arg("units"), arg("use_bias"), arg("activation"))
+      .def_readonly("kernel", &Dense::kernel)
+      .def_readonly("bias", &Dense::bias)
+      .def_readonly("dkernel", &Dense::dkernel)
+      .def_readonly("dbias", &Dense::dbias);
+  py::class_<BatchNorm, Layer, std::shared_ptr<BatchNorm>>(m, "BatchNorm")
+      .def(py::init<int, float, float, bool, bool>(), arg("axis"), arg("momentum"), arg("epsilon"), arg("center"),
+           arg("scale"))
+      .def_readwrite("momentum", &BatchNorm::momentum)
+      .def_readonly("gamma", &BatchNorm::gamma)
+      .def_readonly("beta", &BatchNorm::beta)
+      .def_readonly("moving_mean", &BatchNorm::moving_mean)
+      .def_readonly("moving_variance", &BatchNorm::moving_variance)
+      .def_readonly("dgamma", &BatchNorm::dgamma)
+      .def_readonly("dbeta", &BatchNorm::dbeta)
+      .def_readonly("dx", &BatchNorm::dx)
+      .def_readonly("cache", &BatchNorm::cache);
+  py::class_<Activation, Layer, std::shared_ptr<Activation>>(m, "Activation").def(py::init<Act>(), arg("act"));
+  py::class_<Dropout, Layer, std::shared_ptr<Dropout>>(m, "Dropout")
+      .def(py::init<float, std::uint64_t>(), arg("rate"), arg("seed"));
+  py::class_<Flatten, Layer, std::shared_ptr<Flatten>>(m, "Flatten").def(py::init<>());
+
+  py::class_<Optimizer, std::shared_ptr<Optimizer>>(m, "Optimizer")
+      .def_readwrite("learning_rate", &Optimizer::learning_rate)
+      .def_readonly("iterations", &Optimizer::iterations)
+      .def("step", [](Optimizer& o, Layer& layer) { o.step(layer.params()); }, arg("layer"))
+      .def("slots", [](Optimizer& o, const Tensor& param) -> py::object {
+        Optimizer::Slots* s = o.slots_of(param);
+        if (!s) return py::none();
+        return py::make_tuple(s->a, s->b, s->c, s->step);
+      });
+  py::class_<SGD, Optimizer, std::shared_ptr<SGD>>(m, "SGD")
+      .def(py::init<float, float, bool, float, float>(), arg("lr"), arg("momentum"), arg("nesterov"),
+           arg("dampening"), arg("weight_decay"))
+      .def_readwrite("momentum", &SGD::momentum);
+  py::class_<Adam, Optimizer, std::shared_ptr<Adam>>(m, "Adam")
+      .def(py::init<float, float, float, float, bool, bool, float>(), arg("lr"), arg("beta1"), arg("beta2"),
+           arg("eps"), arg("amsgrad"), arg("keras_eps"), arg("weight_decay"));
+  py::class_<RMSprop, Optimizer, std::shared_ptr<RMSprop>>(m, "RMSprop")
+      .def(py::init<float, float, float, float, bool>(), arg("lr"), arg("rho"), arg("momentum"), arg("eps"),
+           arg("centered"));
+
+  py::class_<LossSpec> loss(m, "LossSpec");
+  py::enum_<LossSpec::Kind>(loss, "Kind").value("Xent", LossSpec::Kind::Xent).value("MSE", LossSpec::Kind::MSE);
+  loss.def(py::init([](LossSpec::Kind kind, XentForm form, float eps) { return LossSpec{kind, form, eps}; }),
+           arg("kind"), arg("form") = XentForm::SparseProbs, arg("epsilon") = 1e-7f);
+
+  py::class_<Metrics>(m, "Metrics")
+      .def_property_readonly("loss", &Metrics::loss)
+      .def_property_readonly("accuracy", &Metrics::accuracy)
+      .def_readonly("samples", &Metrics::samples)
+      .def_readonly("batches", &Metrics::batches)
+      .def_readonly("stopped", &Metrics::stopped);
+
+  py::class_<Sequential, std::shared_ptr<Sequential>>(m, "Sequential")
+      .def(py::init<>())
+      .def("add", &Sequential::add, arg("layer"))
+      .def("build", &Sequential::build, arg("input_shape"), arg("device") = Device::CPU)
+      .def_property_readonly("built", &Sequential::built)
+      .def_property_readonly("device", &Sequential::device)
+      .def_readonly("layers", &Sequential::layers)
+      .def("compile", &Sequential::compile, arg("optimizer"), arg("loss"))
+      .def("forward", &Sequential::forward, arg("x"), arg("training"), py::return_value_policy::copy,
+           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "train_epoch",
+          [](Sequential& s, const Tensor& x, const Tensor& y, std::int64_t batch_size, bool shuffle,
+             std::uint64_t seed, std::uint64_t epoch, const py::object& callback) {
+            BatchCallback cb = wrap(callback);
+            py::gil_scoped_release release;
+            return s.train_epoch(x, y, batch_size, shuffle, seed, epoch, cb);
+          },
+          arg("x"), arg("y"), arg("batch_size"), arg("shuffle"), arg("seed"), arg("epoch"),
+          arg("callback") = py::none())
+      .def(
+          "evaluate",
+          [](Sequential& s, const Tensor& x, const Tensor& y, std::int64_t batch_size, const py::object& callback) {
+            BatchCallback cb = wrap(callback);
+            py::gil_scoped_release release;
+            return s.evaluate(x, y, batch_size, cb);
+          },
+          arg("x"), arg("y"), arg("batch_size"), arg("callback") = py::none())
+      .def(
+          "predict",
+          [](Sequential& s, const Tensor& x, std::int64_t batch_size) {
+            Tensor out;
+            {
+              py::gil_scoped_release release;
+              s.predict(out, x, batch_size);
+            }
+            return out;
+          },
+          arg("x"), arg("batch_size"));
+}
+
+}  // namespace bnlab::bind

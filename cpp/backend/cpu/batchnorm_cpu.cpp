@@ -1,0 +1,161 @@
+// batchnorm_cpu.cpp — batch normalisation on the CPU, x viewed as (N, C, L); feature c has M = N*L values.
+//
+// Forward (training), two passes over memory, the fewest the maths allows (the statistics must be known
+// before any output can be written):
+//   pass 1 (read x):  shifted sums in double, s1 = sum(x - k), s2 = sum((x - k)^2) with k = x[0, c, 0];
+//                     mu = k + s1/M, var = s2/M - (s1/M)^2  (biased). The shift keeps the subtraction
+//                     well conditioned when |mu| >> std.
+//   pass 2 (read x, write xhat and y): xhat = (x - mu) * rstd, rstd = 1/sqrt(var + eps); y = gamma*xhat + beta.
+// Backward, two passes: with y = gamma*xhat + beta and xhat = (x - mu)*rstd,
+//   dbeta = sum(dy), dgamma = sum(dy * xhat), and differentiating mu and var through x gives
+//   dx = gamma * rstd / M * (M*dy - sum(dy) - xhat * sum(dy * xhat)).
+//   pass 1 (read dy, xhat): the two sums;  pass 2 (read dy, xhat, write dx).
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/kernels_cpu.hpp"
+
+namespace bnlab::cpu {
+namespace {
+// Per-thread scratch for the double accumulators: grows, never shrinks, so steady state allocates nothing.
+std::vector<double>& scratch(std::size_t n) {
+  thread_local std::vector<double> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+
+// Accumulates sum(a) and sum(a*b) per feature over (N, C, L); b == nullptr means b = a - shift.
+void feature_sums(double* s1, double* s2, const float* a, const float* b, const float* shift, std::int64_t N,
+                  std::int64_t C, std::int64_t L) {
+  for (std::int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
+  for (std::int64_t n = 0; n < N; ++n) {
+    const float* an = a + n * C * L;
+    const float* bn = b ? b + n * C * L : nullptr;
+    if (L == 1) {
+      if (bn) {
+        for (std::int64_t c = 0; c < C; ++c) {
+          s1[c] += an[c];
+          s2[c] += static_cast<double>(an[c]) * bn[c];
+        }
+      } else {
+        for (std::int64_t c = 0; c < C; ++c) {
+          const double d = static_cast<double>(an[c]) - shift[c];
+          s1[c] += d;
+          s2[c] += d * d;
+        }
+      }
+      continue;
+    }
+    for (std::int64_t c = 0; c < C; ++c) {
+      double t1 = 0.0, t2 = 0.0;
+      for (std::int64_t l = 0; l < L; ++l) {
+        const std::int64_t i = c * L + l;
+        if (bn) {
+          t1 += an[i];
+          t2 += static_cast<double>(an[i]) * bn[i];
+        } else {
+          const double d = static_cast<double>(an[i]) - shift[c];
+          t1 += d;
+          t2 += d * d;
+        }
+      }
+      s1[c] += t1;
+      s2[c] += t2;
+    }
+  }
+}
+}  // namespace
+
+void batchnorm_forward_train(float* out,          // (N, C, L)
+                             float* xhat,         // (N, C, L)
+                             float* mean,         // (C)
+                             float* var,          // (C)
+                             float* rstd,         // (C)
+                             const float* inp,    // (N, C, L)
+                             const float* gamma,  // (C) or nullptr
+                             const float* beta,   // (C) or nullptr
+                             std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+  const double M = static_cast<double>(N * L);
+  std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
+  double* s1 = acc.data();
+  double* s2 = acc.data() + C;
+  // pass 1: shifted sums; the shift is the feature's first value (x[0, c, 0]).
+  for (std::int64_t c = 0; c < C; ++c) mean[c] = inp[c * L];  // mean[] holds the shift until pass 1 ends
+  feature_sums(s1, s2, inp, nullptr, mean, N, C, L);
+  for (std::int64_t c = 0; c < C; ++c) {
+    const double m1 = M > 0 ? s1[c] / M : 0.0;
+    const double v = M > 0 ? s2[c] / M - m1 * m1 : 0.0;
+    mean[c] = static_cast<float>(mean[c] + m1);
+    var[c] = static_cast<float>(v > 0.0 ? v : 0.0);
+    rstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + eps));
+  }
+  // pass 2: normalise, scale and shift.
+  for (std::int64_t n = 0; n < N; ++n) {
+    for (std::int64_t c = 0; c < C; ++c) {
+      const float mu = mean[c], rs = rstd[c];
+      const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
+      const std::int64_t base = (n * C + c) * L;
+      for (std::int64_t l = 0; l < L; ++l) {
+        const float h = (inp[base + l] - mu) * rs;
+        xhat[base + l] = h;
+        out[base + l] = g * h + b;
+      }
+    }
+  }
+}
+
+void batchnorm_forward_infer(float* out,          // (N, C, L)
+                             const float* inp,    // (N, C, L)
+                             const float* mean,   // (C)
+                             const float* var,    // (C)
+                             const float* gamma,  // (C) or nullptr
+                             const float* beta,   // (C) or nullptr
+                             std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+  // y = x * a + b with a = gamma * rstd and b = beta - mu * a, folded per feature once.
+  std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
+  for (std::int64_t c = 0; c < C; ++c) {
+    const double a = (gamma ? gamma[c] : 1.0) / std::sqrt(static_cast<double>(var[c]) + eps);
+    acc[c] = a;
+    acc[C + c] = (beta ? beta[c] : 0.0) - mean[c] * a;
+  }
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t c = 0; c < C; ++c) {
+      const float a = static_cast<float>(acc[c]), b = static_cast<float>(acc[C + c]);
+      const std::int64_t base = (n * C + c) * L;
+      for (std::int64_t l = 0; l < L; ++l) out[base + l] = inp[base + l] * a + b;
+    }
+}
+
+void batchnorm_backward(float* dinp,         // (N, C, L)
+                        float* dgamma,       // (C) or nullptr, accumulates
+                        float* dbeta,        // (C) or nullptr, accumulates
+                        const float* dout,   // (N, C, L)
+                        const float* xhat,   // (N, C, L)
+                        const float* rstd,   // (C)
+                        const float* gamma,  // (C) or nullptr
+                        std::int64_t N, std::int64_t C, std::int64_t L) {
+  const double M = static_cast<double>(N * L);
+  std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
+  double* sum_dy = acc.data();
+  double* sum_dy_xhat = acc.data() + C;
+  feature_sums(sum_dy, sum_dy_xhat, dout, xhat, nullptr, N, C, L);  // pass 1
+  for (std::int64_t c = 0; c < C; ++c) {
+    if (dgamma) dgamma[c] += static_cast<float>(sum_dy_xhat[c]);
+    if (dbeta) dbeta[c] += static_cast<float>(sum_dy[c]);
+  }
+  for (std::int64_t n = 0; n < N; ++n)  // pass 2
+    for (std::int64_t c = 0; c < C; ++c) {
+      const float k = static_cast<float>((gamma ? gamma[c] : 1.0f) * rstd[c] / M);
+      const float mdy = static_cast<float>(sum_dy[c]), mdyx = static_cast<float>(sum_dy_xhat[c]);
+      const float m = static_cast<float>(M);
+      const std::int64_t base = (n * C + c) * L;
+      for (std::int64_t l = 0; l < L; ++l)
+        dinp[base + l] = k * (m * dout[base + l] - mdy - xhat[base + l] * mdyx);
+    }
+}
+
+void blend(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C) {
+  for (std::int64_t c = 0; c < C; ++c) moving[c] = moving[c] * keep + batch[c] * batch_scale * (1.0f - keep);
+}
+
+}  // namespace bnlab::cpu

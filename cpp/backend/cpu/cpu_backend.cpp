@@ -1,0 +1,40 @@
+// cpu_backend.cpp — the CPU Backend table: aligned host memory plus the kernels of backend/cpu/.
+// Registers itself at static-initialisation time; nothing else refers to this file.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "backend/cpu/kernels_cpu.hpp"
+
+namespace bnlab::cpu {
+namespace {
+void* alloc(std::size_t bytes) {
+  const std::size_t rounded = (bytes + 63) / 64 * 64;  // 64-byte alignment for SIMD and cache lines
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void release(void* p) { std::free(p); }
+void copy(void* dst, const void* src, std::size_t bytes) { std::memmove(dst, src, bytes); }
+void fill(float* dst, float value, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) dst[i] = value;
+}
+void synchronize() {}
+
+const Backend kCpu = {
+    "cpu",          alloc,          release,
+    copy,           copy,           copy,
+    fill,           synchronize,    dense_forward,
+    dense_backward, batchnorm_forward_train, batchnorm_forward_infer,
+    batchnorm_backward, blend,      activation_forward,
+    activation_backward, dropout_forward, dropout_backward,
+    xent,           mse,            accuracy,
+    argmax_rows,    sum,            gather_rows,
+    sgd_update,     adam_update,    rmsprop_update,
+};
+
+struct Registrar {
+  Registrar() { register_backend(Device::CPU, &kCpu); }
+} registrar;
+}  // namespace
+}  // namespace bnlab::cpu

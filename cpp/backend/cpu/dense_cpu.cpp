@@ -1,0 +1,64 @@
+// dense_cpu.cpp — the dense (fully connected) op on the CPU: cblas_sgemm on caller-owned buffers.
+//
+// Forward  out = inp @ W + b.       With W (IN, OUT): C(B,OUT) = A(B,IN) B(IN,OUT).
+// Backward dinp = dout @ W^T,        dW += inp^T @ dout  (W as (IN, OUT)),  db += sum_rows(dout).
+// PyTorch stores W as (OUT, IN); the same products with the transposition flags swapped.
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "backend/cpu/kernels_cpu.hpp"
+
+namespace bnlab::cpu {
+
+void dense_forward(float* out,           // (B, OUT)
+                   const float* inp,     // (B, IN)
+                   const float* weight,  // (IN, OUT) or (OUT, IN)
+                   const float* bias,    // (OUT) or nullptr
+                   std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in) {
+  if (B == 0) return;
+  float beta = 0.0f;
+  if (bias) {  // start C from the broadcast bias so that sgemm adds the product to it (beta = 1)
+    for (std::int64_t b = 0; b < B; ++b) std::copy(bias, bias + OUT, out + b * OUT);
+    beta = 1.0f;
+  }
+  const int b = static_cast<int>(B), in = static_cast<int>(IN), o = static_cast<int>(OUT);
+  if (weight_out_in)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, o, in, 1.0f, inp, in, weight, in, beta, out, o);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, o, in, 1.0f, inp, in, weight, o, beta, out, o);
+}
+
+void dense_backward(float* dinp,          // (B, IN) or nullptr
+                    float* dweight,       // (IN, OUT) or (OUT, IN), accumulates or assigns
+                    float* dbias,         // (OUT) or nullptr, accumulates or assigns
+                    const float* dout,    // (B, OUT)
+                    const float* inp,     // (B, IN)
+                    const float* weight,  // (IN, OUT) or (OUT, IN)
+                    std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in, bool accumulate) {
+  if (!accumulate) {
+    std::fill(dweight, dweight + IN * OUT, 0.0f);  // only matters for B == 0; sgemm below assigns
+    if (dbias) std::fill(dbias, dbias + OUT, 0.0f);
+  }
+  if (B == 0) return;
+  const float keep = accumulate ? 1.0f : 0.0f;
+  const int b = static_cast<int>(B), in = static_cast<int>(IN), o = static_cast<int>(OUT);
+  if (dinp) {
+    if (weight_out_in)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, o, 1.0f, dout, o, weight, in, 0.0f, dinp, in);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, in, o, 1.0f, dout, o, weight, o, 0.0f, dinp, in);
+  }
+  if (weight_out_in)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, in, b, 1.0f, dout, o, inp, in, keep, dweight, in);
+  else
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, o, b, 1.0f, inp, in, dout, o, keep, dweight, o);
+  if (dbias) {
+    for (std::int64_t r = 0; r < B; ++r) {
+      const float* row = dout + r * OUT;
+      for (std::int64_t j = 0; j < OUT; ++j) dbias[j] += row[j];
+    }
+  }
+}
+
+}  // namespace bnlab::cpu

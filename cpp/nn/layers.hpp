@@ -1,0 +1,99 @@
+// layers.hpp — the concrete layers: Dense, BatchNorm, Activation, Dropout, Flatten. Each is built from the
+// ops in ops/ops.hpp and owns its parameters, its gradients and the caches its ops need.
+#pragma once
+
+#include "nn/layer.hpp"
+
+namespace bnlab::nn {
+
+// y = act(x @ W + b), W (IN, OUT) as Keras's kernel.
+class Dense : public Layer {
+ public:
+  Dense(std::int64_t units, bool use_bias, Act activation) : units_(units), use_bias_(use_bias), act_(activation) {}
+  std::string kind() const override { return "Dense"; }
+  Shape build(const Shape& input_shape, Device device) override;
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
+  Act output_activation() const override { return act_; }
+  std::vector<Param> params() override;
+
+  Tensor kernel, bias, dkernel, dbias;  // (IN, OUT), (OUT)
+
+ private:
+  std::int64_t units_;
+  bool use_bias_;
+  Act act_;
+  const Tensor* x_ = nullptr;  // (B, IN), owned by the previous layer or the model
+  Tensor pre_, out_, dpre_, dx_;
+};
+
+// Batch normalisation over one axis of the per-sample shape (Keras semantics; see batchnorm.cpp).
+class BatchNorm : public Layer {
+ public:
+  BatchNorm(int axis, float momentum, float epsilon, bool center, bool scale)
+      : momentum(momentum), axis_(axis), epsilon_(epsilon), center_(center), scale_(scale) {}
+  std::string kind() const override { return "BatchNormalization"; }
+  Shape build(const Shape& input_shape, Device device) override;
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
+  std::vector<Param> params() override;
+  std::vector<std::pair<std::string, Tensor*>> buffers() override;
+  ops::BNShape view_of(const Tensor& x) const;
+
+  Tensor gamma, beta, moving_mean, moving_variance;  // (C) each
+  Tensor dgamma, dbeta, dx;                          // (C), (C), input shape
+  ops::BNCache cache;                                // xhat, batch mean, biased batch variance, rstd
+  float momentum;  // Keras convention: moving = momentum * moving + (1 - momentum) * batch
+
+ private:
+  int axis_;  // index into the per-sample shape
+  float epsilon_;
+  bool center_, scale_;
+  std::int64_t inner_ = 1, channels_ = 0;
+  Tensor out_;
+};
+
+class Activation : public Layer {
+ public:
+  explicit Activation(Act act) : act_(act) {}
+  std::string kind() const override { return "Activation"; }
+  Shape build(const Shape& input_shape, Device device) override;
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
+  Act output_activation() const override { return act_; }
+
+ private:
+  Act act_;
+  Tensor out_, dx_;
+};
+
+// Inverted dropout: training keeps a value with probability 1 - rate and scales it by 1 / (1 - rate).
+class Dropout : public Layer {
+ public:
+  Dropout(float rate, std::uint64_t seed) : rate_(rate), seed_(seed) {}
+  std::string kind() const override { return "Dropout"; }
+  Shape build(const Shape& input_shape, Device device) override;
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
+
+ private:
+  float rate_;
+  std::uint64_t seed_, counter_ = 0;
+  bool dropped_ = false;  // whether the last forward applied a mask
+  Tensor out_, mask_, dx_;
+};
+
+// (B, d1, d2, ...) -> (B, d1*d2*...), a view sharing the input's storage.
+class Flatten : public Layer {
+ public:
+  std::string kind() const override { return "Flatten"; }
+  Shape build(const Shape& input_shape, Device device) override;
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
+
+ private:
+  Shape in_shape_, dx_shape_;  // per-sample input shape; (B, per-sample) for the backward view
+  Tensor out_, dx_;
+};
+
+}  // namespace bnlab::nn

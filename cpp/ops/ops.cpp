@@ -1,0 +1,227 @@
+// ops.cpp — the device-generic checks of every op, then one call through the backend table.
+#include "ops/ops.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace bnlab::ops {
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+namespace {
+void same_device(const Tensor& a, const Tensor& b, const char* what) {
+  require(a.device() == b.device(), std::string(what) + ": tensors are on different devices (" +
+                                        device_name(a.device()) + " and " + device_name(b.device()) + ")");
+}
+void f32(const Tensor& t, const char* what) {
+  require(t.defined() && t.dtype() == DType::F32, std::string(what) + " must be a float32 tensor");
+}
+const Backend& on(const Tensor& t) { return backend(t.device()); }
+}  // namespace
+
+void dense_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const Tensor* bias, bool weight_out_in) {
+  f32(inp, "dense input");
+  f32(weight, "dense weight");
+  require(inp.ndim() == 2, "dense input must be 2-D (batch, features), got shape " + shape_str(inp.shape()));
+  require(weight.ndim() == 2, "dense weight must be 2-D, got shape " + shape_str(weight.shape()));
+  const std::int64_t B = inp.dim(0), IN = inp.dim(1);
+  const std::int64_t OUT = weight_out_in ? weight.dim(0) : weight.dim(1);
+  const std::int64_t WIN = weight_out_in ? weight.dim(1) : weight.dim(0);
+  require(WIN == IN, "dense input has " + std::to_string(IN) + " features but the weight expects " +
+                         std::to_string(WIN) + " (input shape " + shape_str(inp.shape()) + ")");
+  same_device(inp, weight, "dense");
+  if (bias) require(bias->numel() == OUT, "dense bias must have " + std::to_string(OUT) + " elements");
+  out.ensure({B, OUT}, inp.device());
+  on(inp).dense_forward(out.f32(), inp.f32(), weight.f32(), bias ? bias->f32() : nullptr, B, IN, OUT,
+                        weight_out_in);
+}
+
+void dense_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& inp,
+                    const Tensor& weight, bool weight_out_in, bool accumulate) {
+  const std::int64_t B = inp.dim(0), IN = inp.dim(1);
+  const std::int64_t OUT = weight_out_in ? weight.dim(0) : weight.dim(1);
+  require(dout.ndim() == 2 && dout.dim(0) == B && dout.dim(1) == OUT,
+          "dense backward: dout has shape " + shape_str(dout.shape()) + ", expected " + shape_str({B, OUT}));
+  require(dweight.shape() == weight.shape(), "dense backward: dweight shape differs from the weight's");
+  if (dinp) dinp->ensure({B, IN}, inp.device());
+  on(inp).dense_backward(dinp ? dinp->f32() : nullptr, dweight.f32(), dbias ? dbias->f32() : nullptr, dout.f32(),
+                         inp.f32(), weight.f32(), B, IN, OUT, weight_out_in, accumulate);
+}
+
+namespace {
+void check_bn(const Tensor& inp, BNShape s, const Tensor* gamma, const Tensor* beta) {
+  f32(inp, "batchnorm input");
+  require(s.N * s.C * s.L == inp.numel(), "batchnorm: (N, C, L) does not match the input's size");
+  if (gamma) require(gamma->numel() == s.C, "batchnorm gamma must have C elements");
+  if (beta) require(beta->numel() == s.C, "batchnorm beta must have C elements");
+}
+}  // namespace
+
+void batchnorm_forward_train(Tensor& out, BNCache& cache, const Tensor& inp, const Tensor* gamma,
+                             const Tensor* beta, BNShape s, float eps) {
+  check_bn(inp, s, gamma, beta);
+  require(s.N * s.L >= 1, "batchnorm in training mode needs at least one value per feature");
+  const Device d = inp.device();
+  out.ensure(inp.shape(), d);
+  cache.xhat.ensure(inp.shape(), d);
+  cache.mean.ensure({s.C}, d);
+  cache.var.ensure({s.C}, d);
+  cache.rstd.ensure({s.C}, d);
+  on(inp).batchnorm_forward_train(out.f32(), cache.xhat.f32(), cache.mean.f32(), cache.var.f32(),
+                                  cache.rstd.f32(), inp.f32(), gamma ? gamma->f32() : nullptr,
+                                  beta ? beta->f32() : nullptr, s.N, s.C, s.L, eps);
+}
+
+void batchnorm_forward_infer(Tensor& out, const Tensor& inp, const Tensor& mean, const Tensor& var,
+                             const Tensor* gamma, const Tensor* beta, BNShape s, float eps) {
+  check_bn(inp, s, gamma, beta);
+  require(mean.numel() == s.C && var.numel() == s.C, "batchnorm statistics must have C elements");
+  out.ensure(inp.shape(), inp.device());
+  on(inp).batchnorm_forward_infer(out.f32(), inp.f32(), mean.f32(), var.f32(), gamma ? gamma->f32() : nullptr,
+                                  beta ? beta->f32() : nullptr, s.N, s.C, s.L, eps);
+}
+
+void batchnorm_backward(Tensor& dinp, Tensor* dgamma, Tensor* dbeta, const Tensor& dout, const BNCache& cache,
+                        const Tensor* gamma, BNShape s) {
+  require(dout.numel() == s.N * s.C * s.L && cache.xhat.numel() == dout.numel(),
+          "batchnorm backward: dout does not match the forward's cache");
+  dinp.ensure(dout.shape(), dout.device());
+  on(dout).batchnorm_backward(dinp.f32(), dgamma ? dgamma->f32() : nullptr, dbeta ? dbeta->f32() : nullptr,
+                              dout.f32(), cache.xhat.f32(), cache.rstd.f32(), gamma ? gamma->f32() : nullptr, s.N,
+                              s.C, s.L);
+}
+
+void blend(Tensor& moving, const Tensor& batch, float keep, float batch_scale) {
+  require(moving.numel() == batch.numel(), "blend: moving and batch statistics differ in size");
+  on(moving).blend(moving.f32(), batch.f32(), keep, batch_scale, moving.numel());
+}
+
+void gather_rows(Tensor& out, const Tensor& src, const std::int64_t* idx, std::int64_t B) {
+  require(src.ndim() >= 1, "gather_rows: the source needs a leading dimension");
+  out.ensure_rows(B, src.shape(), src.device(), src.dtype());
+  const std::int64_t row_bytes = (src.dim(0) ? src.numel() / src.dim(0) : 0) * 4;
+  on(src).gather_rows(out.raw(), src.raw(), idx, B, row_bytes);
+}
+
+namespace {
+std::int64_t last_dim(const Tensor& t) { return t.ndim() ? t.dim(-1) : 1; }
+}  // namespace
+
+void activation_forward(Tensor& out, const Tensor& inp, Act act) {
+  f32(inp, "activation input");
+  if (&out != &inp) out.ensure(inp.shape(), inp.device());
+  const std::int64_t D = last_dim(inp);
+  on(inp).activation_forward(out.f32(), inp.f32(), D ? inp.numel() / D : 0, D, act);
+}
+
+void activation_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Act act) {
+  require(dout.shape() == out.shape(), "activation backward: dout " + shape_str(dout.shape()) +
+                                           " differs from the forward output " + shape_str(out.shape()));
+  if (&dinp != &dout) dinp.ensure(dout.shape(), dout.device());
+  const std::int64_t D = last_dim(out);
+  on(out).activation_backward(dinp.f32(), dout.f32(), out.f32(), D ? out.numel() / D : 0, D, act);
+}
+
+void dropout_forward(Tensor& out, Tensor& mask, const Tensor& inp, float rate, std::uint64_t seed,
+                     std::uint64_t counter) {
+  require(rate >= 0.0f && rate < 1.0f, "dropout rate must be in [0, 1), got " + std::to_string(rate));
+  out.ensure(inp.shape(), inp.device());
+  mask.ensure(inp.shape(), inp.device());
+  on(inp).dropout_forward(out.f32(), mask.f32(), inp.f32(), inp.numel(), rate, seed, counter);
+}
+
+void dropout_backward(Tensor& dinp, const Tensor& dout, const Tensor& mask) {
+  require(dout.numel() == mask.numel(), "dropout backward: dout does not match the mask");
+  dinp.ensure(dout.shape(), dout.device());
+  on(dout).dropout_backward(dinp.f32(), dout.f32(), mask.f32(), dout.numel());
+}
+
+namespace {
+bool is_sparse(XentForm f) { return f == XentForm::SparseProbs || f == XentForm::SparseLogits; }
+
+void check_target(const Tensor& pred, const Tensor& target, bool sparse) {
+  require(pred.ndim() == 2, "predictions must be 2-D (batch, classes), got " + shape_str(pred.shape()));
+  const std::int64_t B = pred.dim(0), K = pred.dim(1);
+  if (sparse) {
+    require(target.dtype() == DType::I32 && target.numel() == B,
+            "sparse targets must be " + std::to_string(B) + " int32 class indices, got shape " +
+                shape_str(target.shape()));
+    if (target.device() == Device::CPU) {
+      for (std::int64_t i = 0; i < B; ++i)
+        require(target.i32()[i] >= 0 && target.i32()[i] < K,
+                "target label " + std::to_string(target.i32()[i]) + " is out of range for " + std::to_string(K) +
+                    " classes");
+    }
+  } else {
+    require(target.dtype() == DType::F32 && target.shape() == pred.shape(),
+            "targets of shape " + shape_str(target.shape()) + " do not match predictions of shape " +
+                shape_str(pred.shape()));
+  }
+  same_device(pred, target, "loss");
+}
+}  // namespace
+
+void xent(Tensor& loss_rows, Tensor* grad, const Tensor& pred, const Tensor& target, XentForm form,
+          bool grad_wrt_logits, float eps, float scale) {
+  check_target(pred, target, is_sparse(form));
+  const std::int64_t B = pred.dim(0), K = pred.dim(1);
+  loss_rows.ensure({B}, pred.device());
+  if (grad) grad->ensure(pred.shape(), pred.device());
+  on(pred).xent(loss_rows.f32(), grad ? grad->f32() : nullptr, pred.f32(), target.raw(), B, K, form,
+                grad_wrt_logits, eps, scale);
+}
+
+void mse(Tensor& loss_rows, Tensor* grad, const Tensor& pred, const Tensor& target, float scale) {
+  check_target(pred, target, false);
+  loss_rows.ensure({pred.dim(0)}, pred.device());
+  if (grad) grad->ensure(pred.shape(), pred.device());
+  on(pred).mse(loss_rows.f32(), grad ? grad->f32() : nullptr, pred.f32(), target.f32(), pred.dim(0), pred.dim(1),
+               scale);
+}
+
+void accuracy(Tensor& correct, const Tensor& pred, const Tensor& target) {
+  const bool sparse = target.dtype() == DType::I32;
+  check_target(pred, target, sparse);
+  correct.ensure({pred.dim(0)}, pred.device());
+  on(pred).accuracy(correct.f32(), pred.f32(), target.raw(), pred.dim(0), pred.dim(1), sparse);
+}
+
+double sum(const Tensor& x) { return on(x).sum(x.f32(), x.numel()); }
+
+namespace {
+void check_update(const Tensor& w, const Tensor& g, const Tensor& state, const char* what) {
+  require(w.numel() == g.numel(), std::string(what) + ": gradient size differs from the parameter's");
+  require(state.numel() == w.numel(), std::string(what) + ": optimizer state size differs from the parameter's");
+  same_device(w, g, what);
+}
+}  // namespace
+
+void sgd_update(Tensor& w, Tensor& buf, const Tensor& g, float lr, float momentum, float dampening,
+                float weight_decay, bool nesterov, bool first_step) {
+  check_update(w, g, buf, "sgd");
+  on(w).sgd_update(w.f32(), buf.f32(), g.f32(), w.numel(), lr, momentum, dampening, weight_decay, nesterov,
+                   first_step);
+}
+
+void adam_update(Tensor& w, Tensor& m, Tensor& v, Tensor* vmax, const Tensor& g, float lr, float beta1,
+                 float beta2, float eps, std::int64_t step, bool keras_eps, float weight_decay) {
+  check_update(w, g, m, "adam");
+  check_update(w, g, v, "adam");
+  require(step >= 1, "adam: step must be >= 1");
+  const float c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step)));
+  const float c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)));
+  on(w).adam_update(w.f32(), m.f32(), v.f32(), vmax ? vmax->f32() : nullptr, g.f32(), w.numel(), lr, beta1, beta2,
+                    eps, c1, c2, keras_eps, weight_decay);
+}
+
+void rmsprop_update(Tensor& w, Tensor& v, Tensor* avg, Tensor* mom, const Tensor& g, float lr, float rho,
+                    float momentum, float eps) {
+  check_update(w, g, v, "rmsprop");
+  on(w).rmsprop_update(w.f32(), v.f32(), avg ? avg->f32() : nullptr, mom ? mom->f32() : nullptr, g.f32(),
+                       w.numel(), lr, rho, momentum, eps);
+}
+
+}  // namespace bnlab::ops

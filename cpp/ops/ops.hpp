@@ -1,0 +1,74 @@
+// ops.hpp — the device-generic ops: each checks shapes, devices and arguments once, then calls the kernel of
+// the tensors' device through the backend table. Ops come in forward/backward pairs; a forward writes the
+// cache its backward reads. Outputs come first. Outputs are resized with Tensor::ensure, so a caller that
+// keeps its output tensors allocates only on the first call (or when a batch grows).
+//
+// Errors are std::invalid_argument with a message naming the argument; the bindings turn them into
+// Python ValueError.
+#pragma once
+
+#include <cstdint>
+
+#include "backend/backend.hpp"
+#include "core/tensor.hpp"
+
+namespace bnlab::ops {
+
+// ---- dense ----
+// out (B, OUT) = inp (B, IN) @ weight (+ bias). weight is (IN, OUT), or (OUT, IN) when weight_out_in.
+void dense_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const Tensor* bias, bool weight_out_in);
+// dinp (B, IN) assigned unless nullptr; dweight, dbias accumulate (or are assigned when !accumulate).
+void dense_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& inp,
+                    const Tensor& weight, bool weight_out_in, bool accumulate = true);
+
+// ---- batch normalisation; x is viewed as (N, C, L) with (outer, C, inner) given by the caller ----
+struct BNShape {
+  std::int64_t N, C, L;
+};
+// Cache written by the training forward and read by the backward.
+struct BNCache {
+  Tensor xhat;  // (N, C, L)
+  Tensor mean;  // (C) batch mean
+  Tensor var;   // (C) biased batch variance
+  Tensor rstd;  // (C) 1/sqrt(var + eps)
+};
+void batchnorm_forward_train(Tensor& out, BNCache& cache, const Tensor& inp, const Tensor* gamma,
+                             const Tensor* beta, BNShape s, float eps);
+void batchnorm_forward_infer(Tensor& out, const Tensor& inp, const Tensor& mean, const Tensor& var,
+                             const Tensor* gamma, const Tensor* beta, BNShape s, float eps);
+void batchnorm_backward(Tensor& dinp, Tensor* dgamma, Tensor* dbeta, const Tensor& dout, const BNCache& cache,
+                        const Tensor* gamma, BNShape s);
+// moving = moving * keep + batch * batch_scale * (1 - keep).
+void blend(Tensor& moving, const Tensor& batch, float keep, float batch_scale = 1.0f);
+// out rows (B, ...) = src rows picked by idx; src is (n, ...) on the same device, any dtype.
+void gather_rows(Tensor& out, const Tensor& src, const std::int64_t* idx, std::int64_t B);
+
+// ---- activations; rows x D where D is the last dimension (softmax normalises over it) ----
+void activation_forward(Tensor& out, const Tensor& inp, Act act);
+void activation_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Act act);
+
+// ---- dropout ----
+void dropout_forward(Tensor& out, Tensor& mask, const Tensor& inp, float rate, std::uint64_t seed,
+                     std::uint64_t counter);
+void dropout_backward(Tensor& dinp, const Tensor& dout, const Tensor& mask);
+
+// ---- losses and metrics; pred (B, K) ----
+// target: int32 (B) for sparse forms, float32 (B, K) otherwise. loss_rows (B). grad may be nullptr.
+void xent(Tensor& loss_rows, Tensor* grad, const Tensor& pred, const Tensor& target, XentForm form,
+          bool grad_wrt_logits, float eps, float scale);
+void mse(Tensor& loss_rows, Tensor* grad, const Tensor& pred, const Tensor& target, float scale);
+void accuracy(Tensor& correct, const Tensor& pred, const Tensor& target);
+double sum(const Tensor& x);
+
+// ---- optimizer updates (in place) ----
+void sgd_update(Tensor& w, Tensor& buf, const Tensor& g, float lr, float momentum, float dampening,
+                float weight_decay, bool nesterov, bool first_step);
+void adam_update(Tensor& w, Tensor& m, Tensor& v, Tensor* vmax, const Tensor& g, float lr, float beta1,
+                 float beta2, float eps, std::int64_t step, bool keras_eps, float weight_decay);
+void rmsprop_update(Tensor& w, Tensor& v, Tensor* avg, Tensor* mom, const Tensor& g, float lr, float rho,
+                    float momentum, float eps);
+
+// Raised by every check; a subclass so the bindings can map it to ValueError.
+void require(bool ok, const std::string& message);
+
+}  // namespace bnlab::ops
