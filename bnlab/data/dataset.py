@@ -40,7 +40,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset", "DatasetIterator", "FastPlan"]
+__all__ = [
+    "AUTOTUNE",
+    "INFINITE_CARDINALITY",
+    "UNKNOWN_CARDINALITY",
+    "Dataset",
+    "DatasetIterator",
+    "FastPlan",
+]
 
 AUTOTUNE = -1
 INFINITE_CARDINALITY = -1
@@ -129,15 +136,19 @@ class _IndexStream:
                     yield _pack(template, iter([b[i] for b in block]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FastPlan:
     """A pipeline that a training loop may run directly on the arrays, without iterating the dataset.
 
-    ``Dataset._fast_plan()`` returns one exactly when the dataset is
-    ``from_tensor_slices((x, y))`` [``.shuffle(buffer_size >= len(x))``] ``.batch(batch_size, drop_remainder)``
-    [``.prefetch(...)``] (with the default ``reshuffle_each_iteration=True``). Iterating such a dataset
-    gives, each epoch: a uniform random permutation of the samples if ``shuffle`` (else file order), cut
-    into consecutive batches of ``batch_size``, the last one smaller unless ``drop_remainder``.
+    ``Dataset._fast_plan()`` returns one exactly when the dataset is ``from_tensor_slices((x, y))``
+    [``.shuffle(buffer_size >= len(x))``] ``.batch(batch_size, drop_remainder)`` [``.prefetch(...)``],
+    with the shuffle's default ``reshuffle_each_iteration=True``. Iterating such a dataset gives, each
+    epoch: a uniform random permutation of the samples if ``shuffle`` (else file order), cut into
+    consecutive batches of ``batch_size``, the last one smaller unless ``drop_remainder``. A consumer
+    that runs the plan itself must produce batches with these semantics; with ``seed`` set it should
+    derive its permutations from the seed (bit-identical orders to iterating the dataset are not
+    required). Any other pipeline (a ``map``, a small shuffle buffer, a ``repeat``...) gives None and
+    must be iterated batch by batch.
 
     Attributes:
         arrays: ``(x, y)``, the NumPy arrays passed to from_tensor_slices (not copied).
@@ -152,6 +163,13 @@ class FastPlan:
     shuffle: bool
     seed: int | None
     drop_remainder: bool
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(a.shape) for a in self.arrays)
+        return (
+            f"FastPlan(arrays=[{shapes}], batch_size={self.batch_size}, shuffle={self.shuffle}, "
+            f"seed={self.seed}, drop_remainder={self.drop_remainder})"
+        )
 
 
 class DatasetIterator:
@@ -185,11 +203,11 @@ class Dataset:
 
     # -------------------------------------------------------------------------------- transformations
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True) -> Dataset:
-        """Randomly shuffle elements with a buffer of ``buffer_size`` (>= the dataset size: a full shuffle)."""
+        """Shuffle with a buffer of ``buffer_size`` elements (>= the dataset size: a full shuffle)."""
         return _Shuffle(self, buffer_size, seed, reshuffle_each_iteration)
 
     def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None, deterministic=None) -> Dataset:
-        """Stack ``batch_size`` consecutive elements into one (``num_parallel_calls`` is accepted, ignored)."""
+        """Stack ``batch_size`` consecutive elements (``num_parallel_calls`` is accepted and ignored)."""
         return _Batch(self, batch_size, drop_remainder)
 
     def map(self, map_func, num_parallel_calls=None, deterministic=None) -> Dataset:
@@ -240,8 +258,9 @@ class Dataset:
         raise NotImplementedError
 
     def _fast_plan(self) -> FastPlan | None:
-        """A :class:`FastPlan` if this is from_tensor_slices((x, y)) [-> shuffle(>= n)] -> batch [-> prefetch],
-        else None. A training loop may then run on ``plan.arrays`` directly (see :class:`FastPlan`)."""
+        """A :class:`FastPlan` if this is from_tensor_slices((x, y)) [-> shuffle(>= n)] -> batch
+        [-> prefetch], else None. A training loop may then run on ``plan.arrays`` directly
+        (see :class:`FastPlan`)."""
         node = self
         while isinstance(node, _Prefetch):
             node = node.parent
@@ -280,7 +299,9 @@ class _TensorSlices(Dataset):
             raise ValueError(f"tensors must all have the same first dimension; got shapes {shapes}")
         self.template = _pack(self.structure, iter([None] * len(self.leaves)))
         self.n = shapes[0][0]
-        self.is_pair = isinstance(self.structure, tuple) and len(self.structure) == 2 and len(self.leaves) == 2
+        self.is_pair = (
+            isinstance(self.structure, tuple) and len(self.structure) == 2 and len(self.leaves) == 2
+        )
 
     def cardinality(self) -> int:
         return self.n
@@ -510,7 +531,9 @@ class _Unbatch(_Unary):
         for element in self._elements():
             leaves = [np.asarray(leaf) for leaf in _flatten(element)]
             if any(leaf.ndim == 0 for leaf in leaves) or len({len(leaf) for leaf in leaves}) > 1:
-                raise ValueError(f"unbatch: components need a common first dimension, got {[a.shape for a in leaves]}")
+                raise ValueError(
+                    f"unbatch: components need a common first dimension, got {[a.shape for a in leaves]}"
+                )
             template = _pack(element, iter([None] * len(leaves)))
             for i in range(len(leaves[0])):
                 yield _pack(template, iter([leaf[i] for leaf in leaves]))

@@ -38,7 +38,7 @@ CHUNK_SIZE = 1 << 16
 RETRIES = 1
 
 
-class _Transient(Exception):
+class _TransientError(Exception):
     """A failure worth one more try (network trouble, truncated body, server error)."""
 
 
@@ -103,7 +103,9 @@ def _content_length(response: http.client.HTTPResponse) -> int | None:
 
 
 def _transfer(url, out, hasher, size, timeout, progress) -> int:
-    """Stream ``url`` into the open file ``out``; return the byte count. Raises _Transient or DownloadError."""
+    """Stream ``url`` into the open file ``out`` and return the byte count.
+
+    Raises _TransientError (worth a retry) or DownloadError (permanent)."""
     request = urllib.request.Request(url, headers={"User-Agent": "bnlab-datasets"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -119,18 +121,18 @@ def _transfer(url, out, hasher, size, timeout, progress) -> int:
                 out.write(chunk)
                 progress.update(len(chunk))
             if announced is not None and count < announced:
-                raise _Transient(f"transfer truncated: got {count} of {announced} bytes")
+                raise _TransientError(f"transfer truncated: got {count} of {announced} bytes")
             return count
     except urllib.error.HTTPError as exc:
         exc.close()
         reason = f"HTTP {exc.code} {exc.reason}"
         if exc.code >= 500 or exc.code in (408, 429):
-            raise _Transient(reason) from exc
+            raise _TransientError(reason) from exc
         raise DownloadError(url, reason) from exc
     except urllib.error.URLError as exc:
-        raise _Transient(f"cannot connect: {exc.reason}") from exc
+        raise _TransientError(f"cannot connect: {exc.reason}") from exc
     except (OSError, http.client.HTTPException) as exc:
-        raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+        raise _TransientError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def fetch_file(
@@ -170,7 +172,7 @@ def fetch_file(
                 try:
                     count = _transfer(url, out, hasher, size, timeout, bar)
                     break
-                except _Transient as exc:
+                except _TransientError as exc:
                     if attempt == retries:
                         tries = f" (after {retries + 1} attempts)" if retries else ""
                         raise DownloadError(url, f"{exc}{tries}") from exc

@@ -80,7 +80,9 @@ def read_idx(
         with _open(path) as f:
             header = f.read(header_size)
             if len(header) < 4:
-                raise DatasetFileError(path, f"truncated: file ends inside the IDX header ({len(header)} bytes)")
+                raise DatasetFileError(
+                    path, f"truncated: file ends inside the IDX header ({len(header)} bytes)"
+                )
             (found,) = struct.unpack(">I", header[:4])
             if found != magic:
                 raise DatasetFileError(
@@ -126,7 +128,9 @@ def read_idx_images(
     return read_idx(path, IMAGE_MAGIC, count=count, item_shape=(rows, cols), what="image")
 
 
-def read_idx_labels(path: str | os.PathLike[str], count: int | None = None, num_classes: int = 10) -> np.ndarray:
+def read_idx_labels(
+    path: str | os.PathLike[str], count: int | None = None, num_classes: int = 10
+) -> np.ndarray:
     """Read an IDX label file (magic 2049) into a uint8 array of shape ``(count,)``, values < num_classes."""
     labels = read_idx(path, LABEL_MAGIC, count=count, what="label")
     if labels.size and int(labels.max()) >= num_classes:

@@ -93,7 +93,9 @@ SOURCES: dict[str, Source] = {
         url_env="BNLAB_MNIST_URL",
         subdir="",
         files=(
-            RemoteFile("mnist.npz", 11490434, "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
+            RemoteFile(
+                "mnist.npz", 11490434, "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+            ),
         ),
     ),
     "fashion_mnist": Source(
@@ -171,7 +173,7 @@ def source(name: str) -> Source:
 
 
 def data_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """bnlab's dataset folder: ``cache_dir`` if given, else ``$BNLAB_DATA_DIR``, else ``~/.bnlab/datasets``."""
+    """bnlab's dataset folder: ``cache_dir``, else ``$BNLAB_DATA_DIR``, else ``~/.bnlab/datasets``."""
     if cache_dir is None:
         cache_dir = os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
     return Path(os.path.expanduser(os.fspath(cache_dir)))
