@@ -10,7 +10,7 @@
 
 namespace bnlab::nn {
 
-Shape BatchNorm::build(const Shape& input_shape, Device device) {
+Shape BatchNorm::build_impl(const Shape& input_shape, Device device) {
   const int rank = static_cast<int>(input_shape.size());
   ops::require(rank >= 1, "BatchNormalization needs at least one feature axis");
   ops::require(axis_ >= 0 && axis_ < rank, "BatchNormalization axis is out of range for input shape " +
@@ -24,7 +24,6 @@ Shape BatchNorm::build(const Shape& input_shape, Device device) {
   moving_variance = Tensor::full({channels_}, 1.0f, device);
   dgamma = Tensor::zeros({channels_}, device);
   dbeta = Tensor::zeros({channels_}, device);
-  built_ = true;
   return input_shape;
 }
 

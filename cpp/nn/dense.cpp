@@ -3,7 +3,7 @@
 
 namespace bnlab::nn {
 
-Shape Dense::build(const Shape& input_shape, Device device) {
+Shape Dense::build_impl(const Shape& input_shape, Device device) {
   ops::require(input_shape.size() == 1, "Dense expects a flat input per sample (features,), got " +
                                             shape_str(input_shape) + "; add a Flatten layer first");
   kernel = Tensor::zeros({input_shape[0], units_}, device);
@@ -12,7 +12,6 @@ Shape Dense::build(const Shape& input_shape, Device device) {
     bias = Tensor::zeros({units_}, device);
     dbias = Tensor::zeros({units_}, device);
   }
-  built_ = true;
   return {units_};
 }
 

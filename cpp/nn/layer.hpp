@@ -27,7 +27,15 @@ class Layer {
  public:
   virtual ~Layer() = default;
   virtual std::string kind() const = 0;
-  virtual Shape build(const Shape& input_shape, Device device) = 0;
+  // Creates the weights (once) and returns the per-sample output shape.
+  Shape build(const Shape& input_shape, Device device) {
+    input_shape_ = input_shape;
+    output_shape_ = build_impl(input_shape, device);
+    built_ = true;
+    return output_shape_;
+  }
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }
   virtual const Tensor& forward(const Tensor& x, bool training) = 0;
   virtual const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) = 0;
   virtual Act output_activation() const { return Act::Linear; }
@@ -41,6 +49,8 @@ class Layer {
   bool built() const { return built_; }
 
  protected:
+  virtual Shape build_impl(const Shape& input_shape, Device device) = 0;
+  Shape input_shape_, output_shape_;
   bool fresh_grads_ = true;
   bool built_ = false;
 };

@@ -11,7 +11,7 @@ class Dense : public Layer {
  public:
   Dense(std::int64_t units, bool use_bias, Act activation) : units_(units), use_bias_(use_bias), act_(activation) {}
   std::string kind() const override { return "Dense"; }
-  Shape build(const Shape& input_shape, Device device) override;
+  Shape build_impl(const Shape& input_shape, Device device) override;
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
   Act output_activation() const override { return act_; }
@@ -33,7 +33,7 @@ class BatchNorm : public Layer {
   BatchNorm(int axis, float momentum, float epsilon, bool center, bool scale)
       : momentum(momentum), axis_(axis), epsilon_(epsilon), center_(center), scale_(scale) {}
   std::string kind() const override { return "BatchNormalization"; }
-  Shape build(const Shape& input_shape, Device device) override;
+  Shape build_impl(const Shape& input_shape, Device device) override;
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
   std::vector<Param> params() override;
@@ -57,7 +57,7 @@ class Activation : public Layer {
  public:
   explicit Activation(Act act) : act_(act) {}
   std::string kind() const override { return "Activation"; }
-  Shape build(const Shape& input_shape, Device device) override;
+  Shape build_impl(const Shape& input_shape, Device device) override;
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
   Act output_activation() const override { return act_; }
@@ -72,7 +72,7 @@ class Dropout : public Layer {
  public:
   Dropout(float rate, std::uint64_t seed) : rate_(rate), seed_(seed) {}
   std::string kind() const override { return "Dropout"; }
-  Shape build(const Shape& input_shape, Device device) override;
+  Shape build_impl(const Shape& input_shape, Device device) override;
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
 
@@ -87,7 +87,7 @@ class Dropout : public Layer {
 class Flatten : public Layer {
  public:
   std::string kind() const override { return "Flatten"; }
-  Shape build(const Shape& input_shape, Device device) override;
+  Shape build_impl(const Shape& input_shape, Device device) override;
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
 

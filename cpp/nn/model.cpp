@@ -17,7 +17,16 @@ void Sequential::add(LayerPtr layer) {
 Shape Sequential::build(const Shape& input_shape, Device device) {
   ops::require(!layers.empty(), "the model has no layers");
   Shape shape = input_shape;
-  for (auto& layer : layers) shape = layer->build(shape, device);
+  for (auto& layer : layers) {
+    if (!layer->built()) {
+      shape = layer->build(shape, device);
+      continue;
+    }
+    // A layer built on its own (the Python API initialises weights first) keeps its weights.
+    ops::require(layer->input_shape() == shape, layer->kind() + " was built for input " +
+                                                    shape_str(layer->input_shape()) + " but receives " + shape_str(shape));
+    shape = layer->output_shape();
+  }
   input_shape_ = input_shape;
   output_shape_ = shape;
   device_ = device;

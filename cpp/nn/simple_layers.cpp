@@ -3,8 +3,7 @@
 
 namespace bnlab::nn {
 
-Shape Activation::build(const Shape& input_shape, Device) {
-  built_ = true;
+Shape Activation::build_impl(const Shape& input_shape, Device) {
   return input_shape;
 }
 
@@ -19,9 +18,8 @@ const Tensor& Activation::backward(const Tensor& dout, bool dout_is_preactivatio
   return dx_;
 }
 
-Shape Dropout::build(const Shape& input_shape, Device) {
+Shape Dropout::build_impl(const Shape& input_shape, Device) {
   ops::require(rate_ >= 0.0f && rate_ < 1.0f, "Dropout rate must be in [0, 1)");
-  built_ = true;
   return input_shape;
 }
 
@@ -38,11 +36,10 @@ const Tensor& Dropout::backward(const Tensor& dout, bool, bool) {
   return dx_;
 }
 
-Shape Flatten::build(const Shape& input_shape, Device) {
+Shape Flatten::build_impl(const Shape& input_shape, Device) {
   in_shape_ = input_shape;
   dx_shape_ = input_shape;
   dx_shape_.insert(dx_shape_.begin(), 0);
-  built_ = true;
   return {shape_numel(input_shape)};
 }
 

@@ -1,0 +1,57 @@
+# bnlab — the two commands of the README, plus the pieces they are made of.
+#   make demo   runs the main job (BN against no BN on Fashion-MNIST) and writes a report
+#   make test   runs every test: pytest, the GoogleTest unit tests (ctest), clang-format and ruff
+# Both set up what is missing first: Debian packages, .venv, the package with its test extras.
+
+PY      := .venv/bin/python
+STAMP   := .venv/.bnlab-installed
+SOURCES := $(shell find cpp bindings cmake -type f 2>/dev/null) CMakeLists.txt pyproject.toml
+CTEST_BUILD := build/ctest
+CMAKE   := .venv/bin/cmake
+NINJA   := .venv/bin/ninja
+
+.PHONY: demo test setup system venv pytest ctest lint format bench clean
+
+demo: setup
+	$(PY) -m bnlab compare $(DEMO_ARGS)
+
+test: setup lint ctest pytest
+
+setup: system $(STAMP)
+
+system:
+	@bash .ci/system-deps.sh
+
+$(STAMP): $(SOURCES)
+	@test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet cmake ninja torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test]" --config-settings=build-dir=build/py
+	@touch $(STAMP)
+
+pytest: setup
+	.venv/bin/pytest -q $(PYTEST_ARGS)
+
+ctest: setup
+	@mkdir -p build
+	$(CMAKE) -S . -B $(CTEST_BUILD) -G Ninja -DBNLAB_TESTS=ON -DBNLAB_CUDA=$${BNLAB_CUDA:-AUTO} \
+	  -DCMAKE_MAKE_PROGRAM=$(CURDIR)/$(NINJA) > $(CTEST_BUILD).log 2>&1 || (cat $(CTEST_BUILD).log; exit 1)
+	$(CMAKE) --build $(CTEST_BUILD) -j 2
+	.venv/bin/ctest --test-dir $(CTEST_BUILD) --output-on-failure
+
+lint: setup
+	.venv/bin/ruff check bnlab tests benchmarks
+	.venv/bin/ruff format --check bnlab tests benchmarks
+	clang-format --dry-run --Werror $$(find cpp bindings -name '*.cpp' -o -name '*.hpp' -o -name '*.cu' -o -name '*.cuh')
+
+format: setup
+	.venv/bin/ruff check --fix bnlab tests benchmarks
+	.venv/bin/ruff format bnlab tests benchmarks
+	clang-format -i $$(find cpp bindings -name '*.cpp' -o -name '*.hpp' -o -name '*.cu' -o -name '*.cuh')
+
+bench: setup
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) benchmarks/bench_keras_epoch.py --out benchmarks/RESULTS.md
+
+clean:
+	rm -rf build .venv

@@ -1,0 +1,27 @@
+"""bnlab: learn, teach and measure batch normalization.
+
+A C++ engine (``bnlab._core``) with two familiar faces on top:
+
+* ``bnlab.keras`` — the tf.keras API (``import bnlab as tf`` gives ``tf.keras`` and ``tf.data``);
+* ``bnlab.torch`` / ``bnlab.torchvision`` — the PyTorch API;
+
+plus ``bnlab.data`` (a tf.data-style Dataset), ``bnlab.datasets`` (offline-first MNIST, Fashion-MNIST and
+CIFAR-10 loaders) and ``bnlab.lab`` (BN-versus-no-BN experiments and reports, ``bnlab compare``).
+Subpackages load on first use, so ``import bnlab`` is cheap.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBPACKAGES = ("keras", "data", "datasets", "torch", "torchvision", "lab", "config")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"bnlab.{name}")
+    raise AttributeError(f"module 'bnlab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_SUBPACKAGES])

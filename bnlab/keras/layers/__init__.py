@@ -1,0 +1,8 @@
+"""bnlab.keras.layers: the layers of the seeds, with Keras's names, defaults and weight layouts."""
+
+from bnlab.keras.layers.base import Layer, Variable
+from bnlab.keras.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from bnlab.keras.layers.normalization import BatchNormalization
+
+__all__ = ["Activation", "BatchNormalization", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
+           "Variable"]

@@ -1,0 +1,207 @@
+"""The Layer and Variable classes of bnlab.keras: Keras's layer contract over engine layers.
+
+``__init__`` stores the configuration; ``build(input_shape)`` creates the engine layer and its weights
+(trainable or not); calling a layer runs the engine's forward. A layer's weights are Variables whose
+``numpy()`` is a zero-copy view of the engine's memory on the CPU (Keras returns a copy), so writing into it
+changes the model. On a GPU it returns a copy, and ``assign`` writes back.
+"""
+
+import re
+
+import numpy as np
+
+from bnlab import _core
+
+_name_counts: dict[str, int] = {}
+
+
+def unique_name(base):
+    """Keras's automatic names: dense, dense_1, dense_2, ..."""
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def reset_names():
+    _name_counts.clear()
+
+
+def snake_case(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Variable:
+    """A weight of a layer, backed by an engine tensor."""
+
+    def __init__(self, tensor, name, trainable, path):
+        self._tensor = tensor
+        self.name = name
+        self.trainable = trainable
+        self.path = path
+
+    @property
+    def shape(self):
+        return tuple(self._tensor.shape)
+
+    @property
+    def dtype(self):
+        return "float32"
+
+    def numpy(self):
+        """The values: a view sharing the engine's memory on the CPU, a copy on a GPU."""
+        return self._tensor.numpy()
+
+    def value(self):
+        return self.numpy()
+
+    def assign(self, value):
+        arr = np.asarray(value, dtype=np.float32)
+        if arr.shape != self.shape:
+            raise ValueError(f"cannot assign a value of shape {arr.shape} to variable {self.path!r} of shape {self.shape}")
+        self._tensor.copy_from(np.ascontiguousarray(arr))
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.array(self.numpy(), copy=True)
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self):
+        return f"<Variable path={self.path}, shape={self.shape}, dtype=float32, value={self.numpy()!r}>"
+
+
+class Layer:
+    """Base class of every bnlab.keras layer.
+
+    Any layer accepts ``input_shape=`` (per sample, without the batch axis) when it comes first in a
+    Sequential model, as Keras does.
+    """
+
+    def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
+        if dtype not in (None, "float32", np.float32):
+            raise ValueError(f"dtype: bnlab layers compute in float32, got {dtype!r}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        if input_dim is not None:
+            input_shape = (input_dim,)
+        self._batch_input_shape = None if input_shape is None else (None, *_as_shape(input_shape, "input_shape"))
+        self._engine = None
+        self._output_shape = None
+        self.built = False
+
+    # ---- the contract subclasses implement ----
+    def _create_engine(self):
+        raise NotImplementedError
+
+    def _initialize(self):
+        """Write initial values into the freshly built engine weights."""
+
+    def _variables(self):
+        """[(name, engine tensor, trainable)] in Keras's get_weights order."""
+        return []
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = self._batch_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        batch_shape = config.pop("batch_input_shape", None)
+        config.pop("dtype", None)
+        if batch_shape is not None:
+            config["input_shape"] = tuple(batch_shape[1:])
+        return cls(**config)
+
+    # ---- building ----
+    def build(self, input_shape):
+        """Create the weights for ``input_shape`` (with or without the leading batch axis None)."""
+        shape = tuple(input_shape)
+        if shape and shape[0] is None:
+            shape = shape[1:]
+        self._engine = self._create_engine()
+        self._engine.trainable = self._trainable
+        self._output_shape = (None, *self._engine.build(list(shape), _core.Device.CPU))
+        self._input_shape = (None, *shape)
+        self._initialize()
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+        return self._output_shape
+
+    @property
+    def output_shape(self):
+        if self._output_shape is None:
+            raise AttributeError(f"the layer {self.name!r} has not been built yet, so it has no output shape")
+        return self._output_shape
+
+    # ---- weights ----
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        if self._engine is not None:
+            self._engine.trainable = self._trainable
+
+    @property
+    def weights(self):
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        if not self._trainable:
+            return []
+        return [Variable(t, n, True, f"{self.name}/{n}") for n, t, tr in self._variables() if tr]
+
+    @property
+    def non_trainable_weights(self):
+        return [Variable(t, n, False, f"{self.name}/{n}") for n, t, tr in self._variables() if not tr or not self._trainable]
+
+    def get_weights(self):
+        return [np.array(v.numpy(), copy=True) for v in self.weights]
+
+    def set_weights(self, weights):
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(f"set_weights: layer {self.name!r} expects {len(mine)} weights, got {len(weights)}")
+        for var, value in zip(mine, weights, strict=True):
+            var.assign(value)
+
+    def count_params(self):
+        return int(sum(np.prod(v.shape) for v in self.weights))
+
+    # ---- calling a layer on its own ----
+    def __call__(self, inputs, training=None):
+        """Run the layer on a NumPy batch: training=True uses batch statistics (and updates BN's moving ones)."""
+        x = np.ascontiguousarray(inputs, dtype=np.float32)
+        if x.ndim < 2:
+            raise ValueError(f"inputs: expected a batch with a leading batch axis, got shape {x.shape}")
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+        elif tuple(x.shape[1:]) != tuple(self._input_shape[1:]):
+            raise ValueError(f"Input of layer {self.name!r} is incompatible: expected shape {self._input_shape}, found {(None, *x.shape[1:])}")
+        out = self._engine.forward(_core.Tensor.from_numpy(x), bool(training))
+        return np.array(out.numpy(), copy=True)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _as_shape(shape, argname):
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{argname} must be a tuple of ints, got {shape!r}") from None
+    if not all(isinstance(d, (int, np.integer)) and d > 0 for d in dims):
+        raise ValueError(f"{argname} must be a tuple of positive ints, got {shape!r}")
+    return tuple(int(d) for d in dims)

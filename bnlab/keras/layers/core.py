@@ -1,0 +1,120 @@
+"""Dense, Activation, Flatten, Dropout and Input: the feed-forward layers of the seeds.
+
+Dense computes y = activation(x @ kernel + bias) with kernel (in, units), glorot_uniform by default, and
+zero bias — Keras's layout and defaults. Dropout is inverted: in training each value is kept with
+probability 1 - rate and scaled by 1 / (1 - rate), so inference is the identity.
+"""
+
+from bnlab import _core
+from bnlab.keras import activations, initializers, random_state
+from bnlab.keras.layers.base import Layer, _as_shape
+
+
+class Dense(Layer):
+    """Fully connected layer: ``y = activation(x @ kernel + bias)``."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def _create_engine(self):
+        return _core.Dense(self.units, self.use_bias, self.activation)
+
+    def _initialize(self):
+        e = self._engine
+        e.kernel.copy_from(self.kernel_initializer(e.kernel.shape))
+        if self.use_bias:
+            e.bias.copy_from(self.bias_initializer(e.bias.shape))
+
+    def _variables(self):
+        if self._engine is None:
+            return []
+        out = [("kernel", self._engine.kernel, True)]
+        if self.use_bias:
+            out.append(("bias", self._engine.bias, True))
+        return out
+
+    @property
+    def kernel(self):
+        return self.weights[0]
+
+    @property
+    def bias(self):
+        return self.weights[1] if self.use_bias else None
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": activations.name_of(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.name_of(self.kernel_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer)}
+
+
+class Activation(Layer):
+    """Applies an activation function by name."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def _create_engine(self):
+        return _core.Activation(self.activation)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.name_of(self.activation)}
+
+
+class Flatten(Layer):
+    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"data_format must be channels_last or channels_first, got {data_format!r}")
+
+    def _create_engine(self):
+        return _core.Flatten()
+
+
+class Dropout(Layer):
+    """Inverted dropout: zero a fraction ``rate`` of the values in training, scale the rest by 1/(1-rate)."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= float(rate) < 1:
+            raise ValueError(f"rate must be in [0, 1), got {rate!r}")
+        if noise_shape is not None:
+            raise ValueError("noise_shape is not supported by bnlab's Dropout; leave it None")
+        self.rate = float(rate)
+        self.seed = seed
+
+    def _create_engine(self):
+        seed = random_state.draw_seed() if self.seed is None else int(self.seed)
+        return _core.Dropout(self.rate, seed)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class InputLayer:
+    """Marks the per-sample input shape of a Sequential model; it has no weights and no engine layer."""
+
+    def __init__(self, shape=None, batch_size=None, name=None, input_shape=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments passed to InputLayer: {kwargs}")
+        shape = shape if shape is not None else input_shape
+        if shape is None:
+            raise ValueError("Input needs shape=, the per-sample shape, e.g. Input(shape=(784,))")
+        self.shape = (batch_size, *_as_shape(shape, "shape"))
+        self.name = name or "input_layer"
+
+
+def Input(shape=None, batch_size=None, name=None, **kwargs):
+    """``keras.Input(shape=(784,))``: the input of a Sequential model."""
+    return InputLayer(shape=shape, batch_size=batch_size, name=name, **kwargs)

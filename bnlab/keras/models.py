@@ -1,0 +1,178 @@
+"""Sequential models: a list of layers plus the engine model that runs them (see training.py for fit).
+
+Keras's contract: layers are built once the input shape is known (from ``input_shape=`` on the first layer,
+an ``Input``, or the first data seen); ``model.layers`` lists the layers (not the Input); weights are listed
+layer by layer, each layer's trainable weights before its non-trainable ones (BN: gamma, beta,
+moving_mean, moving_variance); ``summary()`` prints Keras's table and parameter counts.
+"""
+
+import numpy as np
+
+from bnlab import _core
+from bnlab.keras.layers.base import Layer, unique_name
+from bnlab.keras.layers.core import InputLayer
+from bnlab.keras.training import Trainer
+
+
+class Sequential(Trainer):
+    """A linear stack of layers: ``Sequential([Flatten(input_shape=(28, 28)), Dense(10, 'softmax')])``."""
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        self.name = name or unique_name("sequential")
+        self._layers = []
+        self._input_shape = None
+        self._engine = None
+        self.trainable = trainable
+        super().__init__()
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- structure ----
+    def add(self, layer):
+        if isinstance(layer, InputLayer):
+            if self._layers:
+                raise ValueError("an Input must come first in a Sequential model")
+            self._input_shape = layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a bnlab.keras layer, got {type(layer).__name__}")
+        if self._engine is not None:
+            raise ValueError("cannot add layers to a model that has already been built")
+        if not self._layers and self._input_shape is None and layer._batch_input_shape is not None:
+            self._input_shape = layer._batch_input_shape
+        self._layers.append(layer)
+        if self._input_shape is not None and len(self._layers) == 1:
+            pass  # built lazily in build(), once every layer is known
+
+    def pop(self):
+        if self._engine is not None:
+            raise ValueError("cannot pop layers from a model that has already been built")
+        return self._layers.pop()
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    @property
+    def built(self):
+        return self._engine is not None
+
+    def build(self, input_shape=None):
+        """Build every layer for ``input_shape`` (with the batch axis, e.g. (None, 28, 28))."""
+        if self._engine is not None:
+            return
+        shape = tuple(input_shape) if input_shape is not None else self._input_shape
+        if shape is None:
+            raise ValueError("the model's input shape is unknown: give the first layer input_shape=..., "
+                             "start with Input(shape=...), or call fit/predict with data")
+        if not self._layers:
+            raise ValueError("the model has no layers")
+        if shape[0] is not None and len(shape) > 1:
+            shape = (None, *shape[1:])
+        engine = _core.Sequential()
+        current = shape
+        for layer in self._layers:
+            if not layer.built:
+                layer.build(current)
+            elif tuple(layer._input_shape) != tuple(current):
+                raise ValueError(f"layer {layer.name!r} was built for input {layer._input_shape}, but here it "
+                                 f"receives {current}")
+            engine.add(layer._engine)
+            current = layer._output_shape
+        engine.build(list(shape[1:]), _core.Device.CPU)  # layers are already built; this records the shapes
+        self._input_shape = shape
+        self._engine = engine
+
+    def _ensure_built(self, x_shape):
+        if self._engine is None:
+            self.build((None, *x_shape[1:]))
+
+    @property
+    def input_shape(self):
+        return self._input_shape
+
+    @property
+    def output_shape(self):
+        return self._layers[-1].output_shape if self.built else None
+
+    # ---- weights ----
+    @property
+    def weights(self):
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self._layers for w in layer.trainable_weights] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    def get_weights(self):
+        return [np.array(w.numpy(), copy=True) for w in self.weights]
+
+    def set_weights(self, weights):
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(f"set_weights: the model has {len(mine)} weights, got {len(weights)}")
+        for var, value in zip(mine, weights, strict=True):
+            var.assign(value)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError("count_params: the model is not built yet (its input shape is unknown)")
+        return int(sum(layer.count_params() for layer in self._layers))
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r}; layers: {[layer.name for layer in self._layers]}")
+
+    # ---- summary ----
+    def summary(self, print_fn=None):
+        """Keras's table: each layer's output shape and parameter count, then the totals."""
+        print_fn = print_fn or print
+        rows = [(f"{layer.name} ({type(layer).__name__})", str(layer.output_shape) if layer.built else "?",
+                 f"{layer.count_params():,}" if layer.built else "0 (unbuilt)") for layer in self._layers]
+        w = [max(33, *(len(r[0]) + 2 for r in rows)), 24, 15]
+        def line(left, mid, right, fill):
+            return left + mid.join(fill * n for n in w) + right
+        out = [f'Model: "{self.name}"', line("┏", "┳", "┓", "━")]
+        out.append("┃" + " Layer (type)".ljust(w[0]) + "┃" + " Output Shape".ljust(w[1]) + "┃"
+                   + "Param # ".rjust(w[2]) + "┃")
+        out.append(line("┡", "╇", "┩", "━"))
+        for i, (name, shape, params) in enumerate(rows):
+            out.append("│" + (" " + name).ljust(w[0]) + "│" + (" " + shape).ljust(w[1]) + "│"
+                       + (params + " ").rjust(w[2]) + "│")
+            if i < len(rows) - 1:
+                out.append(line("├", "┼", "┤", "─"))
+        out.append(line("└", "┴", "┘", "─"))
+        if self.built:
+            total = self.count_params()
+            train = int(sum(np.prod(v.shape) for v in self.trainable_weights))
+            out += [f" Total params: {total:,} ({_size(total)})", f" Trainable params: {train:,} ({_size(train)})",
+                    f" Non-trainable params: {total - train:,} ({_size(total - train)})"]
+        print_fn("\n".join(out))
+
+    def get_config(self):
+        return {"name": self.name, "layers": [{"class_name": type(la).__name__, "config": la.get_config()}
+                                              for la in self._layers]}
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, built={self.built}>"
+
+
+def _size(n_params):
+    b = n_params * 4
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if b >= scale:
+            return f"{b / scale:.2f} {unit}"
+    return f"{b:.2f} B"
+
+
+Model = Sequential

@@ -1,0 +1,111 @@
+"""Keras's optimizers over the engine's in-place update kernels, with Keras 3's defaults and update rules.
+
+SGD(learning_rate=0.01, momentum=0.0, nesterov=False):
+    v = momentum * v - lr * g;  w += v   (nesterov: w += momentum * v - lr * g)
+Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
+    m += (g - m)(1 - beta_1);  v += (g^2 - v)(1 - beta_2)
+    w -= lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
+    (epsilon meets the UNCORRECTED sqrt(v); PyTorch adds its eps=1e-8 to the corrected one)
+RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
+    v = rho v + (1 - rho) g^2;  w -= lr * g / sqrt(v + epsilon)
+
+State is kept per parameter, so one optimizer object may serve two models (tf.keras 2 allowed it and
+seed 003 relies on it; Keras 3 raises a ValueError instead). Each model then trains as with its own
+fresh optimizer: moments and the bias-correction step count t are the parameter's own.
+"""
+
+from bnlab import _core
+
+
+class Optimizer:
+    """Base class; ``learning_rate`` can be read and changed between epochs."""
+
+    def __init__(self, learning_rate, name):
+        lr = float(learning_rate)
+        if not lr > 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+        self.name = name
+        self._engine = self._create(lr)
+
+    def _create(self, lr):
+        raise NotImplementedError
+
+    @property
+    def learning_rate(self):
+        return self._engine.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if not float(value) > 0:
+            raise ValueError(f"learning_rate must be > 0, got {value!r}")
+        self._engine.learning_rate = float(value)
+
+    lr = learning_rate
+
+    @property
+    def iterations(self):
+        """Update steps taken so far (over every model this optimizer serves)."""
+        return self._engine.iterations
+
+    def get_config(self):
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} learning_rate={self.learning_rate:g}>"
+
+
+class SGD(Optimizer):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
+        _no_extra(kwargs, "SGD")
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        super().__init__(learning_rate, name)
+
+    def _create(self, lr):
+        # Keras's velocity v equals -lr * buf of the engine's unified rule (dampening 0).
+        return _core.SGD(lr, self.momentum, self.nesterov, 0.0, 0.0)
+
+
+class Adam(Optimizer):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name="adam",
+                 **kwargs):
+        _no_extra(kwargs, "Adam")
+        for arg, v in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= float(v) < 1.0:
+                raise ValueError(f"{arg} must be in [0, 1), got {v!r}")
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), amsgrad
+        super().__init__(learning_rate, name)
+
+    def _create(self, lr):
+        return _core.Adam(lr, self.beta_1, self.beta_2, self.epsilon, bool(self.amsgrad), True, 0.0)
+
+
+class RMSprop(Optimizer):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name="rmsprop",
+                 **kwargs):
+        _no_extra(kwargs, "RMSprop")
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
+        super().__init__(learning_rate, name)
+
+    def _create(self, lr):
+        return _core.RMSprop(lr, self.rho, self.momentum, self.epsilon, bool(self.centered))
+
+
+def _no_extra(kwargs, cls):
+    if kwargs:
+        raise TypeError(f"Unrecognized keyword arguments passed to {cls}: {kwargs}")
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def get(identifier):
+    """An optimizer from a name ('adam', 'sgd', 'rmsprop') or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    if isinstance(identifier, str):
+        raise ValueError(f"Unknown optimizer {identifier!r}: choose one of {', '.join(_BY_NAME)}")
+    raise TypeError(f"optimizer must be a string or a bnlab.keras optimizer, got {type(identifier).__name__}")

@@ -1,0 +1,292 @@
+"""compile, fit, evaluate and predict: Keras's training API over the engine's C++ epoch loop.
+
+fit follows Keras 3: batch_size 32 by default; the last partial batch is kept; ``validation_split`` takes
+the LAST fraction of the samples, before any shuffling; training metrics are running means over the epoch
+computed with batch statistics (training mode), while validation runs in inference mode (moving
+statistics). NaN in the inputs is not refused: it propagates into the loss as in Keras (the loss turns nan).
+"""
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from bnlab import _core
+from bnlab.keras import callbacks as callbacks_module
+from bnlab.keras import losses, optimizers, random_state
+from bnlab.keras.progress import Progbar
+from bnlab.teaching import BatchNormPitfallWarning
+
+_ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
+
+
+class Trainer:
+    """Mixed into Sequential: everything that runs data through the model."""
+
+    def __init__(self):
+        self.optimizer = None
+        self.loss = None
+        self._metric_name = None
+        self.stop_training = False
+        self.history = None
+
+    # ---- compile ----
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+        """Choose the optimizer, the loss and the metrics ('accuracy' only)."""
+        unsupported = {k: v for k, v in kwargs.items() if v is not None and k != "run_eagerly" and k != "jit_compile"}
+        if unsupported:
+            raise TypeError(f"compile: unsupported arguments {sorted(unsupported)}")
+        if loss is None:
+            raise ValueError("compile: loss is required, e.g. loss='sparse_categorical_crossentropy'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        names = [m for m in (metrics or []) if m is not None]
+        for m in names:
+            if not isinstance(m, str) or m.lower() not in _ACCURACY_NAMES:
+                raise ValueError(f"metrics: unknown metric {m!r}; bnlab supports {', '.join(_ACCURACY_NAMES)}")
+        if len(names) > 1:
+            raise ValueError(f"metrics: give one accuracy metric, got {names}")
+        self._metric_name = names[0] if names else None
+        self._compiled = True
+
+    def _engine_compile(self):
+        if getattr(self, "_compiled", False) is not True:
+            raise RuntimeError("You must call compile() before training or evaluating the model")
+        last = self._layers[-1].activation if hasattr(self._layers[-1], "activation") else None
+        if getattr(self.loss, "from_logits", False) and last == _core.Act.Softmax:
+            warnings.warn(f"{self.loss.name} received from_logits=True, but the model's last layer applies a softmax, "
+                          "so its outputs are probabilities, not logits. Use from_logits=False, or drop the softmax.",
+                          BatchNormPitfallWarning, stacklevel=3)
+        self._engine.compile(self.optimizer._engine, self.loss.spec())
+
+    # ---- data ----
+    def _prepare_x(self, x, argname="x"):
+        if x is None:
+            raise ValueError(f"{argname} is required")
+        arr = np.asarray(x)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"{argname} must be a numeric array, got dtype {arr.dtype}")
+        if arr.ndim < 2:
+            raise ValueError(f"{argname} must have a batch axis and at least one feature axis, got shape {arr.shape}")
+        if arr.shape[0] == 0:
+            raise ValueError(f"{argname} is empty (0 samples)")
+        self._ensure_built(arr.shape)
+        expected = tuple(self._input_shape[1:])
+        if tuple(arr.shape[1:]) != expected:
+            raise ValueError(f"{argname}: input shape {(None, *arr.shape[1:])} is incompatible with the model's input "
+                             f"shape {(None, *expected)}")
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def _prepare_xy(self, x, y, prefix=""):
+        xs = self._prepare_x(x, prefix + "x")
+        if y is None:
+            raise ValueError(f"{prefix}y is required for training and evaluation")
+        classes = int(np.prod(self._layers[-1].output_shape[1:]))
+        ys = losses.prepare_targets(self.loss, y, classes, prefix + "y")
+        if len(xs) != len(ys):
+            raise ValueError(f"{prefix}x and {prefix}y have different lengths: {len(xs)} samples and {len(ys)} targets")
+        return xs, ys
+
+    @staticmethod
+    def _check_batch_size(batch_size, argname="batch_size"):
+        if batch_size is None:
+            return 32
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
+            raise TypeError(f"{argname} must be an int, got {type(batch_size).__name__}")
+        if batch_size < 1:
+            raise ValueError(f"{argname} must be >= 1, got {batch_size}")
+        return int(batch_size)
+
+    def _logs(self, metrics, prefix=""):
+        logs = {}
+        if self._metric_name:
+            logs[prefix + self._metric_name] = metrics.accuracy
+        logs[prefix + "loss"] = metrics.loss
+        return logs
+
+    def _has_batchnorm(self):
+        return any(type(layer).__name__ == "BatchNormalization" for layer in self._layers)
+
+    # ---- fit ----
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0, **kwargs):
+        """Train for ``epochs`` epochs; returns a History (``.history``, ``.epoch``, ``.params``)."""
+        for k, v in kwargs.items():
+            if v is not None and k not in ("steps_per_epoch", "validation_steps", "validation_batch_size",
+                                           "validation_freq", "class_weight", "sample_weight"):
+                raise TypeError(f"fit() got an unexpected keyword argument {k!r}")
+            if v is not None:
+                raise ValueError(f"fit: {k} is not supported by bnlab")
+        from bnlab.data import Dataset
+
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        batches = None
+        if isinstance(x, Dataset):
+            if y is not None:
+                raise ValueError("y must be None when x is a Dataset (the dataset yields (x, y) pairs)")
+            if validation_split:
+                raise ValueError("validation_split is not supported when x is a Dataset; pass validation_data")
+            plan = x._fast_plan()
+            if plan is None:
+                batches = x
+                self._ensure_built((None, *np.asarray(next(iter(x))[0]).shape[1:]))
+            else:
+                x, y = plan.arrays
+                batch_size, shuffle = plan.batch_size, plan.shuffle
+        batch_size = self._check_batch_size(batch_size)
+        if batches is None:
+            x, y = self._prepare_xy(x, y)
+            if validation_split:
+                split_at = int(math.floor(len(x) * (1.0 - validation_split)))
+                if split_at in (0, len(x)):
+                    raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
+                                     f"out of {len(x)}")
+                validation_data = (x[split_at:], y[split_at:])
+                x, y = x[:split_at], y[:split_at]
+        if self._has_batchnorm() and (batch_size == 1 or (batches is None and len(x) % batch_size == 1)):
+            warnings.warn("BatchNormalization sees a batch of ONE sample: its batch variance is 0, so x_hat = 0 and the "
+                          "output is just beta; no gradient reaches the layers below from that batch. Use batch_size >= "
+                          "8 or so, or drop the last sample" + (" (the last batch has one sample)" if batch_size > 1 else ""),
+                          BatchNormPitfallWarning, stacklevel=2)
+        self._engine_compile()
+        val = self._validation_arrays(validation_data)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = len(batches) if batches is not None else math.ceil(len(x) / batch_size)
+        history = callbacks_module.History()
+        cbs = [history, *(callbacks or [])]
+        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        for cb in cbs:
+            cb.set_model(self)
+            cb.set_params(params)
+        history.params = params
+        self.stop_training = False
+        for cb in cbs:
+            cb.on_train_begin()
+        X = Y = None
+        if batches is None:
+            X, Y = _core.Tensor.from_numpy(x), _core.Tensor.from_numpy(y)
+        seed = random_state.draw_seed()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            for cb in cbs:
+                cb.on_epoch_begin(epoch)
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+            bar = Progbar(steps, verbose)
+            on_batch = self._batch_callback(cbs, bar)
+            if batches is None:
+                metrics = self._engine.train_epoch(X, Y, batch_size, bool(shuffle), seed, epoch, on_batch)
+                logs = self._logs(metrics)
+            else:
+                logs = self._fit_batches(batches, on_batch)
+            if val is not None:
+                logs.update(self._logs(self._engine.evaluate(val[0], val[1], batch_size, None), "val_"))
+            bar.update(steps, logs, final=True)
+            for cb in cbs:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in cbs:
+            cb.on_train_end(logs)
+        self.history = history
+        return history
+
+    def _batch_callback(self, cbs, bar):
+        wants = [cb for cb in cbs if cb._wants_batches()]
+
+        def on_batch(batch, loss, accuracy):
+            logs = {self._metric_name: accuracy, "loss": loss} if self._metric_name else {"loss": loss}
+            for cb in wants:
+                cb.on_train_batch_end(batch, logs)
+            bar.update(batch + 1, logs)
+            return bool(self.stop_training)
+
+        return on_batch
+
+    def _fit_batches(self, dataset, on_batch):
+        """A generic Dataset: one engine step per batch it yields (the map/take/... pipeline runs in Python)."""
+        loss_sum = correct = seen = 0.0
+        for i, (xb, yb) in enumerate(dataset):
+            xs, ys = self._prepare_xy(xb, yb)
+            m = self._engine.train_epoch(_core.Tensor.from_numpy(xs), _core.Tensor.from_numpy(ys), len(xs), False, 0, 0,
+                                         None)
+            loss_sum, correct, seen = loss_sum + m.loss * m.samples, correct + m.accuracy * m.samples, seen + m.samples
+            if on_batch(i, loss_sum / seen, correct / seen):
+                break
+        logs = {"loss": loss_sum / max(seen, 1)}
+        if self._metric_name:
+            logs = {self._metric_name: correct / max(seen, 1), **logs}
+        return logs
+
+    def _validation_arrays(self, validation_data):
+        from bnlab.data import Dataset
+
+        if validation_data is None:
+            return None
+        if isinstance(validation_data, Dataset):
+            plan = validation_data._fast_plan()
+            parts = plan.arrays if plan is not None else _collect(validation_data)
+            validation_data = tuple(parts)
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be (x_val, y_val) or a Dataset")
+        xv, yv = self._prepare_xy(validation_data[0], validation_data[1], "validation ")
+        return _core.Tensor.from_numpy(xv), _core.Tensor.from_numpy(yv)
+
+    # ---- evaluate / predict / call ----
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, **kwargs):
+        """Loss (and accuracy) in inference mode: returns [loss, accuracy], or the loss alone without metrics."""
+        from bnlab.data import Dataset
+
+        if kwargs:
+            raise TypeError(f"evaluate() got unexpected keyword arguments {sorted(kwargs)}")
+        if isinstance(x, Dataset):
+            plan = x._fast_plan()
+            (x, y), batch_size = (plan.arrays, plan.batch_size) if plan is not None else (_collect(x), batch_size)
+        batch_size = self._check_batch_size(batch_size)
+        xs, ys = self._prepare_xy(x, y)
+        self._engine_compile()
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = math.ceil(len(xs) / batch_size)
+        bar = Progbar(steps, verbose)
+        m = self._engine.evaluate(_core.Tensor.from_numpy(xs), _core.Tensor.from_numpy(ys), batch_size,
+                                  lambda b, loss, acc: bar.update(b + 1) or False)
+        logs = self._logs(m)
+        bar.update(steps, logs, final=True)
+        if return_dict:
+            return logs
+        return [logs["loss"], logs[self._metric_name]] if self._metric_name else logs["loss"]
+
+    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
+        """Outputs in inference mode, batch by batch."""
+        from bnlab.data import Dataset
+
+        if kwargs:
+            raise TypeError(f"predict() got unexpected keyword arguments {sorted(kwargs)}")
+        if isinstance(x, Dataset):
+            plan = x._fast_plan()
+            x = plan.arrays[0] if plan is not None else _collect(x)[0]
+        batch_size = self._check_batch_size(batch_size)
+        xs = self._prepare_x(x)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        start = time.perf_counter()
+        out = self._engine.predict(_core.Tensor.from_numpy(xs), batch_size).numpy()
+        if verbose:
+            steps = math.ceil(len(xs) / batch_size)
+            bar = Progbar(steps, verbose)
+            bar.start = start
+            bar.update(steps, None, final=True)
+        return out
+
+    def __call__(self, x, training=False):
+        """One forward pass over the whole of x: training=True uses (and updates) batch statistics."""
+        xs = self._prepare_x(x)
+        return np.array(self._engine.forward(_core.Tensor.from_numpy(xs), bool(training)).numpy(), copy=True)
+
+
+def _collect(dataset):
+    xs, ys = zip(*((np.asarray(a), np.asarray(b)) for a, b in dataset), strict=True)
+    return np.concatenate(xs), np.concatenate(ys)
