@@ -40,9 +40,7 @@ class Sequential(Trainer):
             raise ValueError("cannot add layers to a model that has already been built")
         if not self._layers and self._input_shape is None and layer._batch_input_shape is not None:
             self._input_shape = layer._batch_input_shape
-        self._layers.append(layer)
-        if self._input_shape is not None and len(self._layers) == 1:
-            pass  # built lazily in build(), once every layer is known
+        self._layers.append(layer)  # built lazily (summary, fit, ...), once every layer is known
 
     def pop(self):
         if self._engine is not None:
@@ -84,8 +82,9 @@ class Sequential(Trainer):
         self._engine = engine
 
     def _ensure_built(self, x_shape):
+        """Build from the declared input shape, or else from the first data seen."""
         if self._engine is None:
-            self.build((None, *x_shape[1:]))
+            self.build(self._input_shape or (None, *x_shape[1:]))
 
     @property
     def input_shape(self):
@@ -96,12 +95,18 @@ class Sequential(Trainer):
         return self._layers[-1].output_shape if self.built else None
 
     # ---- weights ----
+    def _build_if_possible(self):
+        if self._engine is None and self._input_shape is not None and self._layers:
+            self.build()
+
     @property
     def weights(self):
+        self._build_if_possible()
         return [w for layer in self._layers for w in layer.weights]
 
     @property
     def trainable_weights(self):
+        self._build_if_possible()
         return [w for layer in self._layers for w in layer.trainable_weights] if self.trainable else []
 
     @property
@@ -121,6 +126,7 @@ class Sequential(Trainer):
             var.assign(value)
 
     def count_params(self):
+        self._build_if_possible()
         if not self.built:
             raise ValueError("count_params: the model is not built yet (its input shape is unknown)")
         return int(sum(layer.count_params() for layer in self._layers))
@@ -137,6 +143,7 @@ class Sequential(Trainer):
     def summary(self, print_fn=None):
         """Keras's table: each layer's output shape and parameter count, then the totals."""
         print_fn = print_fn or print
+        self._build_if_possible()
         rows = [(f"{layer.name} ({type(layer).__name__})", str(layer.output_shape) if layer.built else "?",
                  f"{layer.count_params():,}" if layer.built else "0 (unbuilt)") for layer in self._layers]
         w = [max(33, *(len(r[0]) + 2 for r in rows)), 24, 15]

@@ -50,9 +50,12 @@ class Trainer:
         self._metric_name = names[0] if names else None
         self._compiled = True
 
-    def _engine_compile(self):
+    def _require_compiled(self):
         if getattr(self, "_compiled", False) is not True:
             raise RuntimeError("You must call compile() before training or evaluating the model")
+
+    def _engine_compile(self):
+        self._require_compiled()
         last = self._layers[-1].activation if hasattr(self._layers[-1], "activation") else None
         if getattr(self.loss, "from_logits", False) and last == _core.Act.Softmax:
             warnings.warn(f"{self.loss.name} received from_logits=True, but the model's last layer applies a softmax, "
@@ -120,6 +123,7 @@ class Trainer:
                 raise ValueError(f"fit: {k} is not supported by bnlab")
         from bnlab.data import Dataset
 
+        self._require_compiled()
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
         if not 0.0 <= float(validation_split) < 1.0:
@@ -243,6 +247,7 @@ class Trainer:
 
         if kwargs:
             raise TypeError(f"evaluate() got unexpected keyword arguments {sorted(kwargs)}")
+        self._require_compiled()
         if isinstance(x, Dataset):
             plan = x._fast_plan()
             (x, y), batch_size = (plan.arrays, plan.batch_size) if plan is not None else (_collect(x), batch_size)

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real Fashion-MNIST from Debian (small slices of it), and the seeds' directory."""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+def _idx(path):
+    with gzip.open(path) as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    """((x_train, y_train), (x_test, y_test)) as uint8, read directly from Debian's files."""
+    if not FASHION_DIR.is_dir():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    return ((_idx(FASHION_DIR / "train-images-idx3-ubyte.gz"), _idx(FASHION_DIR / "train-labels-idx1-ubyte.gz")),
+            (_idx(FASHION_DIR / "t10k-images-idx3-ubyte.gz"), _idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz")))
+
+
+@pytest.fixture
+def seed_code():
+    """Reads the code of a seed file (by number prefix), for the line-for-line tests."""
+
+    def read(prefix):
+        matches = sorted(SEEDS_DIR.glob(f"{prefix}_*.txt"))
+        if not matches:
+            pytest.skip(f"seed {prefix} is not available at {SEEDS_DIR}")
+        return matches[0].read_text()
+
+    return read
