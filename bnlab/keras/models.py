@@ -77,7 +77,7 @@ class Sequential(Trainer):
                                  f"receives {current}")
             engine.add(layer._engine)
             current = layer._output_shape
-        engine.build(list(shape[1:]), _core.Device.CPU)  # layers are already built; this records the shapes
+        engine.build(list(shape[1:]), self._layers[0]._engine_device)  # layers are built; this records shapes
         self._input_shape = shape
         self._engine = engine
 

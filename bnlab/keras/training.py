@@ -91,6 +91,10 @@ class Trainer:
             raise ValueError(f"{prefix}x and {prefix}y have different lengths: {len(xs)} samples and {len(ys)} targets")
         return xs, ys
 
+    def _tensor(self, array):
+        """An engine tensor on the model's device (a copy; on a GPU the data then stays there)."""
+        return _core.Tensor.from_numpy(array, self._engine.device)
+
     @staticmethod
     def _check_batch_size(batch_size, argname="batch_size"):
         if batch_size is None:
@@ -172,7 +176,7 @@ class Trainer:
             cb.on_train_begin()
         X = Y = None
         if batches is None:
-            X, Y = _core.Tensor.from_numpy(x), _core.Tensor.from_numpy(y)
+            X, Y = self._tensor(x), self._tensor(y)
         seed = random_state.draw_seed()
         logs = {}
         for epoch in range(initial_epoch, epochs):
@@ -216,7 +220,7 @@ class Trainer:
         loss_sum = correct = seen = 0.0
         for i, (xb, yb) in enumerate(dataset):
             xs, ys = self._prepare_xy(xb, yb)
-            m = self._engine.train_epoch(_core.Tensor.from_numpy(xs), _core.Tensor.from_numpy(ys), len(xs), False, 0, 0,
+            m = self._engine.train_epoch(self._tensor(xs), self._tensor(ys), len(xs), False, 0, 0,
                                          None)
             loss_sum, correct, seen = loss_sum + m.loss * m.samples, correct + m.accuracy * m.samples, seen + m.samples
             if on_batch(i, loss_sum / seen, correct / seen):
@@ -238,7 +242,7 @@ class Trainer:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data must be (x_val, y_val) or a Dataset")
         xv, yv = self._prepare_xy(validation_data[0], validation_data[1], "validation ")
-        return _core.Tensor.from_numpy(xv), _core.Tensor.from_numpy(yv)
+        return self._tensor(xv), self._tensor(yv)
 
     # ---- evaluate / predict / call ----
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, **kwargs):
@@ -257,7 +261,7 @@ class Trainer:
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = math.ceil(len(xs) / batch_size)
         bar = Progbar(steps, verbose)
-        m = self._engine.evaluate(_core.Tensor.from_numpy(xs), _core.Tensor.from_numpy(ys), batch_size,
+        m = self._engine.evaluate(self._tensor(xs), self._tensor(ys), batch_size,
                                   lambda b, loss, acc: bar.update(b + 1) or False)
         logs = self._logs(m)
         bar.update(steps, logs, final=True)
@@ -278,7 +282,7 @@ class Trainer:
         xs = self._prepare_x(x)
         verbose = 1 if verbose == "auto" else int(verbose)
         start = time.perf_counter()
-        out = self._engine.predict(_core.Tensor.from_numpy(xs), batch_size).numpy()
+        out = self._engine.predict(self._tensor(xs), batch_size).numpy()
         if verbose:
             steps = math.ceil(len(xs) / batch_size)
             bar = Progbar(steps, verbose)
@@ -289,7 +293,7 @@ class Trainer:
     def __call__(self, x, training=False):
         """One forward pass over the whole of x: training=True uses (and updates) batch statistics."""
         xs = self._prepare_x(x)
-        return np.array(self._engine.forward(_core.Tensor.from_numpy(xs), bool(training)).numpy(), copy=True)
+        return np.array(self._engine.forward(self._tensor(xs), bool(training)).numpy(), copy=True)
 
 
 def _collect(dataset):

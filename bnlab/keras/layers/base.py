@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from bnlab import _core
+from bnlab import _core, config
 
 _name_counts: dict[str, int] = {}
 
@@ -123,8 +123,9 @@ class Layer:
         if shape and shape[0] is None:
             shape = shape[1:]
         self._engine = self._create_engine()
+        self._engine_device = config.engine_device()
         self._engine.trainable = self._trainable
-        self._output_shape = (None, *self._engine.build(list(shape), _core.Device.CPU))
+        self._output_shape = (None, *self._engine.build(list(shape), config.engine_device()))
         self._input_shape = (None, *shape)
         self._initialize()
         self.built = True
@@ -188,7 +189,7 @@ class Layer:
             self.build((None, *x.shape[1:]))
         elif tuple(x.shape[1:]) != tuple(self._input_shape[1:]):
             raise ValueError(f"Input of layer {self.name!r} is incompatible: expected shape {self._input_shape}, found {(None, *x.shape[1:])}")
-        out = self._engine.forward(_core.Tensor.from_numpy(x), bool(training))
+        out = self._engine.forward(_core.Tensor.from_numpy(x, self._engine_device), bool(training))
         return np.array(out.numpy(), copy=True)
 
     def __repr__(self):
