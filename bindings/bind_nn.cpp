@@ -106,13 +106,13 @@ void bind_nn(py::module_& m) {
       .def(
           "train_epoch",
           [](Sequential& s, const Tensor& x, const Tensor& y, std::int64_t batch_size, bool shuffle,
-             std::uint64_t seed, std::uint64_t epoch, const py::object& callback) {
+             std::uint64_t seed, std::uint64_t epoch, const py::object& callback, bool drop_last) {
             BatchCallback cb = wrap(callback);
             py::gil_scoped_release release;
-            return s.train_epoch(x, y, batch_size, shuffle, seed, epoch, cb);
+            return s.train_epoch(x, y, batch_size, shuffle, seed, epoch, cb, drop_last);
           },
           arg("x"), arg("y"), arg("batch_size"), arg("shuffle"), arg("seed"), arg("epoch"),
-          arg("callback") = py::none())
+          arg("callback") = py::none(), arg("drop_last") = false)
       .def(
           "evaluate",
           [](Sequential& s, const Tensor& x, const Tensor& y, std::int64_t batch_size, const py::object& callback) {

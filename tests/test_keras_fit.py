@@ -126,3 +126,26 @@ def test_verbose_progress_lines(capsys):
     assert "3/3" in out and "accuracy:" in out and "loss:" in out
     model.fit(x, y, epochs=1, batch_size=4, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_fit_accepts_tf_data_datasets(fashion):
+    import bnlab as tf
+
+    (x, y), (xt, yt) = fashion
+    x = x[:3000].reshape(-1, 28, 28, 1).astype("float32") / 255
+    xt = xt[:1000].reshape(-1, 28, 28, 1).astype("float32") / 255
+    train = tf.data.Dataset.from_tensor_slices((x, tf.keras.utils.to_categorical(y[:3000]))).shuffle(3000).batch(64)
+    test = tf.data.Dataset.from_tensor_slices((xt, tf.keras.utils.to_categorical(yt[:1000]))).batch(64)
+    model = tf.keras.Sequential([layers.Flatten(input_shape=(28, 28, 1)), layers.Dense(32, activation="relu"),
+                                 layers.BatchNormalization(), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    hist = model.fit(train, validation_data=test, epochs=2, verbose=0)
+    assert hist.params["steps"] == 47
+    assert hist.history["val_accuracy"][-1] > 0.6
+    # A pipeline with a map runs batch by batch in Python, and gives the same kind of result.
+    mapped = tf.data.Dataset.from_tensor_slices((x, y[:3000])).map(lambda a, b: (a * 1.0, b)).batch(100)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    hist = model.fit(mapped, epochs=1, verbose=0)
+    assert hist.history["accuracy"][0] > 0.6
+    dropped = tf.data.Dataset.from_tensor_slices((x, y[:3000])).batch(64, drop_remainder=True)
+    assert model.fit(dropped, epochs=1, verbose=0).params["steps"] == 3000 // 64

@@ -72,14 +72,18 @@ def _pack(template, leaves: Iterator):
     return next(leaves)
 
 
-def _structure(value):
-    """Normalise a user structure: tuples/lists of components -> tuple, dict -> dict, leaf -> ndarray."""
-    if isinstance(value, list) and any(isinstance(v, (np.ndarray, tuple, dict)) for v in value):
+def _structure(value, lists_are_tuples: bool = False):
+    """Normalise a structure: tuple -> tuple, dict -> dict, leaf -> ndarray. A list becomes a tuple if
+    ``lists_are_tuples`` (map results, as tf.data does) or if it holds arrays, tuples or dicts (inputs);
+    otherwise (``[1, 2, 3]``) it is one array."""
+    if isinstance(value, list) and (
+        lists_are_tuples or any(isinstance(v, (np.ndarray, tuple, dict)) for v in value)
+    ):
         value = tuple(value)
     if isinstance(value, tuple):
-        return tuple(_structure(v) for v in value)
+        return tuple(_structure(v, lists_are_tuples) for v in value)
     if isinstance(value, dict):
-        return {k: _structure(v) for k, v in value.items()}
+        return {k: _structure(v, lists_are_tuples) for k, v in value.items()}
     return np.asarray(value)
 
 
@@ -421,7 +425,7 @@ class _Map(_Unary):
     def _generic(self) -> Iterator:
         for element in self._elements():
             out = self.map_func(*element) if isinstance(element, tuple) else self.map_func(element)
-            yield _structure(out)
+            yield _structure(out, lists_are_tuples=True)
 
 
 class _Take(_Unary):

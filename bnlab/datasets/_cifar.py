@@ -54,6 +54,7 @@ BINARY_NAMES = tuple(f"{name}.bin" for name in PYTHON_NAMES)
 BATCH_SIZE = 10000
 PIXELS = 3072
 NUM_CLASSES = 10
+MAX_BATCH_BYTES = 64 << 20  # a real batch is ~31 MB; anything far larger is refused before reading it
 
 
 def _allowed_globals() -> dict[tuple[str, str], object]:
@@ -154,6 +155,11 @@ def parse_binary_batch(
     return records[:, 1:], labels.copy()
 
 
+def _check_size(size: int, where: str) -> None:
+    if size > MAX_BATCH_BYTES:
+        raise DatasetFileError(where, f"is {size} bytes, far larger than a CIFAR-10 batch (about 31 MB)")
+
+
 def _parse(raw: bytes, where: str, binary: bool, count: int | None) -> tuple[np.ndarray, np.ndarray]:
     if binary:
         return parse_binary_batch(raw, where, count)
@@ -188,6 +194,7 @@ def load_batches_dir(
     batches = []
     for name in names:
         path = Path(directory) / name
+        _check_size(path.stat().st_size, str(path))
         batches.append(_parse(path.read_bytes(), str(path), binary, count))
     return assemble(batches[:5], batches[5])
 
@@ -207,6 +214,7 @@ def load_archive(
             for member in tar:
                 name = posixpath.basename(member.name)
                 if name in wanted and name not in raws and member.isfile():
+                    _check_size(member.size, f"{os.fspath(path)} (member {name})")
                     with tar.extractfile(member) as f:
                         raws[name] = f.read()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:

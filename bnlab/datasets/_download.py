@@ -163,6 +163,8 @@ def fetch_file(
     ok = False
     try:
         with os.fdopen(fd, "wb") as out:
+            if hasattr(os, "fchmod"):  # mkstemp creates 0600; a dataset cache is readable by all
+                os.fchmod(out.fileno(), 0o644)
             bar.begin(url)
             for attempt in range(retries + 1):
                 out.seek(0)
@@ -186,10 +188,10 @@ def fetch_file(
         os.replace(tmp_name, dest)
         ok = True
     finally:
-        bar.finish(ok)
         if not ok:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
+        bar.finish(ok)
     return dest
 
 

@@ -70,12 +70,15 @@ class DatasetNotFoundError(FileNotFoundError):
         hint: str,
         download_error: BaseException | None = None,
         download_disabled: bool = False,
+        reason: str | None = None,
     ) -> None:
         self.dataset = dataset
         self.searched = list(searched)
         self.hint = hint
         self.download_error = download_error
-        if download_disabled:
+        if reason is not None:
+            why = reason
+        elif download_disabled:
             why = "downloading is disabled (download=False)"
         elif download_error is not None:
             why = f"the download failed: {download_error}"

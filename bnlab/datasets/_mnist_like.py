@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _sources
 from ._download import download as _download
 from ._errors import DatasetNotFoundError
 from ._idx import read_idx_images, read_idx_labels
 from ._locate import Candidate, file_candidate, find_and_load, user_paths
 from ._npz import read_mnist_npz
-from ._sources import SYSTEM_DIRS, data_dir, keras_cache_dir, source
+from ._sources import data_dir, keras_cache_dir, source
 
 __all__ = ["IDX_NAMES", "Family", "find_idx_files", "load", "load_idx_dir"]
 
@@ -77,9 +78,10 @@ def load_idx_dir(
     missing = [name for name, path in files.items() if path is None]
     if missing:
         raise DatasetNotFoundError(
-            "The IDX files",
-            [f"{directory}: missing {', '.join(missing)}"],
+            "A complete set of IDX files",
+            [f"{directory}{os.sep}: missing {', '.join(missing)}"],
             f"Put the four files ({', '.join(files)}) in {directory}, gzipped or not.",
+            reason="load_idx_dir() reads only the folder it is given and never downloads",
         )
     paths = list(files.values())
     x_train = read_idx_images(paths[0], train_count)
@@ -131,7 +133,7 @@ def _candidates(family: Family, path, cache_dir) -> Iterator[Candidate]:
         yield _idx_candidate(keras / family.subdir)
     if family.npz_name:
         yield _npz_candidate(keras / family.npz_name)
-    for system in SYSTEM_DIRS.get(family.key, ()):
+    for system in _sources.SYSTEM_DIRS.get(family.key, ()):
         yield _idx_candidate(Path(system))
 
 

@@ -45,23 +45,12 @@ def read_mnist_npz(
     must still agree). Images must be uint8 of shape ``(count, *image_shape)``, labels uint8 of shape
     ``(count,)`` with values below ``num_classes``.
     """
-    with open(path, "rb") as probe:
-        if probe.read(4) != _ZIP_SIGNATURE:
+    # The file is opened here, not by np.load, so that it is closed even when the archive is corrupt.
+    with open(path, "rb") as f:
+        if f.read(4) != _ZIP_SIGNATURE:
             raise DatasetFileError(path, "not an .npz file (no zip signature at the start)")
-    arrays = {}
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in npz.files]
-            if missing:
-                raise DatasetFileError(path, f"missing arrays {missing}; the file has {sorted(npz.files)}")
-            for key in ("x_train", "y_train", "x_test", "y_test"):
-                arrays[key] = npz[key]
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-        raise DatasetFileError(path, f"cannot be read (corrupt or truncated archive): {exc}") from exc
-    except ValueError as exc:
-        if isinstance(exc, DatasetFileError):
-            raise
-        raise DatasetFileError(path, f"cannot be read: {exc}") from exc
+        f.seek(0)
+        arrays = _read_arrays(f, path)
     for split, count in (("train", train_count), ("test", test_count)):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         for key, arr, shape in ((f"x_{split}", x, (count, *image_shape)), (f"y_{split}", y, (count,))):
@@ -77,3 +66,21 @@ def read_mnist_npz(
         if y.size and int(y.max()) >= num_classes:
             raise DatasetFileError(path, f"y_{split} has label {int(y.max())}, expected 0..{num_classes - 1}")
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def _read_arrays(f, path) -> dict[str, np.ndarray]:
+    arrays = {}
+    try:
+        with np.load(f, allow_pickle=False) as npz:
+            missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in npz.files]
+            if missing:
+                raise DatasetFileError(path, f"missing arrays {missing}; the file has {sorted(npz.files)}")
+            for key in ("x_train", "y_train", "x_test", "y_test"):
+                arrays[key] = npz[key]
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise DatasetFileError(path, f"cannot be read (corrupt or truncated archive): {exc}") from exc
+    except ValueError as exc:
+        if isinstance(exc, DatasetFileError):
+            raise
+        raise DatasetFileError(path, f"cannot be read: {exc}") from exc
+    return arrays

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _sources
 from ._cifar import BINARY_NAMES, PYTHON_NAMES, load_archive, load_batches_dir
 from ._download import download as _download
 from ._locate import Candidate, file_candidate, find_and_load, user_paths
-from ._sources import SYSTEM_DIRS, data_dir, keras_cache_dir, source
+from ._sources import data_dir, keras_cache_dir, source
 
 __all__ = ["CLASS_NAMES", "load_archive", "load_batches_dir", "load_data"]
 
@@ -77,7 +78,7 @@ def _candidates(path, cache_dir) -> Iterator[Candidate]:
     yield _dir_candidate(keras / PY_DIR / PY_DIR, binary=False)  # Keras 3: extracted into a folder
     yield _archive_candidate(keras / f"{PY_DIR}.tar.gz")
     yield _archive_candidate(keras / f"{PY_DIR}_archive")
-    for system in SYSTEM_DIRS.get("cifar10", ()):
+    for system in _sources.SYSTEM_DIRS.get("cifar10", ()):
         yield from _folder_candidates(Path(system))
 
 

@@ -40,6 +40,10 @@ class Progbar:
         self._last_len = 0
 
     def _line(self, current, logs, final):
+        if self.target is None:  # unknown length: show the count so far
+            self.target = current if final else None
+            if self.target is None:
+                return f"{current}/Unknown - " + format_logs(logs or {})
         elapsed = time.perf_counter() - self.start
         per = elapsed / max(current, 1)
         if self.verbose == 2:

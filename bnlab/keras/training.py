@@ -132,7 +132,7 @@ class Trainer:
             raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
         if not 0.0 <= float(validation_split) < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        batches = None
+        batches, drop_last, plan_seed = None, False, None
         if isinstance(x, Dataset):
             if y is not None:
                 raise ValueError("y must be None when x is a Dataset (the dataset yields (x, y) pairs)")
@@ -144,7 +144,8 @@ class Trainer:
                 self._ensure_built((None, *np.asarray(next(iter(x))[0]).shape[1:]))
             else:
                 x, y = plan.arrays
-                batch_size, shuffle = plan.batch_size, plan.shuffle
+                batch_size, shuffle, drop_last = plan.batch_size, plan.shuffle, plan.drop_remainder
+                plan_seed = plan.seed
         batch_size = self._check_batch_size(batch_size)
         if batches is None:
             x, y = self._prepare_xy(x, y)
@@ -163,7 +164,13 @@ class Trainer:
         self._engine_compile()
         val = self._validation_arrays(validation_data)
         verbose = 1 if verbose == "auto" else int(verbose)
-        steps = len(batches) if batches is not None else math.ceil(len(x) / batch_size)
+        if batches is not None:
+            try:
+                steps = len(batches)
+            except TypeError:  # a pipeline whose length is unknown (take/filter/repeat...)
+                steps = None
+        else:
+            steps = len(x) // batch_size if drop_last else math.ceil(len(x) / batch_size)
         history = callbacks_module.History()
         cbs = [history, *(callbacks or [])]
         params = {"verbose": verbose, "epochs": epochs, "steps": steps}
@@ -177,7 +184,7 @@ class Trainer:
         X = Y = None
         if batches is None:
             X, Y = self._tensor(x), self._tensor(y)
-        seed = random_state.draw_seed()
+        seed = random_state.draw_seed() if plan_seed is None else int(plan_seed)
         logs = {}
         for epoch in range(initial_epoch, epochs):
             for cb in cbs:
@@ -187,7 +194,7 @@ class Trainer:
             bar = Progbar(steps, verbose)
             on_batch = self._batch_callback(cbs, bar)
             if batches is None:
-                metrics = self._engine.train_epoch(X, Y, batch_size, bool(shuffle), seed, epoch, on_batch)
+                metrics = self._engine.train_epoch(X, Y, batch_size, bool(shuffle), seed, epoch, on_batch, drop_last)
                 logs = self._logs(metrics)
             else:
                 logs = self._fit_batches(batches, on_batch)

@@ -116,10 +116,11 @@ void permutation(std::vector<std::int64_t>& order, std::int64_t n, bool shuffle,
 }  // namespace
 
 Metrics Sequential::train_epoch(const Tensor& x, const Tensor& y, std::int64_t batch_size, bool shuffle,
-                                std::uint64_t seed, std::uint64_t epoch, const BatchCallback& callback) {
+                                std::uint64_t seed, std::uint64_t epoch, const BatchCallback& callback,
+                                bool drop_last) {
   check_data(x, y, batch_size);
-  const std::int64_t n = x.dim(0);
-  permutation(order_, n, shuffle, seed, epoch);
+  const std::int64_t n = drop_last ? x.dim(0) / batch_size * batch_size : x.dim(0);
+  permutation(order_, x.dim(0), shuffle, seed, epoch);  // drop_last drops the tail of the permutation
   Metrics m;
   for (std::int64_t start = 0; start < n; start += batch_size) {  // the last partial batch is kept
     const std::int64_t B = std::min(batch_size, n - start);

@@ -50,8 +50,9 @@ class Sequential {
   void test_step(const Tensor& xb, const Tensor& yb, Metrics& m);
 
   // x (n, input_shape...) float32; y (n) int32 labels or (n, K) float32 targets, on the model's device.
+  // drop_last skips the final partial batch (tf.data's drop_remainder); otherwise it is kept, as Keras does.
   Metrics train_epoch(const Tensor& x, const Tensor& y, std::int64_t batch_size, bool shuffle, std::uint64_t seed,
-                      std::uint64_t epoch, const BatchCallback& callback);
+                      std::uint64_t epoch, const BatchCallback& callback, bool drop_last = false);
   Metrics evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, const BatchCallback& callback);
   // out (n, output...) = inference-mode outputs, batch by batch.
   void predict(Tensor& out, const Tensor& x, std::int64_t batch_size);
