@@ -25,7 +25,7 @@ system:
 $(STAMP): $(SOURCES)
 	@test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet cmake ninja torch==2.13.0
+	$(PY) -m pip install --quiet cmake ninja torch==2.13.0 keras
 	$(PY) -m pip install --quiet -e ".[test]" --config-settings=build-dir=build/py
 	@touch $(STAMP)
 
