@@ -26,6 +26,8 @@ $(STAMP): $(SOURCES)
 	@test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet cmake ninja torch==2.13.0 keras
+	@# nvcc is here but the toolkit may lack cuBLAS: the wheel lets the CUDA backend compile (and run on a GPU).
+	if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null; then $(PY) -m pip install --quiet nvidia-cublas; fi
 	$(PY) -m pip install --quiet -e ".[test]" --config-settings=build-dir=build/py
 	@touch $(STAMP)
 

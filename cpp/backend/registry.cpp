@@ -20,7 +20,7 @@ const Backend& backend(Device device) {
   const Backend* b = table()[static_cast<int>(device)];
   if (!b)
     throw std::runtime_error("no backend for device '" + device_name(device) +
-                             "': bnlab was built without it (see BNLAB_CUDA in CMakeLists.txt)");
+                             "': bnlab was built without it (BNLAB_CUDA), or no such device is present");
   return *b;
 }
 
