@@ -27,7 +27,7 @@ $(STAMP): $(SOURCES)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet cmake ninja torch==2.13.0 keras
 	@# nvcc is here but the toolkit may lack cuBLAS: the wheel lets the CUDA backend compile (and run on a GPU).
-	if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null; then $(PY) -m pip install --quiet nvidia-cublas; fi
+	if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null; then $(PY) -m pip install --quiet "nvidia-cublas==13.1.*"; fi
 	$(PY) -m pip install --quiet -e ".[test]" --config-settings=build-dir=build/py
 	@touch $(STAMP)
 

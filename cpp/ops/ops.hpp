@@ -7,7 +7,9 @@
 // Python ValueError.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
+#include <string>
 
 #include "backend/backend.hpp"
 #include "core/tensor.hpp"
@@ -32,10 +34,10 @@ struct BNCache {
   Tensor var;   // (C) biased batch variance
   Tensor rstd;  // (C) 1/sqrt(var + eps)
 };
-void batchnorm_forward_train(Tensor& out, BNCache& cache, const Tensor& inp, const Tensor* gamma,
+void batchnorm_forward_train(Tensor& out, BNCache& cache, const Tensor& inp, const Tensor* gamma, const Tensor* beta,
+                             BNShape s, float eps);
+void batchnorm_forward_infer(Tensor& out, const Tensor& inp, const Tensor& mean, const Tensor& var, const Tensor* gamma,
                              const Tensor* beta, BNShape s, float eps);
-void batchnorm_forward_infer(Tensor& out, const Tensor& inp, const Tensor& mean, const Tensor& var,
-                             const Tensor* gamma, const Tensor* beta, BNShape s, float eps);
 void batchnorm_backward(Tensor& dinp, Tensor* dgamma, Tensor* dbeta, const Tensor& dout, const BNCache& cache,
                         const Tensor* gamma, BNShape s);
 // moving = moving * keep + batch * batch_scale * (1 - keep).
@@ -61,14 +63,22 @@ void accuracy(Tensor& correct, const Tensor& pred, const Tensor& target);
 double sum(const Tensor& x);
 
 // ---- optimizer updates (in place) ----
-void sgd_update(Tensor& w, Tensor& buf, const Tensor& g, float lr, float momentum, float dampening,
-                float weight_decay, bool nesterov, bool first_step);
-void adam_update(Tensor& w, Tensor& m, Tensor& v, Tensor* vmax, const Tensor& g, float lr, float beta1,
-                 float beta2, float eps, std::int64_t step, bool keras_eps, float weight_decay);
+void sgd_update(Tensor& w, Tensor& buf, const Tensor& g, float lr, float momentum, float dampening, float weight_decay,
+                bool nesterov, bool first_step);
+void adam_update(Tensor& w, Tensor& m, Tensor& v, Tensor* vmax, const Tensor& g, float lr, float beta1, float beta2,
+                 float eps, std::int64_t step, bool keras_eps, float weight_decay);
 void rmsprop_update(Tensor& w, Tensor& v, Tensor* avg, Tensor* mom, const Tensor& g, float lr, float rho,
                     float momentum, float eps);
 
-// Raised by every check; a subclass so the bindings can map it to ValueError.
+// Every check: throws std::invalid_argument(message) unless ok (the bindings turn it into ValueError).
 void require(bool ok, const std::string& message);
+// The same for a literal: no std::string is built unless the check fails.
+void require(bool ok, const char* message);
+// The same with the message built only on failure. Checks on the training step's path use this form (or a
+// literal): building a message eagerly allocates on every call, and steady-state training allocates nothing.
+template <std::invocable F>
+void require(bool ok, F&& make_message) {
+  if (!ok) require(false, std::string(make_message()));
+}
 
 }  // namespace bnlab::ops

@@ -4,19 +4,30 @@
 // Backward is taken from the forward OUTPUT y, which every activation here allows:
 //   relu' = [y > 0], sigmoid' = y(1 - y), tanh' = 1 - y^2,
 //   softmax: dx_j = y_j (dy_j - sum_k dy_k y_k)   (the Jacobian diag(y) - y y^T applied to dy).
+//
+// No allocation per call: the views are fixed-rank adaptors (their shape lives inline, where a std::vector
+// shape would be a heap allocation), and every assignment goes through xt::noalias — a plain `y = expr`
+// first evaluates into a temporary xarray (xtensor's guard against aliasing), allocating on each call.
+// noalias is safe here even in place (out == inp, dinp == dout): element i of each result reads only
+// element i of its inputs, and the softmax's row reductions are taken before the row is written.
+#include <array>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
 #include <xtensor/xoperation.hpp>
 
 #include "backend/cpu/kernels_cpu.hpp"
 
 namespace bnlab::cpu {
 namespace {
+using Shape1 = std::array<std::size_t, 1>;
 auto flat(float* p, std::int64_t n) {
-  return xt::adapt(p, static_cast<std::size_t>(n), xt::no_ownership(), std::vector<std::size_t>{std::size_t(n)});
+  const auto size = static_cast<std::size_t>(n);
+  return xt::adapt(p, size, xt::no_ownership(), Shape1{size});
 }
 auto flat(const float* p, std::int64_t n) {
-  return xt::adapt(p, static_cast<std::size_t>(n), xt::no_ownership(), std::vector<std::size_t>{std::size_t(n)});
+  const auto size = static_cast<std::size_t>(n);
+  return xt::adapt(p, size, xt::no_ownership(), Shape1{size});
 }
 }  // namespace
 
@@ -26,48 +37,47 @@ void activation_forward(float* out, const float* inp, std::int64_t rows, std::in
   auto y = flat(out, n);
   switch (act) {
     case Act::Linear:
-      if (out != inp) y = x;
+      if (out != inp) xt::noalias(y) = x;
       return;
     case Act::Relu:
-      y = xt::maximum(x, 0.0f);
+      xt::noalias(y) = xt::where(x <= 0.0f, 0.0f, x);  // NaN stays NaN, as in Keras and PyTorch
       return;
     case Act::Sigmoid:
-      y = 1.0f / (1.0f + xt::exp(-x));
+      xt::noalias(y) = 1.0f / (1.0f + xt::exp(-x));
       return;
     case Act::Tanh:
-      y = xt::tanh(x);
+      xt::noalias(y) = xt::tanh(x);
       return;
     case Act::Softmax:
       for (std::int64_t r = 0; r < rows; ++r) {
         auto xr = flat(inp + r * D, D);
         auto yr = flat(out + r * D, D);
         const float m = xt::amax(xr)();
-        yr = xt::exp(xr - m);
+        xt::noalias(yr) = xt::exp(xr - m);
         const float s = xt::sum(yr)();
-        yr /= s;
+        xt::noalias(yr) = yr / s;
       }
       return;
   }
 }
 
-void activation_backward(float* dinp, const float* dout, const float* out, std::int64_t rows, std::int64_t D,
-                         Act act) {
+void activation_backward(float* dinp, const float* dout, const float* out, std::int64_t rows, std::int64_t D, Act act) {
   const std::int64_t n = rows * D;
   auto dy = flat(dout, n);
   auto y = flat(out, n);
   auto dx = flat(dinp, n);
   switch (act) {
     case Act::Linear:
-      if (dinp != dout) dx = dy;
+      if (dinp != dout) xt::noalias(dx) = dy;
       return;
     case Act::Relu:
-      dx = xt::where(y > 0.0f, dy, 0.0f);
+      xt::noalias(dx) = xt::where(y > 0.0f, dy, 0.0f);
       return;
     case Act::Sigmoid:
-      dx = dy * y * (1.0f - y);
+      xt::noalias(dx) = dy * y * (1.0f - y);
       return;
     case Act::Tanh:
-      dx = dy * (1.0f - y * y);
+      xt::noalias(dx) = dy * (1.0f - y * y);
       return;
     case Act::Softmax:
       for (std::int64_t r = 0; r < rows; ++r) {
@@ -75,7 +85,7 @@ void activation_backward(float* dinp, const float* dout, const float* out, std::
         auto yr = flat(out + r * D, D);
         auto dxr = flat(dinp + r * D, D);
         const float dot = xt::sum(dyr * yr)();
-        dxr = yr * (dyr - dot);
+        xt::noalias(dxr) = yr * (dyr - dot);
       }
       return;
   }

@@ -86,7 +86,7 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
     const double m1 = M > 0 ? s1[c] / M : 0.0;
     const double v = M > 0 ? s2[c] / M - m1 * m1 : 0.0;
     mean[c] = static_cast<float>(mean[c] + m1);
-    var[c] = static_cast<float>(v > 0.0 ? v : 0.0);
+    var[c] = static_cast<float>(v < 0.0 ? 0.0 : v);  // clamp rounding below 0; NaN propagates
     rstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + eps));
   }
   // pass 2: normalise, scale and shift.
@@ -111,18 +111,15 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
                              const float* gamma,  // (C) or nullptr
                              const float* beta,   // (C) or nullptr
                              std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
-  // y = x * a + b with a = gamma * rstd and b = beta - mu * a, folded per feature once.
-  std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
-  for (std::int64_t c = 0; c < C; ++c) {
-    const double a = (gamma ? gamma[c] : 1.0) / std::sqrt(static_cast<double>(var[c]) + eps);
-    acc[c] = a;
-    acc[C + c] = (beta ? beta[c] : 0.0) - mean[c] * a;
-  }
+  // y = (x - mu) * a + beta with a = gamma * rstd folded per feature once. Not x * a + (beta - mu * a): with
+  // |mu| >> std that form cancels two large terms and loses digits the training transform keeps.
+  std::vector<double>& acc = scratch(static_cast<std::size_t>(C));
+  for (std::int64_t c = 0; c < C; ++c) acc[c] = (gamma ? gamma[c] : 1.0) / std::sqrt(static_cast<double>(var[c]) + eps);
   for (std::int64_t n = 0; n < N; ++n)
     for (std::int64_t c = 0; c < C; ++c) {
-      const float a = static_cast<float>(acc[c]), b = static_cast<float>(acc[C + c]);
+      const float a = static_cast<float>(acc[c]), mu = mean[c], b = beta ? beta[c] : 0.0f;
       const std::int64_t base = (n * C + c) * L;
-      for (std::int64_t l = 0; l < L; ++l) out[base + l] = inp[base + l] * a + b;
+      for (std::int64_t l = 0; l < L; ++l) out[base + l] = (inp[base + l] - mu) * a + b;
     }
 }
 
@@ -149,8 +146,7 @@ void batchnorm_backward(float* dinp,         // (N, C, L)
       const float mdy = static_cast<float>(sum_dy[c]), mdyx = static_cast<float>(sum_dy_xhat[c]);
       const float m = static_cast<float>(M);
       const std::int64_t base = (n * C + c) * L;
-      for (std::int64_t l = 0; l < L; ++l)
-        dinp[base + l] = k * (m * dout[base + l] - mdy - xhat[base + l] * mdyx);
+      for (std::int64_t l = 0; l < L; ++l) dinp[base + l] = k * (m * dout[base + l] - mdy - xhat[base + l] * mdyx);
     }
 }
 
