@@ -27,7 +27,13 @@ void bind_nn(py::module_& m) {
       .def_property_readonly("kind", &Layer::kind)
       .def_readwrite("trainable", &Layer::trainable)
       .def("build", &Layer::build, arg("input_shape"), arg("device") = Device::CPU)
-      .def("forward", &Layer::forward, arg("x"), arg("training"), py::return_value_policy::copy)
+      .def(
+          "forward",
+          [](Layer& l, const Tensor& x, bool training) {
+            const Tensor& out = l.forward(x, training);
+            return out.to(out.device());  // a copy: the layer reuses its output buffer on the next call
+          },
+          arg("x"), arg("training"))
       .def("params", [](Layer& l) {
         py::list out;
         for (const Param& p : l.params()) out.append(py::make_tuple(p.name, *p.value, *p.grad));
@@ -101,8 +107,13 @@ void bind_nn(py::module_& m) {
       .def_property_readonly("device", &Sequential::device)
       .def_readonly("layers", &Sequential::layers)
       .def("compile", &Sequential::compile, arg("optimizer"), arg("loss"))
-      .def("forward", &Sequential::forward, arg("x"), arg("training"), py::return_value_policy::copy,
-           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "forward",
+          [](Sequential& s, const Tensor& x, bool training) {
+            const Tensor& out = s.forward(x, training);
+            return out.to(out.device());  // a copy: the model reuses its output buffers on the next call
+          },
+          arg("x"), arg("training"), py::call_guard<py::gil_scoped_release>())
       .def(
           "train_epoch",
           [](Sequential& s, const Tensor& x, const Tensor& y, std::int64_t batch_size, bool shuffle,

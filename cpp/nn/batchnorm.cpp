@@ -24,6 +24,7 @@ Shape BatchNorm::build_impl(const Shape& input_shape, Device device) {
   moving_variance = Tensor::full({channels_}, 1.0f, device);
   dgamma = Tensor::zeros({channels_}, device);
   dbeta = Tensor::zeros({channels_}, device);
+  zero_mean_ = Tensor::zeros({channels_}, device);
   return input_shape;
 }
 
@@ -36,7 +37,8 @@ const Tensor& BatchNorm::forward(const Tensor& x, bool training) {
   const ops::BNShape s = view_of(x);
   const Tensor* g = scale_ ? &gamma : nullptr;
   const Tensor* b = center_ ? &beta : nullptr;
-  if (!training || !trainable) {
+  trained_ = training && trainable;
+  if (!trained_) {
     ops::batchnorm_forward_infer(out_, x, moving_mean, moving_variance, g, b, s, epsilon_);
     return out_;
   }
@@ -47,6 +49,14 @@ const Tensor& BatchNorm::forward(const Tensor& x, bool training) {
 }
 
 const Tensor& BatchNorm::backward(const Tensor& dout, bool, bool) {
+  if (!trained_) {
+    // Inference mode (a frozen layer): y = (x - moving_mean) * gamma / sqrt(moving_variance + eps) + beta is
+    // affine in x, so dx = dy * gamma / sqrt(moving_variance + eps): the same transform applied to dy with a
+    // zero mean and no beta. gamma and beta are not trained in this mode.
+    ops::batchnorm_forward_infer(dx, dout, zero_mean_, moving_variance, scale_ ? &gamma : nullptr, nullptr,
+                                 view_of(dout), epsilon_);
+    return dx;
+  }
   if (fresh_grads_) {
     dgamma.fill(0.0f);
     dbeta.fill(0.0f);

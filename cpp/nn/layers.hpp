@@ -50,7 +50,8 @@ class BatchNorm : public Layer {
   float epsilon_;
   bool center_, scale_;
   std::int64_t inner_ = 1, channels_ = 0;
-  Tensor out_;
+  bool trained_ = false;    // the last forward ran the training transform (else the backward is the inference one's)
+  Tensor out_, zero_mean_;  // zero_mean_ (C): zeros, for the backward of the inference transform
 };
 
 class Activation : public Layer {

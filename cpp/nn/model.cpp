@@ -61,10 +61,11 @@ const Tensor& Sequential::forward(const Tensor& x, bool training) {
 }
 
 void Sequential::loss_and_grad(const Tensor& out, const Tensor& yb, Metrics& m, bool with_grad) {
+  ops::require(out.ndim() == 2, [&] {
+    return "the model output must be 2-D (batch, classes) for this loss, got " + shape_str(out.shape());
+  });
   const std::int64_t B = out.dim(0);
   const float scale = 1.0f / static_cast<float>(B);  // the loss is the batch mean
-  ops::require(out.ndim() == 2, "the model output must be 2-D (batch, classes) for this loss, got " +
-                                    shape_str(out.shape()));
   if (loss_.kind == LossSpec::Kind::MSE)
     ops::mse(loss_rows_, with_grad ? &grad_ : nullptr, out, yb, scale);
   else
@@ -93,7 +94,7 @@ void Sequential::test_step(const Tensor& xb, const Tensor& yb, Metrics& m) {
 
 void Sequential::check_data(const Tensor& x, const Tensor& y, std::int64_t batch_size) const {
   ops::require(built_, "the model is not built");
-  ops::require(batch_size >= 1, "batch_size must be >= 1, got " + std::to_string(batch_size));
+  ops::require(batch_size >= 1, [&] { return "batch_size must be >= 1, got " + std::to_string(batch_size); });
   ops::require(x.ndim() >= 1 && y.ndim() >= 1 && x.dim(0) == y.dim(0),
                "x and y must have the same number of samples");
   ops::require(x.dim(0) >= 1, "x is empty: there is nothing to train on");
@@ -156,7 +157,7 @@ Metrics Sequential::evaluate(const Tensor& x, const Tensor& y, std::int64_t batc
 
 void Sequential::predict(Tensor& out, const Tensor& x, std::int64_t batch_size) {
   ops::require(built_, "the model is not built");
-  ops::require(batch_size >= 1, "batch_size must be >= 1, got " + std::to_string(batch_size));
+  ops::require(batch_size >= 1, [&] { return "batch_size must be >= 1, got " + std::to_string(batch_size); });
   const std::int64_t n = x.ndim() ? x.dim(0) : 0;
   out.ensure_rows(n, [&] {
     Shape s = output_shape_;
