@@ -14,6 +14,7 @@ with the engine's own cblas_sgemm rate on a 1024³ product, measured in the same
 """
 
 import argparse
+import itertools
 import os
 import platform
 import tempfile
@@ -21,12 +22,15 @@ import time
 
 import numpy as np
 
-NETS = {"seed002": ((32, 32, 3), [512, 256, 128], "after", 40_000), "seed003": ((28, 28), [128, 64], "before", 60_000)}
+NETS = {
+    "seed002": ((32, 32, 3), [512, 256, 128], "after", 40_000),
+    "seed003": ((28, 28), [128, 64], "before", 60_000),
+}
 
 
 def gemm_flops(in_dim, hidden, n):
     dims = [in_dim, *hidden, 10]
-    pairs = list(zip(dims[:-1], dims[1:], strict=True))
+    pairs = list(itertools.pairwise(dims))
     return 6 * n * sum(a * b for a, b in pairs) - 2 * n * pairs[0][0] * pairs[0][1]
 
 
@@ -134,11 +138,14 @@ def main():
                 rows.append((net, "yes" if bn else "no", bs, tb, tt, flops / tb / 1e9))
                 print(f"{net} bn={bn} bs={bs}: bnlab {tb:.2f}s torch {tt:.2f}s", flush=True)
     lines = [
-        "| network | BN | batch | bnlab s/epoch | PyTorch s/epoch | PyTorch / bnlab | bnlab GEMM GFLOP/s | % of sgemm |",
+        "| network | BN | batch | bnlab s/epoch | PyTorch s/epoch | PyTorch / bnlab | bnlab GEMM GFLOP/s "
+        "| % of sgemm |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for net, bn, bs, tb, tt, gf in rows:
-        lines.append(f"| {net} | {bn} | {bs} | {tb:.2f} | {tt:.2f} | {tt / tb:.2f}× | {gf:.1f} | {100 * gf / peak:.0f}% |")
+        lines.append(
+            f"| {net} | {bn} | {bs} | {tb:.2f} | {tt:.2f} | {tt / tb:.2f}× | {gf:.1f} | {100 * gf / peak:.0f}% |"
+        )
     header = [
         "# Benchmarks",
         "",

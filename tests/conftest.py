@@ -23,8 +23,10 @@ def fashion():
     """((x_train, y_train), (x_test, y_test)) as uint8, read directly from Debian's files."""
     if not FASHION_DIR.is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
-    return ((_idx(FASHION_DIR / "train-images-idx3-ubyte.gz"), _idx(FASHION_DIR / "train-labels-idx1-ubyte.gz")),
-            (_idx(FASHION_DIR / "t10k-images-idx3-ubyte.gz"), _idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz")))
+    return (
+        (_idx(FASHION_DIR / "train-images-idx3-ubyte.gz"), _idx(FASHION_DIR / "train-labels-idx1-ubyte.gz")),
+        (_idx(FASHION_DIR / "t10k-images-idx3-ubyte.gz"), _idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz")),
+    )
 
 
 @pytest.fixture

@@ -9,8 +9,15 @@ from bnlab.keras import layers
 
 @pytest.fixture
 def model():
-    m = keras.Sequential([layers.Flatten(input_shape=(4, 4)), layers.Dense(8), layers.BatchNormalization(),
-                          layers.Activation("relu"), layers.Dense(3, activation="softmax")])
+    m = keras.Sequential(
+        [
+            layers.Flatten(input_shape=(4, 4)),
+            layers.Dense(8),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return m
 

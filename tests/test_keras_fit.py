@@ -20,8 +20,14 @@ def test_seed003_network_learns_fashion_mnist(fashion):
     keras.utils.set_random_seed(0)
     model = _seed003()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    hist = model.fit(x[:6000] / 255.0, y[:6000], epochs=2, batch_size=64, verbose=0,
-                     validation_data=(xt[:2000] / 255.0, yt[:2000]))
+    hist = model.fit(
+        x[:6000] / 255.0,
+        y[:6000],
+        epochs=2,
+        batch_size=64,
+        verbose=0,
+        validation_data=(xt[:2000] / 255.0, yt[:2000]),
+    )
     assert list(hist.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert hist.history["val_accuracy"][-1] > 0.75  # chance is 0.10
     assert hist.history["loss"][1] < hist.history["loss"][0]
@@ -136,8 +142,14 @@ def test_fit_accepts_tf_data_datasets(fashion):
     xt = xt[:1000].reshape(-1, 28, 28, 1).astype("float32") / 255
     train = tf.data.Dataset.from_tensor_slices((x, tf.keras.utils.to_categorical(y[:3000]))).shuffle(3000).batch(64)
     test = tf.data.Dataset.from_tensor_slices((xt, tf.keras.utils.to_categorical(yt[:1000]))).batch(64)
-    model = tf.keras.Sequential([layers.Flatten(input_shape=(28, 28, 1)), layers.Dense(32, activation="relu"),
-                                 layers.BatchNormalization(), layers.Dense(10, activation="softmax")])
+    model = tf.keras.Sequential(
+        [
+            layers.Flatten(input_shape=(28, 28, 1)),
+            layers.Dense(32, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     hist = model.fit(train, validation_data=test, epochs=2, verbose=0)
     assert hist.params["steps"] == 47

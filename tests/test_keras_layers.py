@@ -64,7 +64,9 @@ def _seed_net(kind, bn):
             body.append(layers.Dense(units, activation="relu"))
             if bn:
                 body.append(layers.BatchNormalization())
-        return keras.Sequential([layers.Flatten(input_shape=(32, 32, 3)), *body, layers.Dense(10, activation="softmax")])
+        return keras.Sequential(
+            [layers.Flatten(input_shape=(32, 32, 3)), *body, layers.Dense(10, activation="softmax")]
+        )
     body = []
     for units in (128, 64):
         body += [layers.Dense(units)] + ([layers.BatchNormalization()] if bn else []) + [layers.Activation("relu")]
@@ -75,8 +77,14 @@ def _seed_net(kind, bn):
     ("kind", "bn", "total", "frozen"),
     # Seed 000's BN network counts 102,026 in PyTorch, whose parameters() leaves out the 256 running statistics
     # (buffers); Keras counts them as non-trainable params: 102,282.
-    [("000", False, 101_770, 0), ("000", True, 102_282, 256), ("002", False, 1_738_890, 0),
-     ("002", True, 1_742_474, 1_792), ("003", False, 109_386, 0), ("003", True, 110_154, 384)],
+    [
+        ("000", False, 101_770, 0),
+        ("000", True, 102_282, 256),
+        ("002", False, 1_738_890, 0),
+        ("002", True, 1_742_474, 1_792),
+        ("003", False, 109_386, 0),
+        ("003", True, 110_154, 384),
+    ],
 )
 def test_seed_network_counts(kind, bn, total, frozen, capsys):
     model = _seed_net(kind, bn)

@@ -33,9 +33,19 @@ def _pair(build):
 
 def _seed003(lib):
     L = lib.layers
-    return lib.Sequential([L.Input(shape=(28, 28)), L.Flatten(), L.Dense(128), L.BatchNormalization(),
-                           L.Activation("relu"), L.Dense(64), L.BatchNormalization(), L.Activation("relu"),
-                           L.Dense(10, activation="softmax")])
+    return lib.Sequential(
+        [
+            L.Input(shape=(28, 28)),
+            L.Flatten(),
+            L.Dense(128),
+            L.BatchNormalization(),
+            L.Activation("relu"),
+            L.Dense(64),
+            L.BatchNormalization(),
+            L.Activation("relu"),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def test_batchnorm_layer_forward_and_moving_statistics():
@@ -45,10 +55,17 @@ def test_batchnorm_layer_forward_and_moving_statistics():
     ours.build((None, 5))
     theirs.build((None, 5))
     for _ in range(3):
-        np.testing.assert_allclose(ours(x, training=True), keras3.ops.convert_to_numpy(theirs(x, training=True)), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            ours(x, training=True),
+            keras3.ops.convert_to_numpy(theirs(x, training=True)),
+            rtol=1e-5,
+            atol=1e-5,
+        )
     for mine, ref in zip(ours.get_weights(), theirs.get_weights(), strict=True):
         np.testing.assert_allclose(mine, ref, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ours(x, training=False), keras3.ops.convert_to_numpy(theirs(x, training=False)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        ours(x, training=False), keras3.ops.convert_to_numpy(theirs(x, training=False)), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_batch_of_one_outputs_beta_in_both():

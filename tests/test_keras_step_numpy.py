@@ -15,12 +15,14 @@ RTOL, ATOL = 2e-4, 1e-6
 
 def _model(momentum=0.9):
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([
-        keras.layers.Dense(6, input_shape=(5,)),
-        keras.layers.BatchNormalization(momentum=momentum),
-        keras.layers.Activation("relu"),
-        keras.layers.Dense(4, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.layers.Dense(6, input_shape=(5,)),
+            keras.layers.BatchNormalization(momentum=momentum),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
     model.build()
     # Non-trivial gamma and beta so that their gradients matter.
     model.layers[1].gamma.assign(np.linspace(0.5, 1.5, 6))
@@ -107,7 +109,10 @@ def test_one_step_matches_numpy(optimizer):
 def test_second_sgd_step_uses_momentum():
     model = _model()
     x, y = _data()
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.5), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.5),
+        loss="sparse_categorical_crossentropy",
+    )
     model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
     w1 = model.get_weights()
     g1 = [g.copy() for g in _engine_grads(model)]

@@ -8,9 +8,8 @@ epochs each, batch 32, one shared Adam object (tf.keras 2 accepted that; bnlab k
 import re
 
 import pytest
-from seed_runner import cell, port_imports, run
-
 from conftest import FASHION_DIR
+from seed_runner import cell, port_imports, run
 
 
 @pytest.fixture
@@ -30,9 +29,13 @@ def test_imports_are_the_only_change(seed_code):
     code = cell(seed_code("003"), "In [3]:", "Epoch 1/5")
     ported = port_imports(code)
     changed = [(a, b) for a, b in zip(code.splitlines(), ported.splitlines(), strict=True) if a != b]
-    assert changed == [("import tensorflow as tf", "import bnlab as tf"),
-                       ("from tensorflow.keras import layers, models, datasets",
-                        "from bnlab.keras import layers, models, datasets")]
+    assert changed == [
+        ("import tensorflow as tf", "import bnlab as tf"),
+        (
+            "from tensorflow.keras import layers, models, datasets",
+            "from bnlab.keras import layers, models, datasets",
+        ),
+    ]
 
 
 @pytest.mark.slow

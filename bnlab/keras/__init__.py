@@ -18,5 +18,17 @@ from bnlab.keras import (
 from bnlab.keras.layers import Input
 from bnlab.keras.models import Model, Sequential
 
-__all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers", "layers",
-           "losses", "models", "optimizers", "utils"]
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "activations",
+    "callbacks",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "models",
+    "optimizers",
+    "utils",
+]

@@ -49,15 +49,28 @@ class History(Callback):
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
-                 restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__()
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         if patience < 0:
             raise ValueError(f"patience must be >= 0, got {patience}")
         self.monitor, self.patience, self.verbose = monitor, int(patience), verbose
-        self.baseline, self.restore_best_weights, self.start_from_epoch = baseline, restore_best_weights, start_from_epoch
+        self.baseline, self.restore_best_weights, self.start_from_epoch = (
+            baseline,
+            restore_best_weights,
+            start_from_epoch,
+        )
         maximize = mode == "max" or (mode == "auto" and ("acc" in monitor or monitor.endswith("auc")))
         self._sign = 1.0 if maximize else -1.0
         self.min_delta = abs(min_delta)
@@ -74,8 +87,10 @@ class EarlyStopping(Callback):
         if value is None:
             import warnings
 
-            warnings.warn(f"EarlyStopping: metric {self.monitor!r} is not in the logs ({sorted(logs or {})})",
-                          stacklevel=2)
+            warnings.warn(
+                f"EarlyStopping: metric {self.monitor!r} is not in the logs ({sorted(logs or {})})",
+                stacklevel=2,
+            )
             return
         if epoch < self.start_from_epoch:
             return
@@ -104,11 +119,21 @@ class EarlyStopping(Callback):
 class LambdaCallback(Callback):
     """A callback from plain functions: on_epoch_end=lambda epoch, logs: ..."""
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
-                 on_train_batch_end=None):
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_end=None,
+    ):
         super().__init__()
-        for name, fn in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
-                         ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
+        for name, fn in (
+            ("on_epoch_begin", on_epoch_begin),
+            ("on_epoch_end", on_epoch_end),
+            ("on_train_begin", on_train_begin),
+            ("on_train_end", on_train_end),
+        ):
             if fn is not None:
                 setattr(self, name, fn)
         self._batch_end = on_train_batch_end

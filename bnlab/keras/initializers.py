@@ -90,7 +90,9 @@ class VarianceScaling(Initializer):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"mode must be fan_in, fan_out or fan_avg, got {mode!r}")
         if distribution not in ("uniform", "truncated_normal", "untruncated_normal"):
-            raise ValueError(f"distribution must be uniform, truncated_normal or untruncated_normal, got {distribution!r}")
+            raise ValueError(
+                f"distribution must be uniform, truncated_normal or untruncated_normal, got {distribution!r}"
+            )
         self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
 
     def sample(self, shape, rng):

@@ -105,17 +105,26 @@ def prepare_targets(loss, y, num_classes, argname="y"):
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim != 1:
-            raise ValueError(f"{argname}: {loss.name} expects class indices of shape (n,) or (n, 1), got shape "
-                             f"{y.shape}; for one-hot targets use categorical_crossentropy")
-        if y.size and not np.issubdtype(y.dtype, np.integer):
-            if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-                raise ValueError(f"{argname}: class indices must be whole numbers")
+            raise ValueError(
+                f"{argname}: {loss.name} expects class indices of shape (n,) or (n, 1), got shape "
+                f"{y.shape}; for one-hot targets use categorical_crossentropy"
+            )
+        if (
+            y.size
+            and not np.issubdtype(y.dtype, np.integer)
+            and (not np.all(np.isfinite(y)) or np.any(y != np.round(y)))
+        ):
+            raise ValueError(f"{argname}: class indices must be whole numbers")
         labels = y.astype(np.int64)
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(f"{argname}: labels must be in [0, {num_classes}) for a model with {num_classes} outputs, "
-                             f"found values from {labels.min()} to {labels.max()}")
+            raise ValueError(
+                f"{argname}: labels must be in [0, {num_classes}) for a model with {num_classes} outputs, "
+                f"found values from {labels.min()} to {labels.max()}"
+            )
         return np.ascontiguousarray(labels, dtype=np.int32)
     if y.ndim != 2 or y.shape[1] != num_classes:
         hint = " (class indices need sparse_categorical_crossentropy, or utils.to_categorical)" if y.ndim == 1 else ""
-        raise ValueError(f"{argname}: {loss.name} expects targets of shape (n, {num_classes}), got shape {y.shape}{hint}")
+        raise ValueError(
+            f"{argname}: {loss.name} expects targets of shape (n, {num_classes}), got shape {y.shape}{hint}"
+        )
     return np.ascontiguousarray(y, dtype=np.float32)

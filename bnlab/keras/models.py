@@ -61,8 +61,10 @@ class Sequential(Trainer):
             return
         shape = tuple(input_shape) if input_shape is not None else self._input_shape
         if shape is None:
-            raise ValueError("the model's input shape is unknown: give the first layer input_shape=..., "
-                             "start with Input(shape=...), or call fit/predict with data")
+            raise ValueError(
+                "the model's input shape is unknown: give the first layer input_shape=..., "
+                "start with Input(shape=...), or call fit/predict with data"
+            )
         if not self._layers:
             raise ValueError("the model has no layers")
         if shape[0] is not None and len(shape) > 1:
@@ -73,8 +75,9 @@ class Sequential(Trainer):
             if not layer.built:
                 layer.build(current)
             elif tuple(layer._input_shape) != tuple(current):
-                raise ValueError(f"layer {layer.name!r} was built for input {layer._input_shape}, but here it "
-                                 f"receives {current}")
+                raise ValueError(
+                    f"layer {layer.name!r} was built for input {layer._input_shape}, but here it receives {current}"
+                )
             engine.add(layer._engine)
             current = layer._output_shape
         engine.build(list(shape[1:]), self._layers[0]._engine_device)  # layers are built; this records shapes
@@ -144,31 +147,52 @@ class Sequential(Trainer):
         """Keras's table: each layer's output shape and parameter count, then the totals."""
         print_fn = print_fn or print
         self._build_if_possible()
-        rows = [(f"{layer.name} ({type(layer).__name__})", str(layer.output_shape) if layer.built else "?",
-                 f"{layer.count_params():,}" if layer.built else "0 (unbuilt)") for layer in self._layers]
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str(layer.output_shape) if layer.built else "?",
+                f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
+            )
+            for layer in self._layers
+        ]
         w = [max(33, *(len(r[0]) + 2 for r in rows)), 24, 15]
+
         def line(left, mid, right, fill):
             return left + mid.join(fill * n for n in w) + right
+
         out = [f'Model: "{self.name}"', line("┏", "┳", "┓", "━")]
-        out.append("┃" + " Layer (type)".ljust(w[0]) + "┃" + " Output Shape".ljust(w[1]) + "┃"
-                   + "Param # ".rjust(w[2]) + "┃")
+        out.append(
+            "┃" + " Layer (type)".ljust(w[0]) + "┃" + " Output Shape".ljust(w[1]) + "┃" + "Param # ".rjust(w[2]) + "┃"
+        )
         out.append(line("┡", "╇", "┩", "━"))
         for i, (name, shape, params) in enumerate(rows):
-            out.append("│" + (" " + name).ljust(w[0]) + "│" + (" " + shape).ljust(w[1]) + "│"
-                       + (params + " ").rjust(w[2]) + "│")
+            out.append(
+                "│"
+                + (" " + name).ljust(w[0])
+                + "│"
+                + (" " + shape).ljust(w[1])
+                + "│"
+                + (params + " ").rjust(w[2])
+                + "│"
+            )
             if i < len(rows) - 1:
                 out.append(line("├", "┼", "┤", "─"))
         out.append(line("└", "┴", "┘", "─"))
         if self.built:
             total = self.count_params()
             train = int(sum(np.prod(v.shape) for v in self.trainable_weights))
-            out += [f" Total params: {total:,} ({_size(total)})", f" Trainable params: {train:,} ({_size(train)})",
-                    f" Non-trainable params: {total - train:,} ({_size(total - train)})"]
+            out += [
+                f" Total params: {total:,} ({_size(total)})",
+                f" Trainable params: {train:,} ({_size(train)})",
+                f" Non-trainable params: {total - train:,} ({_size(total - train)})",
+            ]
         print_fn("\n".join(out))
 
     def get_config(self):
-        return {"name": self.name, "layers": [{"class_name": type(la).__name__, "config": la.get_config()}
-                                              for la in self._layers]}
+        return {
+            "name": self.name,
+            "layers": [{"class_name": type(la).__name__, "config": la.get_config()} for la in self._layers],
+        }
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"

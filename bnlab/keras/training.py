@@ -58,9 +58,12 @@ class Trainer:
         self._require_compiled()
         last = self._layers[-1].activation if hasattr(self._layers[-1], "activation") else None
         if getattr(self.loss, "from_logits", False) and last == _core.Act.Softmax:
-            warnings.warn(f"{self.loss.name} received from_logits=True, but the model's last layer applies a softmax, "
-                          "so its outputs are probabilities, not logits. Use from_logits=False, or drop the softmax.",
-                          BatchNormPitfallWarning, stacklevel=3)
+            warnings.warn(
+                f"{self.loss.name} received from_logits=True, but the model's last layer applies a softmax, "
+                "so its outputs are probabilities, not logits. Use from_logits=False, or drop the softmax.",
+                BatchNormPitfallWarning,
+                stacklevel=3,
+            )
         self._engine.compile(self.optimizer._engine, self.loss.spec())
 
     # ---- data ----
@@ -77,8 +80,10 @@ class Trainer:
         self._ensure_built(arr.shape)
         expected = tuple(self._input_shape[1:])
         if tuple(arr.shape[1:]) != expected:
-            raise ValueError(f"{argname}: input shape {(None, *arr.shape[1:])} is incompatible with the model's input "
-                             f"shape {(None, *expected)}")
+            raise ValueError(
+                f"{argname}: input shape {(None, *arr.shape[1:])} is incompatible with the model's input "
+                f"shape {(None, *expected)}"
+            )
         return np.ascontiguousarray(arr, dtype=np.float32)
 
     def _prepare_xy(self, x, y, prefix=""):
@@ -116,12 +121,30 @@ class Trainer:
         return any(type(layer).__name__ == "BatchNormalization" for layer in self._layers)
 
     # ---- fit ----
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, **kwargs):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        initial_epoch=0,
+        **kwargs,
+    ):
         """Train for ``epochs`` epochs; returns a History (``.history``, ``.epoch``, ``.params``)."""
         for k, v in kwargs.items():
-            if v is not None and k not in ("steps_per_epoch", "validation_steps", "validation_batch_size",
-                                           "validation_freq", "class_weight", "sample_weight"):
+            if v is not None and k not in (
+                "steps_per_epoch",
+                "validation_steps",
+                "validation_batch_size",
+                "validation_freq",
+                "class_weight",
+                "sample_weight",
+            ):
                 raise TypeError(f"fit() got an unexpected keyword argument {k!r}")
             if v is not None:
                 raise ValueError(f"fit: {k} is not supported by bnlab")
@@ -150,17 +173,22 @@ class Trainer:
         if batches is None:
             x, y = self._prepare_xy(x, y)
             if validation_split:
-                split_at = int(math.floor(len(x) * (1.0 - validation_split)))
+                split_at = math.floor(len(x) * (1.0 - validation_split))
                 if split_at in (0, len(x)):
-                    raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
-                                     f"out of {len(x)}")
+                    raise ValueError(
+                        f"validation_split={validation_split} leaves no training or no validation samples "
+                        f"out of {len(x)}"
+                    )
                 validation_data = (x[split_at:], y[split_at:])
                 x, y = x[:split_at], y[:split_at]
         if self._has_batchnorm() and (batch_size == 1 or (batches is None and len(x) % batch_size == 1)):
-            warnings.warn("BatchNormalization sees a batch of ONE sample: its batch variance is 0, so x_hat = 0 and the "
-                          "output is just beta; no gradient reaches the layers below from that batch. Use batch_size >= "
-                          "8 or so, or drop the last sample" + (" (the last batch has one sample)" if batch_size > 1 else ""),
-                          BatchNormPitfallWarning, stacklevel=2)
+            warnings.warn(
+                "BatchNormalization sees a batch of ONE sample: its batch variance is 0, so x_hat = 0 and the "
+                "output is just beta; no gradient reaches the layers below from that batch. Use batch_size >= "
+                "8 or so, or drop the last sample" + (" (the last batch has one sample)" if batch_size > 1 else ""),
+                BatchNormPitfallWarning,
+                stacklevel=2,
+            )
         self._engine_compile()
         val = self._validation_arrays(validation_data)
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -227,9 +255,12 @@ class Trainer:
         loss_sum = correct = seen = 0.0
         for i, (xb, yb) in enumerate(dataset):
             xs, ys = self._prepare_xy(xb, yb)
-            m = self._engine.train_epoch(self._tensor(xs), self._tensor(ys), len(xs), False, 0, 0,
-                                         None)
-            loss_sum, correct, seen = loss_sum + m.loss * m.samples, correct + m.accuracy * m.samples, seen + m.samples
+            m = self._engine.train_epoch(self._tensor(xs), self._tensor(ys), len(xs), False, 0, 0, None)
+            loss_sum, correct, seen = (
+                loss_sum + m.loss * m.samples,
+                correct + m.accuracy * m.samples,
+                seen + m.samples,
+            )
             if on_batch(i, loss_sum / seen, correct / seen):
                 break
         logs = {"loss": loss_sum / max(seen, 1)}
@@ -268,8 +299,9 @@ class Trainer:
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = math.ceil(len(xs) / batch_size)
         bar = Progbar(steps, verbose)
-        m = self._engine.evaluate(self._tensor(xs), self._tensor(ys), batch_size,
-                                  lambda b, loss, acc: bar.update(b + 1) or False)
+        m = self._engine.evaluate(
+            self._tensor(xs), self._tensor(ys), batch_size, lambda b, loss, acc: bar.update(b + 1) or False
+        )
         logs = self._logs(m)
         bar.update(steps, logs, final=True)
         if return_dict:

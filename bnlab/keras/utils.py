@@ -13,9 +13,8 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     y = np.asarray(y)
     if y.ndim and y.shape[-1] == 1 and y.ndim > 1:
         y = y.reshape(y.shape[:-1])
-    if y.size and not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise ValueError("y: to_categorical needs whole-number class indices")
+    if y.size and not np.issubdtype(y.dtype, np.integer) and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
+        raise ValueError("y: to_categorical needs whole-number class indices")
     y = y.astype(np.int64)
     if y.size and y.min() < 0:
         raise ValueError(f"y: class indices must be >= 0, found {y.min()}")

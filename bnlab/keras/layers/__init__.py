@@ -4,5 +4,14 @@ from bnlab.keras.layers.base import Layer, Variable
 from bnlab.keras.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from bnlab.keras.layers.normalization import BatchNormalization
 
-__all__ = ["Activation", "BatchNormalization", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
-           "Variable"]
+__all__ = [
+    "Activation",
+    "BatchNormalization",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Input",
+    "InputLayer",
+    "Layer",
+    "Variable",
+]

@@ -57,7 +57,9 @@ class Variable:
     def assign(self, value):
         arr = np.asarray(value, dtype=np.float32)
         if arr.shape != self.shape:
-            raise ValueError(f"cannot assign a value of shape {arr.shape} to variable {self.path!r} of shape {self.shape}")
+            raise ValueError(
+                f"cannot assign a value of shape {arr.shape} to variable {self.path!r} of shape {self.shape}"
+            )
         self._tensor.copy_from(np.ascontiguousarray(arr))
         return self
 
@@ -164,7 +166,9 @@ class Layer:
 
     @property
     def non_trainable_weights(self):
-        return [Variable(t, n, False, f"{self.name}/{n}") for n, t, tr in self._variables() if not tr or not self._trainable]
+        return [
+            Variable(t, n, False, f"{self.name}/{n}") for n, t, tr in self._variables() if not tr or not self._trainable
+        ]
 
     def get_weights(self):
         return [np.array(v.numpy(), copy=True) for v in self.weights]
@@ -188,7 +192,10 @@ class Layer:
         if not self.built:
             self.build((None, *x.shape[1:]))
         elif tuple(x.shape[1:]) != tuple(self._input_shape[1:]):
-            raise ValueError(f"Input of layer {self.name!r} is incompatible: expected shape {self._input_shape}, found {(None, *x.shape[1:])}")
+            raise ValueError(
+                f"Input of layer {self.name!r} is incompatible: expected shape {self._input_shape}, "
+                f"found {(None, *x.shape[1:])}"
+            )
         out = self._engine.forward(_core.Tensor.from_numpy(x, self._engine_device), bool(training))
         return np.array(out.numpy(), copy=True)
 

@@ -13,8 +13,15 @@ from bnlab.keras.layers.base import Layer, _as_shape
 class Dense(Layer):
     """Fully connected layer: ``y = activation(x @ kernel + bias)``."""
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units < 1:
             raise ValueError(f"units must be a positive integer, got {units!r}")
@@ -50,10 +57,14 @@ class Dense(Layer):
         return self.weights[1] if self.use_bias else None
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": activations.name_of(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.name_of(self.kernel_initializer),
-                "bias_initializer": initializers.name_of(self.bias_initializer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.name_of(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.name_of(self.kernel_initializer),
+            "bias_initializer": initializers.name_of(self.bias_initializer),
+        }
 
 
 class Activation(Layer):
@@ -115,6 +126,6 @@ class InputLayer:
         self.name = name or "input_layer"
 
 
-def Input(shape=None, batch_size=None, name=None, **kwargs):
+def Input(shape=None, batch_size=None, name=None, **kwargs):  # noqa: N802 (Keras's name)
     """``keras.Input(shape=(784,))``: the input of a Sequential model."""
     return InputLayer(shape=shape, batch_size=batch_size, name=name, **kwargs)

@@ -29,13 +29,25 @@ _REMOVED = ("virtual_batch_size", "fused", "adjustment", "renorm", "renorm_clipp
 class BatchNormalization(Layer):
     """Normalise each feature with the batch's statistics in training and moving averages in inference."""
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
-                 gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 synchronized=False, **kwargs):
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        synchronized=False,
+        **kwargs,
+    ):
         removed = [k for k in _REMOVED if k in kwargs]
         if removed:
-            raise TypeError(f"Unrecognized keyword arguments passed to BatchNormalization: {removed} "
-                            "(Keras 3 removed them)")
+            raise TypeError(
+                f"Unrecognized keyword arguments passed to BatchNormalization: {removed} (Keras 3 removed them)"
+            )
         super().__init__(**kwargs)
         if not isinstance(axis, int):
             raise TypeError(f"axis must be an int, got {axis!r}")
@@ -154,5 +166,11 @@ class BatchNormalization(Layer):
         return self._grad("dx")
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }
