@@ -132,9 +132,7 @@ def torch_epoch(torch, in_dim, hidden, where, x, y, bs, repeats):
     for units in hidden:
         bn = nn.BatchNorm1d(units, eps=1e-3, momentum=0.01)
         layers += (
-            [nn.Linear(prev, units), bn, nn.ReLU()]
-            if where == "before"
-            else [nn.Linear(prev, units), nn.ReLU(), bn]
+            [nn.Linear(prev, units), bn, nn.ReLU()] if where == "before" else [nn.Linear(prev, units), nn.ReLU(), bn]
         )
         prev = units
     model = nn.Sequential(*layers, nn.Linear(prev, 10)).cuda()

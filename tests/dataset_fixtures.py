@@ -151,9 +151,7 @@ def py2_batch_pickle(data: np.ndarray, labels: list[int], batch_label: str) -> b
     out += b"\x89" + _binstring(np.ascontiguousarray(data).tobytes()) + b"tb"
     out += _binstring(b"labels") + b"](" + b"".join(b"K" + bytes([int(v)]) for v in labels) + b"e"
     out += _binstring(b"batch_label") + _binstring(batch_label.encode())
-    out += (
-        _binstring(b"filenames") + b"](" + b"".join(_binstring(b"img_%d.png" % i) for i in range(rows)) + b"e"
-    )
+    out += _binstring(b"filenames") + b"](" + b"".join(_binstring(b"img_%d.png" % i) for i in range(rows)) + b"e"
     return bytes(out + b"u.")  # SETITEMS, STOP
 
 
@@ -391,6 +389,4 @@ def assert_same(actual: np.ndarray, expected: np.ndarray) -> None:
     if not np.array_equal(actual, expected):
         where = np.argwhere(actual != expected)
         first = tuple(int(i) for i in where[0])
-        raise AssertionError(
-            f"{len(where)} values differ; first at {first}: {actual[first]} != {expected[first]}"
-        )
+        raise AssertionError(f"{len(where)} values differ; first at {first}: {actual[first]} != {expected[first]}")

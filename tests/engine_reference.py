@@ -118,9 +118,7 @@ def mse(pred, target):
 
 def accuracy(pred, target):
     """1 where argmax(pred) equals the label (int labels) or argmax(target) (one row per sample)."""
-    truth = (
-        np.asarray(target).reshape(-1) if np.asarray(target).dtype.kind in "iu" else np.argmax(target, axis=1)
-    )
+    truth = np.asarray(target).reshape(-1) if np.asarray(target).dtype.kind in "iu" else np.argmax(target, axis=1)
     return (np.argmax(pred, axis=1) == truth).astype(np.float64)
 
 

@@ -121,9 +121,7 @@ def test_exposed_arrays_share_memory_with_the_engine(batches):
     np.testing.assert_allclose(out, 2.0 * xhat - 1.0, rtol=1e-6, atol=1e-6)
     layer.moving_variance.numpy()[:] = 4.0
     layer.moving_mean.numpy()[:] = 1.0
-    np.testing.assert_allclose(
-        forward(layer, np.full((2, 4), 3.0), False), 2.0 * 2.0 / np.sqrt(4.001) - 1.0, rtol=1e-6
-    )
+    np.testing.assert_allclose(forward(layer, np.full((2, 4), 3.0), False), 2.0 * 2.0 / np.sqrt(4.001) - 1.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize(("sample_shape", "axis"), [((3, 5), 0), ((5, 3), 1), ((2, 3, 4), 1)])

@@ -334,9 +334,7 @@ def test_rmsprop(centered, momentum):
         mom = tensor(np.zeros(1000), dev) if momentum else None
         for _ in range(3):
             ops.rmsprop_update(w, v, avg, mom, tensor(rng.normal(size=1000), dev), 1e-3, 0.9, momentum, 1e-7)
-        return (
-            [w.numpy(), v.numpy()] + ([avg.numpy()] if centered else []) + ([mom.numpy()] if momentum else [])
-        )
+        return [w.numpy(), v.numpy()] + ([avg.numpy()] if centered else []) + ([mom.numpy()] if momentum else [])
 
     same_on_both(case, rtol=1e-5, atol=1e-6)
 
@@ -391,9 +389,7 @@ def test_training_matches_the_cpu():
     for dev in (CPU, CUDA):
         seq = make_model(dev, init)
         X, Y = tensor(x, dev), tensor(y, dev, np.int32)
-        epochs = [
-            seq.train_epoch(X, Y, 64, True, 7, e) for e in range(2)
-        ]  # last batch partial (1000 = 15*64+40)
+        epochs = [seq.train_epoch(X, Y, 64, True, 7, e) for e in range(2)]  # last batch partial (1000 = 15*64+40)
         ev = seq.evaluate(X, Y, 128)
         pred = seq.predict(X, 100).numpy()
         moving = [t.numpy() for layer in seq.layers for _, t in layer.buffers()]

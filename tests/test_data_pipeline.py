@@ -30,9 +30,7 @@ def test_from_tensor_slices_structures():
     x = np.arange(12).reshape(4, 3)
     y = np.array([0, 1, 0, 1])
     assert values(Dataset.from_tensor_slices(x)) == x.tolist()
-    assert values(Dataset.from_tensor_slices((x, y))) == [
-        (r, c) for r, c in zip(x.tolist(), y.tolist(), strict=True)
-    ]
+    assert values(Dataset.from_tensor_slices((x, y))) == [(r, c) for r, c in zip(x.tolist(), y.tolist(), strict=True)]
     assert values(Dataset.from_tensor_slices([x, y])) == values(Dataset.from_tensor_slices((x, y)))
     first = next(iter(Dataset.from_tensor_slices({"image": x, "label": y})))
     assert set(first) == {"image", "label"} and first["image"].shape == (3,)
@@ -100,9 +98,7 @@ def test_batching_is_vectorised(monkeypatch):
     original = dataset_module._pack
     monkeypatch.setattr(dataset_module, "_pack", lambda t, leaves: calls.append(1) or original(t, leaves))
     n = 10_000
-    ds = (
-        Dataset.from_tensor_slices((np.zeros((n, 8), np.float32), np.arange(n))).shuffle(n, seed=1).batch(100)
-    )
+    ds = Dataset.from_tensor_slices((np.zeros((n, 8), np.float32), np.arange(n))).shuffle(n, seed=1).batch(100)
     assert sum(len(b[1]) for b in ds) == n
     assert len(calls) <= 3 * 100 + 3  # a handful per batch (tuple + 2 leaves), never one per sample
 

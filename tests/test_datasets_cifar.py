@@ -82,9 +82,7 @@ def test_keras_wrapper_and_keras3_cache_layout(cifar_files, tmp_path, monkeypatc
 def test_download_through_load_data(cifar_files, data_dir, monkeypatch):
     body = (cifar_files / "pyarchive" / "cifar-10-python.tar.gz").read_bytes()
     remote = _sources.RemoteFile("cifar-10-python.tar.gz", len(body), hashlib.sha256(body).hexdigest())
-    monkeypatch.setitem(
-        _sources.SOURCES, "cifar10", dataclasses.replace(_sources.SOURCES["cifar10"], files=(remote,))
-    )
+    monkeypatch.setitem(_sources.SOURCES, "cifar10", dataclasses.replace(_sources.SOURCES["cifar10"], files=(remote,)))
     with fx.LoopbackServer({"cifar-10-python.tar.gz": fx.Route(body)}) as server:
         monkeypatch.setenv("BNLAB_CIFAR10_URL", server.url)
         assert_keras_layout(cifar10.load_data())
@@ -122,9 +120,7 @@ def test_small_batches_with_explicit_counts(tmp_path):
         fx.assert_same(y_test, ey_test)
     with pytest.raises(DatasetFileError, match="b'data' holds 7 images, expected 10000"):
         _cifar.load_batches_dir(py)
-    with pytest.raises(
-        DatasetFileError, match=r"truncated: expected 30730000 bytes \(10000 records of 3073\)"
-    ):
+    with pytest.raises(DatasetFileError, match=r"truncated: expected 30730000 bytes \(10000 records of 3073\)"):
         _cifar.load_batches_dir(binary, binary=True)
 
 
@@ -151,9 +147,7 @@ def _payloads(marker: Path) -> dict[str, bytes]:
         "builtins.exec": pickle.dumps(_Reduce(builtins.exec, touch), protocol=0),
         "subprocess": pickle.dumps(_Reduce(subprocess.call, ["touch", str(marker)]), protocol=4),
         "py2 __builtin__.eval": b"c__builtin__\neval\n(V" + touch.encode() + b"\ntR.",
-        "hidden in labels": pickle.dumps(
-            {b"data": data, b"labels": _Reduce(builtins.eval, touch)}, protocol=2
-        ),
+        "hidden in labels": pickle.dumps({b"data": data, b"labels": _Reduce(builtins.eval, touch)}, protocol=2),
     }
 
 

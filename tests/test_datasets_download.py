@@ -28,8 +28,7 @@ PAYLOAD = bytes(range(256)) * 1000  # 256,000 bytes: several 64 KiB chunks
 def expect(monkeypatch, name: str, files: dict[str, bytes]) -> None:
     """Make ``files`` (name -> content) the expected upstream files of dataset ``name``."""
     remote = tuple(
-        _sources.RemoteFile(fname, len(body), hashlib.sha256(body).hexdigest())
-        for fname, body in files.items()
+        _sources.RemoteFile(fname, len(body), hashlib.sha256(body).hexdigest()) for fname, body in files.items()
     )
     monkeypatch.setitem(_sources.SOURCES, name, dataclasses.replace(_sources.SOURCES[name], files=remote))
 
@@ -83,9 +82,7 @@ def test_load_data_downloads_verifies_and_caches(cache, server, monkeypatch, cap
 def test_real_upstream_table_is_used_by_default(cache, server):
     body = b"not the real mnist.npz"
     server.routes["mnist.npz"] = fx.Route(body, length=11490434)
-    with pytest.raises(
-        DownloadError, match=r"transfer truncated: got 22 of 11490434 bytes \(after 2 attempts\)"
-    ):
+    with pytest.raises(DownloadError, match=r"transfer truncated: got 22 of 11490434 bytes \(after 2 attempts\)"):
         download("mnist", cache, progress=False)
     server.routes["mnist.npz"] = fx.Route(body)
     with pytest.raises(DownloadError, match="server announced 22 bytes, expected 11490434 bytes"):
@@ -108,9 +105,7 @@ def test_checksum_mismatch_leaves_nothing(cache, server, monkeypatch):
 def test_truncated_transfer_is_retried_once_then_cleaned(cache, server, monkeypatch):
     expect(monkeypatch, "mnist", {"mnist.npz": PAYLOAD})
     server.routes["mnist.npz"] = fx.Route(PAYLOAD[:100_000], length=len(PAYLOAD))
-    with pytest.raises(
-        DownloadError, match=r"transfer truncated: got 100000 of 256000 bytes \(after 2 attempts\)"
-    ):
+    with pytest.raises(DownloadError, match=r"transfer truncated: got 100000 of 256000 bytes \(after 2 attempts\)"):
         download("mnist", cache, progress=False)
     assert server.hits == ["mnist.npz", "mnist.npz"]
     assert fx.files_under(cache) == []
@@ -199,11 +194,7 @@ def test_progress_bar_on_a_terminal_and_in_a_log(cache, server):
     log = io.StringIO()
     fetch_file(server.url + "f.bin", cache / "b.bin", sha256=digest, stream=log)
     lines = log.getvalue().splitlines()
-    assert (
-        len(lines) == 2
-        and lines[0] == f"Downloading {server.url}f.bin"
-        and lines[1].startswith("b.bin: 0.3 MB")
-    )
+    assert len(lines) == 2 and lines[0] == f"Downloading {server.url}f.bin" and lines[1].startswith("b.bin: 0.3 MB")
     quiet = io.StringIO()
     fetch_file(server.url + "f.bin", cache / "c.bin", sha256=digest, stream=quiet, progress=False)
     assert quiet.getvalue() == ""

@@ -160,9 +160,7 @@ def test_npz_parser_small_file(tmp_path):
     splits = fx.make_mnist(train=6, test=4)
     path = fx.write_npz(tmp_path / "small.npz", splits)
     assert_same_splits(read_mnist_npz(path, train_count=6, test_count=4), splits)
-    with pytest.raises(
-        DatasetFileError, match=r"x_train has shape \(6, 28, 28\), expected \(60000, 28, 28\)"
-    ):
+    with pytest.raises(DatasetFileError, match=r"x_train has shape \(6, 28, 28\), expected \(60000, 28, 28\)"):
         read_mnist_npz(path)
 
 
@@ -251,9 +249,7 @@ def test_truncated_raw_idx_is_named(mnist_files, data_dir):
             r"missing arrays \['x_test', 'y_test'\]",
         ),
         (
-            lambda p, s: np.savez(
-                p, x_train=s[0][0], y_train=s[0][1].astype(np.int64), x_test=s[1][0], y_test=s[1][1]
-            ),
+            lambda p, s: np.savez(p, x_train=s[0][0], y_train=s[0][1].astype(np.int64), x_test=s[1][0], y_test=s[1][1]),
             "y_train has dtype int64, expected uint8",
         ),
     ],
@@ -280,9 +276,7 @@ def test_npz_with_pickled_objects_is_refused_without_running_them(data_dir, tmp_
     data_dir.mkdir()
     splits = fx.make_mnist(train=3, test=2)
     evil = np.array([_Payload(marker)], dtype=object)
-    np.savez(
-        data_dir / "mnist.npz", x_train=evil, y_train=splits[0][1], x_test=splits[1][0], y_test=splits[1][1]
-    )
+    np.savez(data_dir / "mnist.npz", x_train=evil, y_train=splits[0][1], x_test=splits[1][0], y_test=splits[1][1])
     with pytest.raises(DatasetFileError, match=r"mnist\.npz: cannot be read"):
         mnist.load_data(download=False)
     assert not marker.exists()
@@ -299,8 +293,7 @@ def test_nothing_found_lists_places_and_missing_files(data_dir, mnist_files):
     assert isinstance(info.value, FileNotFoundError)
     assert "downloading is disabled" in message
     assert (
-        f"{data_dir / 'mnist'}/ (IDX files): missing train-labels-idx1-ubyte.gz, t10k-labels-idx1-ubyte.gz"
-        in message
+        f"{data_dir / 'mnist'}/ (IDX files): missing train-labels-idx1-ubyte.gz, t10k-labels-idx1-ubyte.gz" in message
     )
     assert f"{data_dir / 'mnist.npz'} (Keras .npz): not found" in message
     assert str(Path(data_dir).parent / "home" / ".keras" / "datasets" / "mnist.npz") in message
@@ -325,9 +318,7 @@ def test_bad_arguments(data_dir, tmp_path):
     from bnlab.datasets import download
 
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(
-        ValueError, match=r"path='.*notes\.txt' is neither an \.npz file nor one of the IDX files"
-    ):
+    with pytest.raises(ValueError, match=r"path='.*notes\.txt' is neither an \.npz file nor one of the IDX files"):
         mnist.load_data(path=tmp_path / "notes.txt")
     with pytest.raises(TypeError, match=r"path must be a str or os\.PathLike, got int"):
         mnist.load_data(path=3)

@@ -60,9 +60,7 @@ def dense_case(out_in: bool, bias: bool, B=4, IN=5, OUT=3) -> Case:
 
     def backward(a, dout):
         dx, dw, db = _core.Tensor(), _core.Tensor(list(a["w"].shape)), _core.Tensor([OUT])
-        ops.dense_backward(
-            dx, dw, db if bias else None, tensor(dout), tensor(a["x"]), tensor(a["w"]), out_in, False
-        )
+        ops.dense_backward(dx, dw, db if bias else None, tensor(dout), tensor(a["x"]), tensor(a["w"]), out_in, False)
         return {"x": dx.numpy(), "w": dw.numpy(), "b": db.numpy()}
 
     name = f"dense-{'out_in' if out_in else 'in_out'}-{'bias' if bias else 'nobias'}"
@@ -151,9 +149,7 @@ def xent_case(form: str, fused: bool = False, grad_wrt_logits: bool = False, B=4
             a["z"] = (rng.standard_normal((B, K)) * (2.0 if logits else 1.0)).astype(np.float32)
         else:  # unnormalised probabilities, far from the clip range
             a["p"] = rng.uniform(0.1, 1.0, (B, K)).astype(np.float32)
-        a["y"] = (
-            rng.integers(0, K, B).astype(np.int32) if sparse else rng.uniform(0, 1, (B, K)).astype(np.float32)
-        )
+        a["y"] = rng.integers(0, K, B).astype(np.int32) if sparse else rng.uniform(0, 1, (B, K)).astype(np.float32)
         return a
 
     def pred(a):
@@ -203,11 +199,7 @@ def mse_case(B=3, K=4) -> Case:
 CASES = [
     *(dense_case(out_in, bias) for out_in in (False, True) for bias in (False, True)),
     dense_case(False, True, B=1, IN=3, OUT=2),
-    *(
-        bn_case(*shape, affine)
-        for shape in [(6, 3, 1), (2, 2, 1), (3, 2, 4), (1, 2, 5)]
-        for affine in (False, True)
-    ),
+    *(bn_case(*shape, affine) for shape in [(6, 3, 1), (2, 2, 1), (3, 2, 4), (1, 2, 5)] for affine in (False, True)),
     *(activation_case(act) for act in ["Linear", "Relu", "Sigmoid", "Tanh", "Softmax"]),
     activation_case("Softmax", shape=(1, 7)),
     dropout_case(),

@@ -42,10 +42,7 @@ def mnist_files(tmp_path_factory):
 
 def test_extraction_and_rewrite_only_touch_import_lines():
     code = "import tensorflow as tf\nfrom tensorflow.keras import x\nds = tf.data  # tensorflow stays here\n"
-    assert (
-        to_bnlab(code)
-        == "import bnlab as tf\nfrom bnlab.keras import x\nds = tf.data  # tensorflow stays here\n"
-    )
+    assert to_bnlab(code) == "import bnlab as tf\nfrom bnlab.keras import x\nds = tf.data  # tensorflow stays here\n"
     assert extract_cell("In [1]:\nimport a\n\nb = 1\n\n\nout\n\nmore\n", "In [1]:") == (
         "import a\n\nb = 1\n",
         "out\n\nmore",

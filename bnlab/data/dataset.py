@@ -76,9 +76,7 @@ def _structure(value, lists_are_tuples: bool = False):
     """Normalise a structure: tuple -> tuple, dict -> dict, leaf -> ndarray. A list becomes a tuple if
     ``lists_are_tuples`` (map results, as tf.data does) or if it holds arrays, tuples or dicts (inputs);
     otherwise (``[1, 2, 3]``) it is one array."""
-    if isinstance(value, list) and (
-        lists_are_tuples or any(isinstance(v, (np.ndarray, tuple, dict)) for v in value)
-    ):
+    if isinstance(value, list) and (lists_are_tuples or any(isinstance(v, (np.ndarray, tuple, dict)) for v in value)):
         value = tuple(value)
     if isinstance(value, tuple):
         return tuple(_structure(v, lists_are_tuples) for v in value)
@@ -303,9 +301,7 @@ class _TensorSlices(Dataset):
             raise ValueError(f"tensors must all have the same first dimension; got shapes {shapes}")
         self.template = _pack(self.structure, iter([None] * len(self.leaves)))
         self.n = shapes[0][0]
-        self.is_pair = (
-            isinstance(self.structure, tuple) and len(self.structure) == 2 and len(self.leaves) == 2
-        )
+        self.is_pair = isinstance(self.structure, tuple) and len(self.structure) == 2 and len(self.leaves) == 2
 
     def cardinality(self) -> int:
         return self.n
@@ -535,9 +531,7 @@ class _Unbatch(_Unary):
         for element in self._elements():
             leaves = [np.asarray(leaf) for leaf in _flatten(element)]
             if any(leaf.ndim == 0 for leaf in leaves) or len({len(leaf) for leaf in leaves}) > 1:
-                raise ValueError(
-                    f"unbatch: components need a common first dimension, got {[a.shape for a in leaves]}"
-                )
+                raise ValueError(f"unbatch: components need a common first dimension, got {[a.shape for a in leaves]}")
             template = _pack(element, iter([None] * len(leaves)))
             for i in range(len(leaves[0])):
                 yield _pack(template, iter([leaf[i] for leaf in leaves]))

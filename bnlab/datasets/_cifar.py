@@ -97,30 +97,17 @@ def restricted_loads(data: bytes, path: str | os.PathLike[str]) -> object:
         raise DatasetFileError(path, f"malformed pickle ({type(exc).__name__}: {exc})") from exc
 
 
-def parse_python_batch(
-    obj: object, path: str, count: int | None = BATCH_SIZE
-) -> tuple[np.ndarray, np.ndarray]:
+def parse_python_batch(obj: object, path: str, count: int | None = BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Check an unpickled CIFAR-10 batch dict; return ``(data (N, 3072) uint8, labels (N,) uint8)``."""
     if not isinstance(obj, dict):
         raise DatasetFileError(path, f"expected a pickled dict, got {type(obj).__name__}")
     batch = {key.decode("latin-1") if isinstance(key, bytes) else key: value for key, value in obj.items()}
     for key in ("data", "labels"):
         if key not in batch:
-            raise DatasetFileError(
-                path, f"the batch dict has no b'{key}' entry (keys: {sorted(map(str, batch))})"
-            )
+            raise DatasetFileError(path, f"the batch dict has no b'{key}' entry (keys: {sorted(map(str, batch))})")
     data, labels = batch["data"], batch["labels"]
-    if (
-        not isinstance(data, np.ndarray)
-        or data.dtype != np.uint8
-        or data.ndim != 2
-        or data.shape[1] != PIXELS
-    ):
-        desc = (
-            f"{data.dtype} array of shape {data.shape}"
-            if isinstance(data, np.ndarray)
-            else type(data).__name__
-        )
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
+        desc = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DatasetFileError(path, f"b'data' must be a uint8 array of shape (N, {PIXELS}), got {desc}")
     if count is not None and data.shape[0] != count:
         raise DatasetFileError(path, f"b'data' holds {data.shape[0]} images, expected {count}")
@@ -136,9 +123,7 @@ def parse_python_batch(
     return data, values.astype(np.uint8)
 
 
-def parse_binary_batch(
-    raw: bytes, path: str, count: int | None = BATCH_SIZE
-) -> tuple[np.ndarray, np.ndarray]:
+def parse_binary_batch(raw: bytes, path: str, count: int | None = BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Check a CIFAR-10 binary batch (records of 1 label byte + 3072 pixel bytes); return (data, labels)."""
     record = PIXELS + 1
     if count is not None and len(raw) != count * record:
@@ -218,9 +203,7 @@ def load_archive(
                     with tar.extractfile(member) as f:
                         raws[name] = f.read()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise DatasetFileError(
-            path, f"cannot be read as a tar archive (corrupt or truncated): {exc}"
-        ) from exc
+        raise DatasetFileError(path, f"cannot be read as a tar archive (corrupt or truncated): {exc}") from exc
     if all(name in raws for name in PYTHON_NAMES):
         binary, names = False, PYTHON_NAMES
     elif all(name in raws for name in BINARY_NAMES):

@@ -80,15 +80,12 @@ def read_idx(
         with _open(path) as f:
             header = f.read(header_size)
             if len(header) < 4:
-                raise DatasetFileError(
-                    path, f"truncated: file ends inside the IDX header ({len(header)} bytes)"
-                )
+                raise DatasetFileError(path, f"truncated: file ends inside the IDX header ({len(header)} bytes)")
             (found,) = struct.unpack(">I", header[:4])
             if found != magic:
                 raise DatasetFileError(
                     path,
-                    f"bad magic number {found} (0x{found:08x}); an IDX {what} file starts with "
-                    f"{magic} (0x{magic:08x})",
+                    f"bad magic number {found} (0x{found:08x}); an IDX {what} file starts with {magic} (0x{magic:08x})",
                 )
             if len(header) < header_size:
                 raise DatasetFileError(
@@ -98,9 +95,7 @@ def read_idx(
             if count is not None and dims[0] != count:
                 raise DatasetFileError(path, f"header says {dims[0]} {what}s, expected {count}")
             if item_shape is not None and tuple(dims[1:]) != tuple(item_shape):
-                raise DatasetFileError(
-                    path, f"header says each {what} is {dims[1:]}, expected {tuple(item_shape)}"
-                )
+                raise DatasetFileError(path, f"header says each {what} is {dims[1:]}, expected {tuple(item_shape)}")
             size = math.prod(dims)
             data = _read_exactly(f, size)
             if data.size < size:
@@ -128,14 +123,10 @@ def read_idx_images(
     return read_idx(path, IMAGE_MAGIC, count=count, item_shape=(rows, cols), what="image")
 
 
-def read_idx_labels(
-    path: str | os.PathLike[str], count: int | None = None, num_classes: int = 10
-) -> np.ndarray:
+def read_idx_labels(path: str | os.PathLike[str], count: int | None = None, num_classes: int = 10) -> np.ndarray:
     """Read an IDX label file (magic 2049) into a uint8 array of shape ``(count,)``, values < num_classes."""
     labels = read_idx(path, LABEL_MAGIC, count=count, what="label")
     if labels.size and int(labels.max()) >= num_classes:
         bad = int(np.argmax(labels >= num_classes))
-        raise DatasetFileError(
-            path, f"label {int(labels[bad])} at index {bad} is out of range 0..{num_classes - 1}"
-        )
+        raise DatasetFileError(path, f"label {int(labels[bad])} at index {bad} is out of range 0..{num_classes - 1}")
     return labels

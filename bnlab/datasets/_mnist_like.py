@@ -92,9 +92,7 @@ def load_idx_dir(
 
 
 def _idx_candidate(directory: Path) -> Candidate:
-    return Candidate(
-        f"{directory}{os.sep} (IDX files)", find_idx_files(directory), lambda: load_idx_dir(directory)
-    )
+    return Candidate(f"{directory}{os.sep} (IDX files)", find_idx_files(directory), lambda: load_idx_dir(directory))
 
 
 def _npz_candidate(path: Path) -> Candidate:
@@ -143,9 +141,7 @@ def load(family: Family, path=None, *, download: bool = True, cache_dir=None) ->
     root = data_dir(cache_dir)
     target = root / src.subdir if src.subdir else root
     names = ", ".join(f"{name}.gz" for name in IDX_NAMES)
-    hint = (
-        f"To install it by hand, put the four IDX files ({names}; gzipped or not) in {root / family.subdir}"
-    )
+    hint = f"To install it by hand, put the four IDX files ({names}; gzipped or not) in {root / family.subdir}"
     if family.npz_name:
         hint += f", or Keras's {family.npz_name} in {root}"
     hint += " (set $BNLAB_DATA_DIR to use another folder), or pass path=."

@@ -56,9 +56,7 @@ def read_mnist_npz(
         for key, arr, shape in ((f"x_{split}", x, (count, *image_shape)), (f"y_{split}", y, (count,))):
             if arr.dtype != np.uint8:
                 raise DatasetFileError(path, f"{key} has dtype {arr.dtype}, expected uint8")
-            if arr.ndim != len(shape) or any(
-                e is not None and e != s for e, s in zip(shape, arr.shape, strict=True)
-            ):
+            if arr.ndim != len(shape) or any(e is not None and e != s for e, s in zip(shape, arr.shape, strict=True)):
                 want = "(" + ", ".join("N" if e is None else str(e) for e in shape) + ")"
                 raise DatasetFileError(path, f"{key} has shape {arr.shape}, expected {want}")
         if len(x) != len(y):

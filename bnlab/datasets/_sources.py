@@ -92,11 +92,7 @@ SOURCES: dict[str, Source] = {
         base_url=KERAS_BUCKET,
         url_env="BNLAB_MNIST_URL",
         subdir="",
-        files=(
-            RemoteFile(
-                "mnist.npz", 11490434, "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
-            ),
-        ),
+        files=(RemoteFile("mnist.npz", 11490434, "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),),
     ),
     "fashion_mnist": Source(
         name="fashion_mnist",

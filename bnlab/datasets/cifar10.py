@@ -37,9 +37,7 @@ def _dir_candidate(directory: Path, binary: bool) -> Candidate:
     names = BINARY_NAMES if binary else PYTHON_NAMES
     files = {name: (directory / name if (directory / name).is_file() else None) for name in names}
     kind = "CIFAR-10 binary batches" if binary else "CIFAR-10 Python batches"
-    return Candidate(
-        f"{directory}{os.sep} ({kind})", files, lambda: load_batches_dir(directory, binary=binary)
-    )
+    return Candidate(f"{directory}{os.sep} ({kind})", files, lambda: load_batches_dir(directory, binary=binary))
 
 
 def _archive_candidate(path: Path) -> Candidate:
