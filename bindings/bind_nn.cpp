@@ -34,11 +34,12 @@ void bind_nn(py::module_& m) {
             return out.to(out.device());  // a copy: the layer reuses its output buffer on the next call
           },
           arg("x"), arg("training"))
-      .def("params", [](Layer& l) {
-        py::list out;
-        for (const Param& p : l.params()) out.append(py::make_tuple(p.name, *p.value, *p.grad));
-        return out;
-      })
+      .def("params",
+           [](Layer& l) {
+             py::list out;
+             for (const Param& p : l.params()) out.append(py::make_tuple(p.name, *p.value, *p.grad));
+             return out;
+           })
       .def("buffers", [](Layer& l) {
         py::list out;
         for (auto& [name, t] : l.buffers()) out.append(py::make_tuple(name, *t));
@@ -70,26 +71,29 @@ void bind_nn(py::module_& m) {
   py::class_<Optimizer, std::shared_ptr<Optimizer>>(m, "Optimizer")
       .def_readwrite("learning_rate", &Optimizer::learning_rate)
       .def_readonly("iterations", &Optimizer::iterations)
-      .def("step", [](Optimizer& o, Layer& layer) { o.step(layer.params()); }, arg("layer"))
+      .def(
+          "step", [](Optimizer& o, Layer& layer) { o.step(layer.params()); }, arg("layer"))
       .def("slots", [](Optimizer& o, const Tensor& param) -> py::object {
         Optimizer::Slots* s = o.slots_of(param);
         if (!s) return py::none();
         return py::make_tuple(s->a, s->b, s->c, s->step);
       });
   py::class_<SGD, Optimizer, std::shared_ptr<SGD>>(m, "SGD")
-      .def(py::init<float, float, bool, float, float>(), arg("lr"), arg("momentum"), arg("nesterov"),
-           arg("dampening"), arg("weight_decay"))
+      .def(py::init<float, float, bool, float, float>(), arg("lr"), arg("momentum"), arg("nesterov"), arg("dampening"),
+           arg("weight_decay"))
       .def_readwrite("momentum", &SGD::momentum);
-  py::class_<Adam, Optimizer, std::shared_ptr<Adam>>(m, "Adam")
-      .def(py::init<float, float, float, float, bool, bool, float>(), arg("lr"), arg("beta1"), arg("beta2"),
-           arg("eps"), arg("amsgrad"), arg("keras_eps"), arg("weight_decay"));
+  py::class_<Adam, Optimizer, std::shared_ptr<Adam>>(m, "Adam").def(
+      py::init<float, float, float, float, bool, bool, float>(), arg("lr"), arg("beta1"), arg("beta2"), arg("eps"),
+      arg("amsgrad"), arg("keras_eps"), arg("weight_decay"));
   py::class_<RMSprop, Optimizer, std::shared_ptr<RMSprop>>(m, "RMSprop")
       .def(py::init<float, float, float, float, bool>(), arg("lr"), arg("rho"), arg("momentum"), arg("eps"),
            arg("centered"));
 
   py::class_<LossSpec> loss(m, "LossSpec");
   py::enum_<LossSpec::Kind>(loss, "Kind").value("Xent", LossSpec::Kind::Xent).value("MSE", LossSpec::Kind::MSE);
-  loss.def(py::init([](LossSpec::Kind kind, XentForm form, float eps) { return LossSpec{kind, form, eps}; }),
+  loss.def(py::init([](LossSpec::Kind kind, XentForm form, float eps) {
+             return LossSpec{kind, form, eps};
+           }),
            arg("kind"), arg("form") = XentForm::SparseProbs, arg("epsilon") = 1e-7f);
 
   py::class_<Metrics>(m, "Metrics")
@@ -116,8 +120,8 @@ void bind_nn(py::module_& m) {
           arg("x"), arg("training"), py::call_guard<py::gil_scoped_release>())
       .def(
           "train_epoch",
-          [](Sequential& s, const Tensor& x, const Tensor& y, std::int64_t batch_size, bool shuffle,
-             std::uint64_t seed, std::uint64_t epoch, const py::object& callback, bool drop_last) {
+          [](Sequential& s, const Tensor& x, const Tensor& y, std::int64_t batch_size, bool shuffle, std::uint64_t seed,
+             std::uint64_t epoch, const py::object& callback, bool drop_last) {
             BatchCallback cb = wrap(callback);
             py::gil_scoped_release release;
             return s.train_epoch(x, y, batch_size, shuffle, seed, epoch, cb, drop_last);

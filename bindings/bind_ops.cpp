@@ -37,16 +37,16 @@ void bind_ops(py::module_& root) {
         arg("dout"), arg("inp"), arg("weight"), arg("weight_out_in"), arg("accumulate") = true, nogil);
   m.def(
       "batchnorm_forward_train",
-      [](Tensor& out, ops::BNCache& cache, const Tensor& inp, const Tensor* gamma, const Tensor* beta,
-         std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+      [](Tensor& out, ops::BNCache& cache, const Tensor& inp, const Tensor* gamma, const Tensor* beta, std::int64_t N,
+         std::int64_t C, std::int64_t L, float eps) {
         ops::batchnorm_forward_train(out, cache, inp, gamma, beta, {N, C, L}, eps);
       },
       arg("out"), arg("cache"), arg("inp"), arg("gamma").none(true), arg("beta").none(true), arg("N"), arg("C"),
       arg("L"), arg("eps"), nogil);
   m.def(
       "batchnorm_forward_infer",
-      [](Tensor& out, const Tensor& inp, const Tensor& mean, const Tensor& var, const Tensor* gamma,
-         const Tensor* beta, std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+      [](Tensor& out, const Tensor& inp, const Tensor& mean, const Tensor& var, const Tensor* gamma, const Tensor* beta,
+         std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
         ops::batchnorm_forward_infer(out, inp, mean, var, gamma, beta, {N, C, L}, eps);
       },
       arg("out"), arg("inp"), arg("mean"), arg("var"), arg("gamma").none(true), arg("beta").none(true), arg("N"),
@@ -67,15 +67,13 @@ void bind_ops(py::module_& root) {
   m.def("dropout_backward", &ops::dropout_backward, arg("dinp"), arg("dout"), arg("mask"), nogil);
   m.def("xent", &ops::xent, arg("loss_rows"), arg("grad").none(true), arg("pred"), arg("target"), arg("form"),
         arg("grad_wrt_logits"), arg("eps"), arg("scale"), nogil);
-  m.def("mse", &ops::mse, arg("loss_rows"), arg("grad").none(true), arg("pred"), arg("target"), arg("scale"),
-        nogil);
+  m.def("mse", &ops::mse, arg("loss_rows"), arg("grad").none(true), arg("pred"), arg("target"), arg("scale"), nogil);
   m.def("accuracy", &ops::accuracy, arg("correct"), arg("pred"), arg("target"), nogil);
   m.def("sum", &ops::sum, arg("x"), nogil);
-  m.def("sgd_update", &ops::sgd_update, arg("w"), arg("buf"), arg("g"), arg("lr"), arg("momentum"),
-        arg("dampening"), arg("weight_decay"), arg("nesterov"), arg("first_step"), nogil);
-  m.def("adam_update", &ops::adam_update, arg("w"), arg("m"), arg("v"), arg("vmax").none(true), arg("g"),
-        arg("lr"), arg("beta1"), arg("beta2"), arg("eps"), arg("step"), arg("keras_eps"), arg("weight_decay"),
-        nogil);
+  m.def("sgd_update", &ops::sgd_update, arg("w"), arg("buf"), arg("g"), arg("lr"), arg("momentum"), arg("dampening"),
+        arg("weight_decay"), arg("nesterov"), arg("first_step"), nogil);
+  m.def("adam_update", &ops::adam_update, arg("w"), arg("m"), arg("v"), arg("vmax").none(true), arg("g"), arg("lr"),
+        arg("beta1"), arg("beta2"), arg("eps"), arg("step"), arg("keras_eps"), arg("weight_decay"), nogil);
   m.def("rmsprop_update", &ops::rmsprop_update, arg("w"), arg("v"), arg("avg").none(true), arg("mom").none(true),
         arg("g"), arg("lr"), arg("rho"), arg("momentum"), arg("eps"), nogil);
 }

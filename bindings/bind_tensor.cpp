@@ -44,8 +44,8 @@ void bind_tensor(py::module_& m) {
 
   py::class_<Tensor>(m, "Tensor")
       .def(py::init<>())
-      .def(py::init([](const Shape& shape, Device device) { return Tensor::zeros(shape, device); }),
-           py::arg("shape"), py::arg("device") = Device::CPU)
+      .def(py::init([](const Shape& shape, Device device) { return Tensor::zeros(shape, device); }), py::arg("shape"),
+           py::arg("device") = Device::CPU)
       .def_static("from_numpy", &from_numpy, py::arg("array"), py::arg("device") = Device::CPU)
       .def("numpy", &to_numpy)
       .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
@@ -55,13 +55,14 @@ void bind_tensor(py::module_& m) {
       .def("numel", &Tensor::numel)
       .def("to", &Tensor::to, py::arg("device"))
       .def("fill", &Tensor::fill, py::arg("value"))
-      .def("copy_from", [](Tensor& t, const py::array& arr) {
-        const Tensor src = from_numpy(arr, Device::CPU);
-        if (src.shape() != t.shape() || src.dtype() != t.dtype())
-          throw std::invalid_argument("copy_from: array shape " + shape_str(src.shape()) +
-                                      " does not match the tensor's " + shape_str(t.shape()));
-        t.copy_from_host(src.raw(), src.numel());
-      })
+      .def("copy_from",
+           [](Tensor& t, const py::array& arr) {
+             const Tensor src = from_numpy(arr, Device::CPU);
+             if (src.shape() != t.shape() || src.dtype() != t.dtype())
+               throw std::invalid_argument("copy_from: array shape " + shape_str(src.shape()) +
+                                           " does not match the tensor's " + shape_str(t.shape()));
+             t.copy_from_host(src.raw(), src.numel());
+           })
       .def("__repr__", [](const Tensor& t) {
         return "<_core.Tensor shape=" + shape_str(t.shape()) + " device=" + device_name(t.device()) + ">";
       });

@@ -54,14 +54,14 @@ struct Backend {
 
   // ---- batch normalisation over feature c of x viewed as (N, C, L) ----
   // Training forward: statistics over N*L values per feature, in one read of x.
-  void (*batchnorm_forward_train)(float* out,           // (N, C, L)
-                                  float* xhat,          // (N, C, L) cache for backward
-                                  float* mean,          // (C) batch mean, cache
-                                  float* var,           // (C) biased batch variance, cache
-                                  float* rstd,          // (C) 1/sqrt(var+eps), cache
-                                  const float* inp,     // (N, C, L)
-                                  const float* gamma,   // (C) or nullptr (scale=False)
-                                  const float* beta,    // (C) or nullptr (center=False)
+  void (*batchnorm_forward_train)(float* out,          // (N, C, L)
+                                  float* xhat,         // (N, C, L) cache for backward
+                                  float* mean,         // (C) batch mean, cache
+                                  float* var,          // (C) biased batch variance, cache
+                                  float* rstd,         // (C) 1/sqrt(var+eps), cache
+                                  const float* inp,    // (N, C, L)
+                                  const float* gamma,  // (C) or nullptr (scale=False)
+                                  const float* beta,   // (C) or nullptr (center=False)
                                   std::int64_t N, std::int64_t C, std::int64_t L, float eps);
   // Inference forward with given statistics (moving/running).
   void (*batchnorm_forward_infer)(float* out,          // (N, C, L)
@@ -72,13 +72,13 @@ struct Backend {
                                   const float* beta,   // (C) or nullptr
                                   std::int64_t N, std::int64_t C, std::int64_t L, float eps);
   // Backward through the training-mode transform. dgamma/dbeta ACCUMULATE (may be nullptr).
-  void (*batchnorm_backward)(float* dinp,          // (N, C, L)
-                             float* dgamma,        // (C) or nullptr
-                             float* dbeta,         // (C) or nullptr
-                             const float* dout,    // (N, C, L)
-                             const float* xhat,    // (N, C, L) from forward
-                             const float* rstd,    // (C) from forward
-                             const float* gamma,   // (C) or nullptr (treated as ones)
+  void (*batchnorm_backward)(float* dinp,         // (N, C, L)
+                             float* dgamma,       // (C) or nullptr
+                             float* dbeta,        // (C) or nullptr
+                             const float* dout,   // (N, C, L)
+                             const float* xhat,   // (N, C, L) from forward
+                             const float* rstd,   // (C) from forward
+                             const float* gamma,  // (C) or nullptr (treated as ones)
                              std::int64_t N, std::int64_t C, std::int64_t L);
   // moving = moving * keep + batch * batch_scale * (1 - keep), elementwise over (C). Keras blends the biased
   // variance (batch_scale 1); PyTorch the unbiased one (batch_scale M / (M - 1)).
@@ -87,8 +87,8 @@ struct Backend {
   // ---- activations (elementwise, except softmax which is per row of width D) ----
   void (*activation_forward)(float* out, const float* inp, std::int64_t rows, std::int64_t D, Act act);
   // dinp from dout and the forward OUTPUT (all five activations can be differentiated from it).
-  void (*activation_backward)(float* dinp, const float* dout, const float* out, std::int64_t rows,
-                              std::int64_t D, Act act);
+  void (*activation_backward)(float* dinp, const float* dout, const float* out, std::int64_t rows, std::int64_t D,
+                              Act act);
 
   // ---- dropout (inverted): keep with probability 1-rate, scale kept values by 1/(1-rate) ----
   void (*dropout_forward)(float* out,        // (n)
@@ -102,35 +102,32 @@ struct Backend {
   // (B) int32 (sparse). loss_rows gets (B) per-sample losses. grad (B, K) is d(mean loss)/d(input of the
   // final softmax) when grad_wrt_logits (fused softmax + CE; also every Logits form), otherwise
   // d(mean loss)/d(pred). grad may be nullptr. `scale` multiplies the gradient (1/B for a mean).
-  void (*xent)(float* loss_rows, float* grad, const float* pred, const void* target, std::int64_t B,
-               std::int64_t K, XentForm form, bool grad_wrt_logits, float eps, float scale);
+  void (*xent)(float* loss_rows, float* grad, const float* pred, const void* target, std::int64_t B, std::int64_t K,
+               XentForm form, bool grad_wrt_logits, float eps, float scale);
   // Mean squared error over the last axis: loss_rows (B), grad (B, K) = scale * 2 (pred - target) / K.
-  void (*mse)(float* loss_rows, float* grad, const float* pred, const float* target, std::int64_t B,
-              std::int64_t K, float scale);
+  void (*mse)(float* loss_rows, float* grad, const float* pred, const float* target, std::int64_t B, std::int64_t K,
+              float scale);
   // correct (B): 1 where argmax(pred row) equals the label (sparse) or argmax(target row), else 0.
-  void (*accuracy)(float* correct, const float* pred, const void* target, std::int64_t B, std::int64_t K,
-                   bool sparse);
+  void (*accuracy)(float* correct, const float* pred, const void* target, std::int64_t B, std::int64_t K, bool sparse);
   // out (B) int32 = argmax over rows of x (B, K).
   void (*argmax_rows)(std::int32_t* out, const float* x, std::int64_t B, std::int64_t K);
   // sum over n elements, in double.
   double (*sum)(const float* x, std::int64_t n);
   // out (B, D) = rows of src (n, D) picked by idx (B); used for batching with shuffles.
-  void (*gather_rows)(void* out, const void* src, const std::int64_t* idx, std::int64_t B,
-                      std::int64_t row_bytes);
+  void (*gather_rows)(void* out, const void* src, const std::int64_t* idx, std::int64_t B, std::int64_t row_bytes);
 
   // ---- optimizer updates, in place on n elements ----
   // SGD, Keras/PyTorch unified: g' = g + wd*w; if momentum: buf = momentum*buf + (1-dampening)*g'
   // (first step buf = g'), step = nesterov ? g' + momentum*buf : buf; w -= lr*step.
   // Keras SGD maps to dampening = 0, wd = 0 with buf holding -velocity/lr (see nn/optimizer.cpp).
-  void (*sgd_update)(float* w, float* buf, const float* g, std::int64_t n, float lr, float momentum,
-                     float dampening, float weight_decay, bool nesterov, bool first_step);
+  void (*sgd_update)(float* w, float* buf, const float* g, std::int64_t n, float lr, float momentum, float dampening,
+                     float weight_decay, bool nesterov, bool first_step);
   // Adam: m, v moments; bias corrections c1 = 1-b1^t, c2 = 1-b2^t given by the caller.
   // keras_eps=true : w -= lr*sqrt(c2)/c1 * m / (sqrt(v) + eps)              (Keras)
   // keras_eps=false: w -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps)               (PyTorch)
   // vmax (amsgrad) may be nullptr. weight_decay is L2 added to g (PyTorch Adam).
-  void (*adam_update)(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr,
-                      float beta1, float beta2, float eps, float c1, float c2, bool keras_eps,
-                      float weight_decay);
+  void (*adam_update)(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float beta1,
+                      float beta2, float eps, float c1, float c2, bool keras_eps, float weight_decay);
   // RMSprop (Keras): v = rho v + (1-rho) g^2; centered: a = rho a + (1-rho) g, denom = v - a^2;
   // inc = lr g / sqrt(denom + eps); momentum: mom = momentum*mom + inc, w -= mom; else w -= inc.
   void (*rmsprop_update)(float* w, float* v, float* avg, float* mom, const float* g, std::int64_t n, float lr,

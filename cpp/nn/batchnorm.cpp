@@ -13,8 +13,8 @@ namespace bnlab::nn {
 Shape BatchNorm::build_impl(const Shape& input_shape, Device device) {
   const int rank = static_cast<int>(input_shape.size());
   ops::require(rank >= 1, "BatchNormalization needs at least one feature axis");
-  ops::require(axis_ >= 0 && axis_ < rank, "BatchNormalization axis is out of range for input shape " +
-                                               shape_str(input_shape));
+  ops::require(axis_ >= 0 && axis_ < rank,
+               "BatchNormalization axis is out of range for input shape " + shape_str(input_shape));
   channels_ = input_shape[static_cast<std::size_t>(axis_)];
   inner_ = 1;
   for (int i = axis_ + 1; i < rank; ++i) inner_ *= input_shape[static_cast<std::size_t>(i)];

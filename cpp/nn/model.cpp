@@ -24,7 +24,8 @@ Shape Sequential::build(const Shape& input_shape, Device device) {
     }
     // A layer built on its own (the Python API initialises weights first) keeps its weights.
     ops::require(layer->input_shape() == shape, layer->kind() + " was built for input " +
-                                                    shape_str(layer->input_shape()) + " but receives " + shape_str(shape));
+                                                    shape_str(layer->input_shape()) + " but receives " +
+                                                    shape_str(shape));
     shape = layer->output_shape();
   }
   input_shape_ = input_shape;
@@ -95,8 +96,7 @@ void Sequential::test_step(const Tensor& xb, const Tensor& yb, Metrics& m) {
 void Sequential::check_data(const Tensor& x, const Tensor& y, std::int64_t batch_size) const {
   ops::require(built_, "the model is not built");
   ops::require(batch_size >= 1, [&] { return "batch_size must be >= 1, got " + std::to_string(batch_size); });
-  ops::require(x.ndim() >= 1 && y.ndim() >= 1 && x.dim(0) == y.dim(0),
-               "x and y must have the same number of samples");
+  ops::require(x.ndim() >= 1 && y.ndim() >= 1 && x.dim(0) == y.dim(0), "x and y must have the same number of samples");
   ops::require(x.dim(0) >= 1, "x is empty: there is nothing to train on");
   ops::require(x.device() == device_ && y.device() == device_, "the data is not on the model's device");
 }
@@ -136,8 +136,7 @@ Metrics Sequential::train_epoch(const Tensor& x, const Tensor& y, std::int64_t b
   return m;
 }
 
-Metrics Sequential::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size,
-                             const BatchCallback& callback) {
+Metrics Sequential::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, const BatchCallback& callback) {
   check_data(x, y, batch_size);
   const std::int64_t n = x.dim(0);
   permutation(order_, n, false, 0, 0);
@@ -159,11 +158,14 @@ void Sequential::predict(Tensor& out, const Tensor& x, std::int64_t batch_size) 
   ops::require(built_, "the model is not built");
   ops::require(batch_size >= 1, [&] { return "batch_size must be >= 1, got " + std::to_string(batch_size); });
   const std::int64_t n = x.ndim() ? x.dim(0) : 0;
-  out.ensure_rows(n, [&] {
-    Shape s = output_shape_;
-    s.insert(s.begin(), n);
-    return s;
-  }(), device_, DType::F32);
+  out.ensure_rows(
+      n,
+      [&] {
+        Shape s = output_shape_;
+        s.insert(s.begin(), n);
+        return s;
+      }(),
+      device_, DType::F32);
   permutation(order_, n, false, 0, 0);
   const std::int64_t row = shape_numel(output_shape_);
   const Backend& be = backend(device_);

@@ -69,9 +69,9 @@ class Sequential {
   Device device_ = Device::CPU;
   std::shared_ptr<Optimizer> optimizer_;
   LossSpec loss_;
-  std::vector<Param> params_;         // cached by compile()
-  std::vector<std::int64_t> order_;   // (n) sample order of the current epoch
-  Tensor xb_, yb_;                    // (B, input...), (B) or (B, K): the current batch
+  std::vector<Param> params_;          // cached by compile()
+  std::vector<std::int64_t> order_;    // (n) sample order of the current epoch
+  Tensor xb_, yb_;                     // (B, input...), (B) or (B, K): the current batch
   Tensor loss_rows_, correct_, grad_;  // (B), (B), (B, K)
   bool fused_softmax_ = false;         // the loss gradient is taken w.r.t. the final softmax's input
 };

@@ -40,8 +40,8 @@ void Adam::init_slots(const Tensor& w, Slots& s) {
 }
 
 void Adam::update(Tensor& w, const Tensor& g, Slots& s) {
-  ops::adam_update(w, s.a, s.b, amsgrad ? &s.c : nullptr, g, learning_rate, beta1, beta2, epsilon, s.step,
-                   keras_eps, weight_decay);
+  ops::adam_update(w, s.a, s.b, amsgrad ? &s.c : nullptr, g, learning_rate, beta1, beta2, epsilon, s.step, keras_eps,
+                   weight_decay);
 }
 
 void RMSprop::init_slots(const Tensor& w, Slots& s) {

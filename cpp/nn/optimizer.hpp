@@ -22,8 +22,8 @@ class Optimizer {
   std::int64_t iterations = 0;  // step() calls so far
 
   struct Slots {
-    Tensor a, b, c;         // per-optimizer meaning (momentum buffer, first/second moments, ...)
-    std::int64_t step = 0;  // updates applied to this parameter
+    Tensor a, b, c;                // per-optimizer meaning (momentum buffer, first/second moments, ...)
+    std::int64_t step = 0;         // updates applied to this parameter
     std::weak_ptr<Storage> owner;  // the parameter's storage: expired means the address was reused
   };
   // The state of one parameter, or nullptr when it has never been updated.

@@ -3,9 +3,7 @@
 
 namespace bnlab::nn {
 
-Shape Activation::build_impl(const Shape& input_shape, Device) {
-  return input_shape;
-}
+Shape Activation::build_impl(const Shape& input_shape, Device) { return input_shape; }
 
 const Tensor& Activation::forward(const Tensor& x, bool) {
   ops::activation_forward(out_, x, act_);

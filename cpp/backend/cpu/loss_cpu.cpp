@@ -57,8 +57,7 @@ void xent(float* loss_rows, float* grad, const float* pred, const void* target, 
         ysum += y[j];
       }
       if (gr)
-        for (std::int64_t j = 0; j < K; ++j)
-          gr[j] = scale * static_cast<float>(std::exp(p[j] - lse) * ysum - y[j]);
+        for (std::int64_t j = 0; j < K; ++j) gr[j] = scale * static_cast<float>(std::exp(p[j] - lse) * ysum - y[j]);
     } else {
       double s = 0.0;
       for (std::int64_t j = 0; j < K; ++j) s += p[j];
@@ -104,8 +103,7 @@ void argmax_rows(std::int32_t* out, const float* x, std::int64_t B, std::int64_t
     out[r] = static_cast<std::int32_t>(std::max_element(x + r * K, x + (r + 1) * K) - (x + r * K));
 }
 
-void accuracy(float* correct, const float* pred, const void* target, std::int64_t B, std::int64_t K,
-              bool sparse) {
+void accuracy(float* correct, const float* pred, const void* target, std::int64_t B, std::int64_t K, bool sparse) {
   for (std::int64_t r = 0; r < B; ++r) {
     std::int32_t guess = 0, truth = 0;
     argmax_rows(&guess, pred + r * K, 1, K);

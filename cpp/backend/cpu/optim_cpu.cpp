@@ -20,8 +20,8 @@ void sgd_update(float* w, float* buf, const float* g, std::int64_t n, float lr, 
   }
 }
 
-void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr,
-                 float beta1, float beta2, float eps, float c1, float c2, bool keras_eps, float weight_decay) {
+void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float beta1,
+                 float beta2, float eps, float c1, float c2, bool keras_eps, float weight_decay) {
   const float sc2 = std::sqrt(c2);
   const float step = keras_eps ? lr * sc2 / c1 : lr / c1;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -38,8 +38,8 @@ void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std:
   }
 }
 
-void rmsprop_update(float* w, float* v, float* avg, float* mom, const float* g, std::int64_t n, float lr,
-                    float rho, float momentum, float eps) {
+void rmsprop_update(float* w, float* v, float* avg, float* mom, const float* g, std::int64_t n, float lr, float rho,
+                    float momentum, float eps) {
   for (std::int64_t i = 0; i < n; ++i) {
     v[i] = rho * v[i] + (1.0f - rho) * g[i] * g[i];
     float denom = v[i];
