@@ -1,0 +1,172 @@
+"""From run records to numbers and sentences: aggregation over seeds, the summary table, the conclusions.
+
+Everything in the report is computed here from the records; no sentence is written in advance. Conventions
+(docs/LAB.md repeats them):
+
+* a *group* is one batch size with or without BN; its curves are the mean over seeds, its spread the
+  min and max over seeds;
+* time per epoch of a run is the median of its epochs' ``epoch_time`` (robust to a hiccup of a loaded
+  machine), averaged over seeds;
+* epochs to target: the first epoch whose seed-mean validation accuracy reaches the target. The target is
+  ``target_accuracy`` when given, else the best seed-mean validation accuracy that every group reached at
+  some epoch (the lowest of the groups' peaks, among the groups that learned: above 1.5x chance), rounded
+  down to a whole percent: every such group reaches it, so the question is how soon. Peaks rather than
+  final values, so that one group collapsing late (an unstable run) does not drag the target down;
+* the *normalized quantity* of a hidden block is the tensor BN acts on and passes on: the ReLU input
+  (``act``) when BN comes before the ReLU, the block output (``out``) when it comes after. Its drift is
+  compared between the two models, probe by probe.
+"""
+
+import contextlib
+import math
+import warnings
+
+import numpy as np
+
+
+def value(v):
+    return float("nan") if v is None else float(v)
+
+
+def series(record, key):
+    """One per-epoch metric of a run as an array (None -> nan)."""
+    return np.array([value(e.get(key)) for e in record["epochs"]], dtype=float)
+
+
+def layer_series(record, layer, key, table="layers"):
+    return np.array([value(e[table].get(layer, {}).get(key)) for e in record["epochs"]], dtype=float)
+
+
+def groups(records):
+    """{(batch_size, bn): [records sorted by seed]}, batch sizes ascending, no-BN first."""
+    out = {}
+    for r in sorted(records, key=lambda r: (r["batch_size"], r["bn"], r["seed"])):
+        out.setdefault((r["batch_size"], r["bn"]), []).append(r)
+    return out
+
+
+def band(runs, fn):
+    """Mean, min and max over runs of the per-epoch arrays ``fn(run)`` (nan-aware)."""
+    arr = np.array([fn(r) for r in runs], dtype=float)
+    with np.errstate(all="ignore"), _quiet_nan():
+        return np.nanmean(arr, axis=0), np.nanmin(arr, axis=0), np.nanmax(arr, axis=0)
+
+
+@contextlib.contextmanager
+def _quiet_nan():
+    """np.nanmean of an all-nan column warns; here such a column (a diverged run) is simply nan."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def epoch_time(run):
+    t = series(run, "epoch_time")
+    return float(np.median(t)) if len(t) else float("nan")
+
+
+def normalized_kind(bn_position):
+    return "act" if bn_position == "before" else "out"
+
+
+def hidden_layers(record):
+    return [layer["name"] for layer in record["layers"] if layer["kind"] == "dense"]
+
+
+def auto_target(grouped, classes):
+    with _quiet_nan():
+        peaks = [np.nanmax(band(runs, lambda r: series(r, "val_accuracy"))[0]) for runs in grouped.values()]
+    learned = [p for p in peaks if np.isfinite(p) and p > 1.5 / classes]
+    return math.floor(min(learned) * 100) / 100 if learned else None
+
+
+def _model_row(runs, target):
+    val, lo, hi = band(runs, lambda r: series(r, "val_accuracy"))
+    finals = np.array([series(r, "val_accuracy")[-1] for r in runs])
+    hit = np.flatnonzero(val >= target) if target is not None else np.array([], dtype=int)
+    epochs_to = int(hit[0]) + 1 if hit.size else None
+    cum_time = np.mean([np.cumsum(series(r, "epoch_time")) for r in runs], axis=0)
+    with _quiet_nan():
+        return {
+            "val_accuracy_epoch1": float(val[0]),
+            "val_accuracy_final": float(val[-1]),
+            "val_accuracy_final_std": float(np.nanstd(finals)) if len(runs) > 1 else None,
+            "val_accuracy_final_min": float(lo[-1]),
+            "val_accuracy_final_max": float(hi[-1]),
+            "val_loss_final": float(band(runs, lambda r: series(r, "val_loss"))[0][-1]),
+            "test_accuracy": float(np.nanmean([value(r["test"]["accuracy"]) for r in runs])),
+            "epochs_to_target": epochs_to,
+            "time_to_target": float(cum_time[epochs_to - 1]) if epochs_to else None,
+            "epoch_time": float(np.mean([epoch_time(r) for r in runs])),
+            "diverged": int(sum(bool(r["diverged"]) for r in runs)),
+            "seeds": len(runs),
+        }
+
+
+def summarize(config, records, classes=10):
+    """The summary: target accuracy, one row per batch size (no BN vs BN), computed conclusions."""
+    grouped = groups(records)
+    target, source = config.get("target_accuracy"), "given"
+    if target is None:
+        target, source = auto_target(grouped, classes), "auto"
+    rows = []
+    for bs in sorted({bs for bs, _ in grouped}):
+        if (bs, False) not in grouped or (bs, True) not in grouped:
+            continue  # a failed or missing half: no comparison for this batch size
+        nobn, bn = _model_row(grouped[bs, False], target), _model_row(grouped[bs, True], target)
+        rows.append(
+            {
+                "batch_size": bs,
+                "nobn": nobn,
+                "bn": bn,
+                "gap_epoch1": 100 * (bn["val_accuracy_epoch1"] - nobn["val_accuracy_epoch1"]),
+                "gap_final": 100 * (bn["val_accuracy_final"] - nobn["val_accuracy_final"]),
+                "time_overhead": bn["epoch_time"] / nobn["epoch_time"] - 1,
+            }
+        )
+    drift = drift_summary(config, grouped)
+    from bnlab.lab.conclusions import conclusions
+
+    return {
+        "target_accuracy": target,
+        "target_source": source,
+        "rows": rows,
+        "drift": drift,
+        "conclusions": conclusions(config, rows, drift, grouped, target),
+    }
+
+
+def drift_summary(config, grouped):
+    """How far each hidden layer's distributions moved over training, per model (seed means, smallest
+    batch size): for the Dense output ``z`` and for the normalized quantity, the std at the last probe over
+    the std at the first, and the shift of the mean in units of the first std; and the fraction of ReLU
+    outputs that are zero at the first and the last probe."""
+    if not grouped:
+        return {}
+    norm_kind = normalized_kind(config["bn_position"])
+    bs = min(bs for bs, _ in grouped)
+    out = {}
+    for bn in (False, True):
+        runs = grouped.get((bs, bn))
+        if not runs:
+            continue
+        per_layer = {}
+        for name in hidden_layers(runs[0]):
+            entry = {}
+            for label, kind in (("z", "z"), ("normalized", norm_kind)):
+                ratios, shifts = [], []
+                for r in runs:
+                    first, last = r["trace"][0]["layers"][name], r["trace"][-1]["layers"][name]
+                    s0, s1 = value(first[f"{kind}_std"]), value(last[f"{kind}_std"])
+                    m0, m1 = value(first[f"{kind}_mean"]), value(last[f"{kind}_mean"])
+                    ratios.append(s1 / s0 if s0 > 0 else float("nan"))
+                    shifts.append(abs(m1 - m0) / s0 if s0 > 0 else float("nan"))
+                entry[f"{label}_std_ratio"] = float(np.mean(ratios))
+                entry[f"{label}_mean_shift"] = float(np.mean(shifts))
+            for when, index in (("start", 0), ("end", -1)):  # ReLU outputs that are exactly zero
+                entry[f"relu_zero_frac_{when}"] = float(
+                    np.mean([value(r["trace"][index]["layers"][name]["relu_zero_frac"]) for r in runs])
+                )
+            per_layer[name] = entry
+        out["bn" if bn else "nobn"] = per_layer
+    return {"batch_size": bs, "normalized": norm_kind, "layers": out}

@@ -1,0 +1,239 @@
+"""The Results of a sweep: the run records plus what is computed from them, in memory or in a folder.
+
+``Results`` holds the sweep's config and one record per finished run (docs/LAB.md, "run record"). It
+gives the summary (``summary()``), the figures (``plot()``), flat tables (``tables()``, ``to_frame()`` with
+pandas), the metrics document (``document()``, checked against schema.py) and writes the whole run folder
+(``write()``). In Jupyter it displays as the summary table.
+"""
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bnlab.lab import analysis, schema
+from bnlab.lab.conclusions import signed
+from bnlab.lab.schema import BN_KEYS, EPOCH_LAYER, TRACE_LAYER
+from bnlab.lab.store import atomic_write_text, dumps
+
+_RUN_COLS = ["run_id", "batch_size", "seed", "bn"]
+_EPOCH_COLS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_time", "probe_time"]
+
+
+class Summary:
+    """The summary of a sweep: ``target_accuracy``, ``rows`` (one per batch size), ``conclusions``."""
+
+    def __init__(self, data):
+        self.data = data
+        self.target_accuracy = data["target_accuracy"]
+        self.rows = data["rows"]
+        self.conclusions = data["conclusions"]
+        self.drift = data["drift"]
+
+    def to_dict(self):
+        return self.data
+
+    def table(self):
+        """(header, rows of strings) of the summary table, shared by text, Markdown and HTML."""
+        t = self.target_accuracy
+        header = [
+            "batch size",
+            "val acc after epoch 1 (no BN / BN)",
+            "final val acc (no BN / BN)",
+            "final gap (BN − no BN)",
+            f"epochs to {_pct(t) if t is not None else 'target'} (no BN / BN)",
+            "time per epoch (no BN / BN)",
+            "BN time cost",
+        ]
+        body = []
+        for r in self.rows:
+            no, bn = r["nobn"], r["bn"]
+            body.append(
+                [
+                    str(r["batch_size"]),
+                    f"{_pct(no['val_accuracy_epoch1'])} / {_pct(bn['val_accuracy_epoch1'])}",
+                    f"{_pct(no['val_accuracy_final'], no['val_accuracy_final_std'])} / "
+                    f"{_pct(bn['val_accuracy_final'], bn['val_accuracy_final_std'])}",
+                    f"{signed(r['gap_final'])} pts",
+                    f"{_epochs(no['epochs_to_target'])} / {_epochs(bn['epochs_to_target'])}",
+                    f"{no['epoch_time']:.2f} s / {bn['epoch_time']:.2f} s",
+                    f"{signed(100 * r['time_overhead'], 0)}%",
+                ]
+            )
+        return header, body
+
+    def __str__(self):
+        header, body = self.table()
+        widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(header)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+        return "\n".join(lines + [""] + [f"- {c}" for c in self.conclusions])
+
+    def _repr_html_(self):
+        from bnlab.lab.report import html_table
+
+        items = "".join(f"<li>{_esc(c)}</li>" for c in self.conclusions)
+        return html_table(*self.table()) + f"<ul>{items}</ul>"
+
+    def __repr__(self):
+        return f"<Summary: {len(self.rows)} batch sizes, target {self.target_accuracy}>"
+
+
+def _pct(x, std=None):
+    if x is None or x != x:
+        return "–"
+    return f"{100 * x:.1f}%" + (f" ± {100 * std:.1f}" if std is not None and std == std else "")
+
+
+def _epochs(e):
+    return str(e) if e else "not reached"
+
+
+def _esc(text):
+    import html
+
+    return html.escape(str(text))
+
+
+class Results:
+    """A sweep's config, its finished run records, and what is computed from them."""
+
+    def __init__(self, config, records, out=None, failed=(), dataset=None, execution=None):
+        self.config = config  # SweepConfig.to_dict() of the resolved config
+        order = {
+            (bs, s, bn): i
+            for i, (bs, s, bn) in enumerate(
+                (bs, s, bn) for bs in config["batch_sizes"] for s in config["seed_list"] for bn in (False, True)
+            )
+        }
+        self.records = sorted(records, key=lambda r: order.get((r["batch_size"], r["seed"], r["bn"]), 1 << 30))
+        self.out = Path(out) if out is not None else None
+        self.failed = list(failed)
+        self.dataset = dataset or {}
+        self.execution = execution or {}
+        self._summary = None
+
+    @classmethod
+    def load(cls, out):
+        """Results from a folder written by ``write()`` (its metrics.json)."""
+        doc = json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
+        schema.check(doc)
+        return cls(doc["config"], doc["runs"], out, doc["failed"], doc["dataset"], doc["execution"])
+
+    def summary(self):
+        if self._summary is None:
+            classes = self.dataset.get("classes", 10)
+            self._summary = Summary(analysis.summarize(self.config, self.records, classes))
+        return self._summary
+
+    def plot(self, kind="curves", **kwargs):
+        """A matplotlib Figure: kind is curves, batch_size, drift, gradients or bn_params."""
+        from bnlab.lab import plots
+
+        if kind not in plots.FIGURES:
+            raise ValueError(f"unknown plot {kind!r}: choose one of {', '.join(plots.FIGURES)}")
+        if not self.records:
+            raise ValueError("no finished runs to plot")
+        return plots.FIGURES[kind](self, **kwargs)
+
+    # ---- flat tables ----
+    def tables(self):
+        """{"epochs", "layers", "bn", "trace"}: lists of flat row dicts (the CSV files)."""
+        out = {"epochs": [], "layers": [], "bn": [], "trace": []}
+        for r in self.records:
+            ident = {k: r[k] for k in _RUN_COLS}
+            for e in r["epochs"]:
+                out["epochs"].append({**ident, **{k: e.get(k) for k in _EPOCH_COLS}})
+                for name, stats in e["layers"].items():
+                    out["layers"].append(
+                        {
+                            **ident,
+                            "epoch": e["epoch"],
+                            "layer": name,
+                            **{k: stats.get(k) for k in EPOCH_LAYER["properties"]},
+                        }
+                    )
+                for name, stats in e["bn"].items():
+                    out["bn"].append(
+                        {**ident, "epoch": e["epoch"], "layer": name, **{k: stats.get(k) for k in BN_KEYS}}
+                    )
+            for t in r["trace"]:
+                for name, stats in t["layers"].items():
+                    out["trace"].append(
+                        {
+                            **ident,
+                            "step": t["step"],
+                            "epoch": t["epoch"],
+                            "layer": name,
+                            **{k: stats.get(k) for k in TRACE_LAYER["properties"]},
+                        }
+                    )
+        return out
+
+    def to_frame(self, table="epochs"):
+        """A pandas DataFrame of one flat table (epochs, layers, bn or trace); needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "Results.to_frame() needs pandas, which bnlab does not install: pip install "
+                "pandas (or use Results.tables(), plain lists of dicts)"
+            ) from None
+        tables = self.tables()
+        if table not in tables:
+            raise ValueError(f"unknown table {table!r}: choose one of {', '.join(tables)}")
+        return pd.DataFrame(tables[table])
+
+    # ---- the document and the folder ----
+    def document(self):
+        from bnlab import __version__
+
+        return {
+            "schema": "bnlab.lab.metrics",
+            "schema_version": schema.SCHEMA_VERSION,
+            "bnlab_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "config": self.config,
+            "execution": self.execution,
+            "dataset": self.dataset,
+            "runs": self.records,
+            "failed": self.failed,
+            "summary": self.summary().to_dict(),
+        }
+
+    def write(self, out=None):
+        """Write metrics.json (+ its schema), the CSV tables, the PNG figures and report.html/.md."""
+        from bnlab.lab import plots, report
+
+        out = Path(out) if out is not None else self.out
+        (out / "plots").mkdir(parents=True, exist_ok=True)
+        doc = json.loads(dumps(self.document()))
+        schema.check(doc)
+        atomic_write_text(out / "metrics.json", json.dumps(doc, indent=1) + "\n")
+        atomic_write_text(out / "metrics.schema.json", json.dumps(schema.SCHEMA, indent=1) + "\n")
+        for name, rows in self.tables().items():
+            atomic_write_text(out / f"{name}.csv", _csv(rows))
+        figures = plots.save_all(self, out / "plots") if self.records else {}
+        report.write(self, out, figures)
+        self.out = out
+        return out
+
+    def _repr_html_(self):
+        return self.summary()._repr_html_()
+
+    def __repr__(self):
+        c = self.config
+        return (
+            f"<Results {c['arch']} on {c['dataset']}: {len(self.records)} runs, batch sizes "
+            f"{c['batch_sizes']}, {len(c['seed_list'])} seeds" + (f", folder {self.out}>" if self.out else ">")
+        )
+
+
+def _csv(rows):
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    return buf.getvalue()

@@ -1,0 +1,156 @@
+"""One run: build the network (with or without BN) from fresh weights, train it, return its record.
+
+``run_one(spec, data, threads)`` is a pure function of its arguments: it sets the engine's thread count
+and ``set_random_seed(spec.seed)`` itself, names every layer explicitly, and never reuses a model, so the
+same spec gives the same numbers in this process, in a worker process or on a Dask worker (only the
+timings and the host differ). With the same seed, the BN and the no-BN model start from the same Dense
+weights (BN's initial values are constants and draw nothing) and see the batches in the same order: the
+comparison is paired.
+
+Network: Flatten, then per hidden width ``Dense(h)`` followed by ``BatchNormalization()`` and
+``Activation("relu")`` in the order of ``bn_position`` (the no-BN model leaves BN out), then
+``Dense(classes, softmax)``; sparse categorical cross-entropy; Keras's default BN (momentum 0.99,
+epsilon 1e-3). The ReLU is a layer of its own in both models so that their only difference is BN.
+"""
+
+import math
+import os
+import platform
+import threading
+import time
+import warnings
+from datetime import datetime, timezone
+
+import numpy as np
+
+from bnlab import _core
+from bnlab.keras import Sequential, optimizers, utils
+from bnlab.keras.layers import Activation, BatchNormalization, Dense, Flatten
+from bnlab.lab import recorder
+from bnlab.lab.config import LabError
+from bnlab.lab.data import scaled
+
+# The engine's random state and thread count are process-wide: runs in one process go one at a time
+# (a Dask worker with several threads would otherwise interleave two runs' seeds).
+_RUN_LOCK = threading.Lock()
+
+
+def build_model(spec, input_shape, classes):
+    """The spec's network, with BN when ``spec.bn``; call after set_random_seed."""
+    layers = [Flatten(input_shape=input_shape, name="flatten")]
+    for i, width in enumerate(spec.hidden, start=1):
+        dense, relu = Dense(width, name=f"dense_{i}"), Activation("relu", name=f"relu_{i}")
+        bn = [BatchNormalization(name=f"bn_{i}")] if spec.bn else []
+        layers += [dense, *bn, relu] if spec.bn_position == "before" else [dense, relu, *bn]
+    layers.append(Dense(classes, activation="softmax", name="output"))
+    return Sequential(layers, name=f"{spec.arch}_{'bn' if spec.bn else 'nobn'}")
+
+
+def _optimizer(spec):
+    cls = {"sgd": optimizers.SGD, "adam": optimizers.Adam, "rmsprop": optimizers.RMSprop}[spec.optimizer]
+    return cls(learning_rate=spec.learning_rate)
+
+
+def describe_layers(model):
+    """[{"name", "kind", "units"}] of the layers that hold weights or normalize."""
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, Dense):
+            kind = "output" if layer is model.layers[-1] else "dense"
+            out.append({"name": layer.name, "kind": kind, "units": layer.units})
+        elif isinstance(layer, BatchNormalization):
+            out.append({"name": layer.name, "kind": "batchnorm", "units": int(layer.gamma.shape[0])})
+    return out
+
+
+def run_one(spec, data, threads=1, progress=None):
+    """Train one model as ``spec`` says on ``data`` (a LabData); return its record (see docs/LAB.md).
+
+    ``progress(event)`` is called after each epoch with a small dict (run_id, epoch, epochs, logs).
+    """
+    with _RUN_LOCK:
+        before = _core.get_num_threads()
+        try:
+            return _run(spec, data, threads, progress)
+        finally:
+            _core.set_num_threads(before)  # the caller's process keeps its own setting
+
+
+def _run(spec, data, threads, progress):
+    started, t_start = datetime.now(timezone.utc), time.perf_counter()
+    _core.set_num_threads(int(threads))
+    x, y, x_test, y_test = scaled(data)
+    n_train = math.floor(len(x) * (1.0 - spec.validation_split))
+    if n_train < 1 or n_train == len(x):
+        raise LabError(
+            f"validation split {spec.validation_split} of {len(x)} samples leaves no training or "
+            "validation data: raise --limit or change --validation-split"
+        )
+    steps = math.ceil(n_train / spec.batch_size)
+    utils.clear_session()
+    utils.set_random_seed(spec.seed)
+    model = build_model(spec, data.input_shape, data.classes)
+    model.compile(optimizer=_optimizer(spec), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    probe_x = x[: min(spec.probe_size, n_train)]
+
+    def on_epoch(rec):
+        if progress is not None:
+            progress(
+                {
+                    "run_id": spec.run_id,
+                    "epoch": rec["epoch"],
+                    "epochs": spec.epochs,
+                    "loss": rec["loss"],
+                    "val_accuracy": rec["val_accuracy"],
+                }
+            )
+
+    rec = recorder.Recorder(probe_x, steps, spec.probes_per_epoch, on_epoch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(
+            x,
+            y,
+            batch_size=spec.batch_size,
+            epochs=spec.epochs,
+            verbose=0,
+            validation_split=spec.validation_split,
+            shuffle=True,
+            callbacks=[rec],
+        )
+        test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
+    bn_final = {
+        layer.name: {
+            k: getattr(layer, k).numpy().astype(float).tolist()
+            for k in ("moving_mean", "moving_variance", "gamma", "beta")
+        }
+        for layer in model.layers
+        if isinstance(layer, BatchNormalization)
+    }
+    losses = [e["loss"] for e in rec.epochs]
+    return {
+        "run_id": spec.run_id,
+        "spec": spec.to_dict(),
+        "batch_size": spec.batch_size,
+        "seed": spec.seed,
+        "bn": spec.bn,
+        "threads": int(threads),
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "started": started.isoformat(timespec="milliseconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "wall_time": time.perf_counter() - t_start,
+        "n_train": n_train,
+        "n_val": len(x) - n_train,
+        "n_test": len(x_test),
+        "steps_per_epoch": steps,
+        "params": model.count_params(),
+        "layers": describe_layers(model),
+        "epochs": rec.epochs,
+        "trace": rec.trace,
+        "test": {"loss": float(test_loss), "accuracy": float(test_acc)},
+        "bn_initial": rec.bn_initial,
+        "bn_final": bn_final,
+        "diverged": not all(v is not None and np.isfinite(v) for v in losses),
+        "warnings": sorted({str(w.message) for w in caught}),
+    }
