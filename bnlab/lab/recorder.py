@@ -12,7 +12,7 @@ last batch) it takes a *probe*:
   touched. The drift of these distributions over training is what the seeds call internal covariate
   shift.
 * gradients: ``||dL/dW||`` (Frobenius norm) of each Dense kernel at that step, read from the engine
-  (``layer._engine.dkernel`` holds the last step's gradient of the batch-mean loss), and ``||dL/dgamma||``
+  (``layer.dkernel`` holds the last step's gradient of the batch-mean loss), and ``||dL/dgamma||``
   for BN layers.
 * updates: ``||W_{t} - W_{t-1}|| / ||W_{t-1}||`` of each Dense kernel for that one step (the weights are
   copied one batch before each probe).
@@ -180,8 +180,8 @@ class Recorder(Callback):
         layers = probe_activations(self.model, self.probe_x)
         grads, ratios = {}, {}
         for d in self._dense():
-            g = d._engine.dkernel
-            grads[d.name] = _norm(g.numpy()) if g.defined else float("nan")
+            g = d.dkernel
+            grads[d.name] = _norm(g) if g is not None and g.size else float("nan")
             if self._step_snapshot is not None:
                 before = self._step_snapshot[d.name]
                 ratios[d.name] = _norm(d.kernel.numpy() - before) / max(_norm(before), 1e-30)

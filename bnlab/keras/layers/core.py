@@ -56,6 +56,16 @@ class Dense(Layer):
     def bias(self):
         return self.weights[1] if self.use_bias else None
 
+    @property
+    def dkernel(self):
+        """d(loss)/d(kernel) of the last training step (a view of the engine's buffer), or None before one."""
+        return self._engine.dkernel.numpy() if self._engine is not None else None
+
+    @property
+    def dbias(self):
+        """d(loss)/d(bias) of the last training step, or None."""
+        return self._engine.dbias.numpy() if self._engine is not None and self.use_bias else None
+
     def get_config(self):
         return {
             **super().get_config(),
