@@ -7,6 +7,7 @@ PYBIND11_MODULE(_core, m) {
   bnlab::bind::bind_tensor(m);
   bnlab::bind::bind_ops(m);
   bnlab::bind::bind_nn(m);
+  bnlab::bind::bind_tensor_ops(m);
   m.def("set_num_threads", &bnlab::cpu::set_num_threads, pybind11::arg("n"), "Threads of the CPU GEMM (OpenBLAS).");
   m.def("get_num_threads", &bnlab::cpu::get_num_threads);
 #ifdef BNLAB_WITH_CUDA

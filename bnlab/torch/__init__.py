@@ -1,0 +1,154 @@
+"""``bnlab.torch``: PyTorch's API on bnlab's C++ engine, for learning batch normalization.
+
+``import bnlab.torch as torch`` (and ``import bnlab.torch.nn as nn``, ``bnlab.torch.optim``,
+``bnlab.torch.utils.data``) runs PyTorch notebooks such as the seeds unchanged. What is here:
+
+* tensors (``tensor``, ``from_numpy``, ``zeros``, ``randn``...) with autograd (``requires_grad``,
+  ``backward()``, ``no_grad()``); float32 maths runs in the engine, ``numpy()`` is zero-copy on the CPU;
+* ``nn``: ``Module``, ``Linear``, ``BatchNorm1d`` (exactly PyTorch's semantics, running statistics
+  included), activations, ``Dropout``, ``Sequential``, the losses, ``functional`` and ``init``;
+* ``optim``: ``SGD`` and ``Adam`` whose updates run in the engine;
+* ``utils.data``: ``Dataset``, ``TensorDataset``, ``DataLoader`` (batched gathers, no per-sample work for
+  in-memory datasets); ``cuda.is_available()``; ``manual_seed``, ``device``, ``Size``.
+
+Every numeric step of training (linear, batch norm, activations, dropout, softmax and losses, optimizer
+updates) runs in the C++ engine (``bnlab._core``); Python records the tape and moves data.
+"""
+
+from __future__ import annotations
+
+from .. import _core
+
+if not hasattr(_core, "tensor_ops"):  # pragma: no cover - a stale build of the engine
+    raise ImportError(
+        "bnlab._core lacks the tensor_ops module that bnlab.torch needs: rebuild the engine with "
+        "cpp/ops/tensor_ops.cpp, cpp/backend/cpu/tensor_kernels_cpu.cpp and bindings/bind_tensor_ops.cpp"
+    )
+
+from . import autograd, cuda, nn, optim, utils
+from ._factory import (
+    arange,
+    as_tensor,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from ._math import abs, exp, log, matmul, mean, sqrt, std, sum, var
+from ._random import Generator, default_generator, initial_seed, manual_seed, seed
+from ._serialization import load, save
+from ._shape import argmax, argmin, cat, flatten, max, min, permute, squeeze, stack, transpose, unsqueeze
+from ._types import Size, bool, device, dtype, float, float32, int, int32, int64, long, uint8
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .nn.functional import log_softmax, relu, sigmoid, softmax, tanh
+from .nn.modules.batchnorm import BatchNormTrainingModeWarning
+from .tensor import Tensor
+
+__all__ = [
+    "BatchNormTrainingModeWarning",
+    "Generator",
+    "Size",
+    "Tensor",
+    "abs",
+    "arange",
+    "argmax",
+    "argmin",
+    "as_tensor",
+    "autograd",
+    "bool",
+    "cat",
+    "cuda",
+    "default_generator",
+    "device",
+    "dtype",
+    "empty",
+    "enable_grad",
+    "exp",
+    "eye",
+    "flatten",
+    "float",
+    "float32",
+    "from_numpy",
+    "full",
+    "full_like",
+    "get_num_threads",
+    "initial_seed",
+    "int",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "is_tensor",
+    "linspace",
+    "load",
+    "log",
+    "log_softmax",
+    "long",
+    "manual_seed",
+    "matmul",
+    "max",
+    "mean",
+    "min",
+    "mm",
+    "nn",
+    "no_grad",
+    "numel",
+    "ones",
+    "ones_like",
+    "optim",
+    "permute",
+    "rand",
+    "randint",
+    "randn",
+    "randperm",
+    "relu",
+    "save",
+    "seed",
+    "set_grad_enabled",
+    "set_num_threads",
+    "sigmoid",
+    "softmax",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "std",
+    "sum",
+    "tanh",
+    "tensor",
+    "transpose",
+    "uint8",
+    "unsqueeze",
+    "utils",
+    "var",
+    "zeros",
+    "zeros_like",
+]
+
+mm = matmul
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(t: Tensor) -> int:
+    return t.numel()
+
+
+def set_num_threads(n: int) -> None:
+    """Threads of the engine's matrix products (OpenBLAS), as ``torch.set_num_threads``."""
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    return _core.get_num_threads()

@@ -1,0 +1,205 @@
+"""Tensor methods and operators: attaches ``_math`` and ``_shape`` to the class, plus comparisons, logical ops
+and the in-place ops (``add_``, ``-=``, ``zero_``, ``copy_``...).
+
+In-place ops run in the engine on float32 tensors (``_core.tensor_ops`` with the output aliasing the input),
+and with NumPy on host tensors. They refuse, as PyTorch does, to overwrite a leaf that requires grad while
+gradients are being recorded: a manual update is written ``with torch.no_grad(): w -= lr * w.grad``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from . import _math, _shape
+from ._shape import check_inplace
+from .tensor import Tensor, host
+
+_T = _core.tensor_ops
+_B = _T.BinaryOp
+_U = _T.UnaryOp
+
+
+def _compare(np_fn):
+    def op(a, b):
+        if isinstance(b, Tensor):
+            y = b._np()
+        elif isinstance(b, (int, float, bool, np.number, np.ndarray)):
+            y = b
+        else:
+            return NotImplemented
+        return host(np_fn(a._np(), y), a.device)
+
+    return op
+
+
+def _logical(np_fn, name):
+    def op(a, b=None):
+        arrays = [a._np()] if b is None else [a._np(), b._np() if isinstance(b, Tensor) else b]
+        if any(isinstance(x, np.ndarray) and x.dtype.kind == "f" for x in arrays):
+            raise TypeError(f"{name} is only supported for integer and bool tensors")
+        return host(np_fn(*arrays), a.device)
+
+    return op
+
+
+def _inplace(name: str):
+    """``t.<name>_(other, alpha=1)``: t = t op (alpha * other), written into t's memory."""
+
+    def op(t, other, *, alpha=None):
+        check_inplace(t)
+        if alpha is not None and alpha != 1:
+            other = _math.arith("Mul", other, alpha)
+        if t._c is None:
+            y = other._np() if isinstance(other, Tensor) else other
+            np_fn = _math._NUMPY[name]
+            try:
+                np_fn(t._a, y, out=t._a, casting="same_kind")
+            except TypeError as exc:
+                raise RuntimeError(f"result type can't be cast to the desired output type {t.dtype}") from exc
+            return t
+        if isinstance(other, Tensor):
+            oc = _math.as_float(other.to(t.device))._c
+            _T.binary(t._c, t._c, oc, getattr(_B, name))
+        else:
+            s = float(other)
+            op_, s = {
+                "Add": (_U.AddScalar, s),
+                "Sub": (_U.AddScalar, -s),
+                "Mul": (_U.MulScalar, s),
+                "Div": (_U.DivScalar, s),
+            }[name]
+            _T.unary(t._c, t._c, op_, s)
+        return t
+
+    return op
+
+
+def zero_(t: Tensor) -> Tensor:
+    return fill_(t, 0)
+
+
+def fill_(t: Tensor, value) -> Tensor:
+    check_inplace(t)
+    value = value.item() if isinstance(value, Tensor) else value
+    if t._c is None:
+        t._a[...] = value
+    else:
+        t._c.fill(float(value))
+    return t
+
+
+def copy_(t: Tensor, src) -> Tensor:
+    """Copy ``src`` (broadcast to t's shape, converted to t's dtype and device) into t's memory."""
+    check_inplace(t)
+    src = src if isinstance(src, Tensor) else host(np.asarray(src), t.device)
+    if t._c is None:
+        np.copyto(t._a, src._np(), casting="unsafe")
+        return t
+    sc = _math.as_float(src.to(t.device))._c
+    if tuple(sc.shape) != tuple(t._c.shape):
+        full = _core.Tensor()
+        _T.expand(full, sc, list(t._c.shape))
+        sc = full
+    _T.copy(t._c, sc)
+    return t
+
+
+def _nn_functional(name):
+    def op(t, *args, **kwargs):
+        from .nn import functional
+
+        return getattr(functional, name)(t, *args, **kwargs)
+
+    op.__name__ = name
+    return op
+
+
+def install(cls) -> None:
+    """Attach the operators and methods to ``cls`` (the Tensor class)."""
+    arith = _math.arith
+    methods = {
+        "__add__": lambda a, b: arith("Add", a, b),
+        "__radd__": lambda a, b: arith("Add", b, a),
+        "__sub__": lambda a, b: arith("Sub", a, b),
+        "__rsub__": lambda a, b: arith("Sub", b, a),
+        "__mul__": lambda a, b: arith("Mul", a, b),
+        "__rmul__": lambda a, b: arith("Mul", b, a),
+        "__truediv__": lambda a, b: arith("Div", a, b),
+        "__rtruediv__": lambda a, b: arith("Div", b, a),
+        "__floordiv__": _math.floor_divide,
+        "__rfloordiv__": lambda a, b: _math.floor_divide(b, a),
+        "__mod__": _math.remainder,
+        "__neg__": _math.neg,
+        "__pos__": lambda a: a,
+        "__abs__": _math.abs,
+        "__pow__": _math.pow,
+        "__rpow__": _math.rpow,
+        "__matmul__": _math.matmul,
+        "__rmatmul__": lambda a, b: _math.matmul(b, a),
+        "__eq__": _compare(np.equal),
+        "__ne__": _compare(np.not_equal),
+        "__lt__": _compare(np.less),
+        "__le__": _compare(np.less_equal),
+        "__gt__": _compare(np.greater),
+        "__ge__": _compare(np.greater_equal),
+        "__and__": _logical(np.logical_and, "&"),
+        "__or__": _logical(np.logical_or, "|"),
+        "__xor__": _logical(np.logical_xor, "^"),
+        "__invert__": _logical(np.logical_not, "~"),
+        "__iadd__": _inplace("Add"),
+        "__isub__": _inplace("Sub"),
+        "__imul__": _inplace("Mul"),
+        "__itruediv__": _inplace("Div"),
+        "add": lambda a, b, *, alpha=1: arith("Add", a, arith("Mul", b, alpha) if alpha != 1 else b),
+        "sub": lambda a, b, *, alpha=1: arith("Sub", a, arith("Mul", b, alpha) if alpha != 1 else b),
+        "mul": lambda a, b: arith("Mul", a, b),
+        "div": lambda a, b: arith("Div", a, b),
+        "add_": _inplace("Add"),
+        "sub_": _inplace("Sub"),
+        "mul_": lambda t, other: _inplace("Mul")(t, other),
+        "div_": lambda t, other: _inplace("Div")(t, other),
+        "zero_": zero_,
+        "fill_": fill_,
+        "copy_": copy_,
+        "eq": _compare(np.equal),
+        "ne": _compare(np.not_equal),
+        "lt": _compare(np.less),
+        "le": _compare(np.less_equal),
+        "gt": _compare(np.greater),
+        "ge": _compare(np.greater_equal),
+        "neg": _math.neg,
+        "exp": _math.exp,
+        "log": _math.log,
+        "sqrt": _math.sqrt,
+        "abs": _math.abs,
+        "pow": _math.pow,
+        "sum": _math.sum,
+        "mean": _math.mean,
+        "var": _math.var,
+        "std": _math.std,
+        "matmul": _math.matmul,
+        "mm": _math.matmul,
+        "view": _shape.view,
+        "reshape": _shape.view,
+        "view_as": lambda a, other: _shape.view(a, other.shape),
+        "reshape_as": lambda a, other: _shape.view(a, other.shape),
+        "flatten": _shape.flatten,
+        "squeeze": _shape.squeeze,
+        "unsqueeze": _shape.unsqueeze,
+        "permute": _shape.permute,
+        "transpose": _shape.transpose,
+        "t": _shape.t_,
+        "T": property(_shape.t_),
+        "max": _shape.max,
+        "min": _shape.min,
+        "argmax": _shape.argmax,
+        "argmin": _shape.argmin,
+        "relu": _nn_functional("relu"),
+        "sigmoid": _nn_functional("sigmoid"),
+        "tanh": _nn_functional("tanh"),
+        "softmax": _nn_functional("softmax"),
+        "log_softmax": _nn_functional("log_softmax"),
+    }
+    for name, fn in methods.items():
+        setattr(cls, name, fn)

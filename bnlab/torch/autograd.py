@@ -1,0 +1,204 @@
+"""Reverse-mode automatic differentiation: the tape, gradient mode, and ``backward()``.
+
+How it works (micrograd's idea, with tensors):
+
+* Every differentiable op that runs while gradient mode is on and has an input with ``requires_grad``
+  gives its output a ``grad_fn``: a :class:`Node` holding the op's inputs (``parents``) and a backward
+  closure. The closure captures what the backward needs (the forward's cache, explicit, as the engine's
+  op pairs want it). The nodes form the tape: a graph from the output back to the leaves.
+* ``loss.backward()`` sorts the nodes reachable from ``loss`` so that each runs after every node that
+  consumes its output, seeds ``d loss / d loss = 1`` and runs the closures in that order. A closure
+  receives ``dL/d(output)`` and returns ``dL/d(input)`` for each parent (None where not needed).
+* Gradients that reach a leaf (a tensor made by the user, such as a ``Parameter``) ACCUMULATE into its
+  ``.grad``: ``.grad`` is set the first time, then added to, until ``zero_grad()``. Several paths into one
+  interior tensor are summed before its node runs.
+* After ``backward()`` the closures are released (the forward's caches are freed); a second
+  ``backward()`` through the same graph raises, as in PyTorch, unless ``retain_graph=True``.
+
+Gradients inside the tape are engine tensors (``_core.Tensor``); the arithmetic on them (sums of
+gradients, accumulation) runs in the engine. A closure may return the gradient it was given (or a view of
+it) for at most one parent, so every gradient handed on is owned by exactly one receiver.
+
+``no_grad()`` (a context manager and a decorator) turns the recording off: nothing is taped, outputs do not
+require grad. It does NOT change a module's train/eval mode.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .. import _core
+
+__all__ = ["Node", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
+
+_T = _core.tensor_ops
+_ADD = _T.BinaryOp.Add
+
+
+class _GradMode:
+    """Process-wide gradient mode (``enabled``), switched by ``no_grad`` and friends."""
+
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops are being recorded for ``backward()``."""
+    return _GradMode.enabled
+
+
+class set_grad_enabled:  # noqa: N801 - PyTorch's name
+    """Set gradient mode: a function call, or a context manager that restores the previous mode on exit."""
+
+    def __init__(self, mode: bool) -> None:
+        self.prev = _GradMode.enabled
+        self.mode = bool(mode)
+        _GradMode.enabled = self.mode
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
+        _GradMode.enabled = self.prev
+
+    def __call__(self, fn):
+        mode = self.mode
+        _GradMode.enabled = self.prev
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad:  # noqa: N801 - PyTorch's name
+    """``with torch.no_grad():`` — run ops without recording them (for evaluation and manual updates).
+
+    Also a decorator (``@torch.no_grad()``). Train/eval mode is untouched: a ``BatchNorm1d`` in training
+    mode still normalizes with batch statistics and updates its running statistics (call ``model.eval()``).
+    """
+
+    mode = False
+
+    def __enter__(self) -> None:
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = self.mode
+
+    def __exit__(self, *exc) -> None:
+        _GradMode.enabled = self.prev
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class enable_grad(no_grad):  # noqa: N801 - PyTorch's name
+    """``with torch.enable_grad():`` — record ops again inside a ``no_grad`` block."""
+
+    mode = True
+
+
+class Node:
+    """One taped op: its ``parents`` (input tensors) and ``backward`` closure; a tensor's ``grad_fn``.
+
+    ``backward(g)`` maps ``dL/d(output)`` (a ``_core.Tensor``) to a tuple with one entry per parent: its
+    gradient (a ``_core.Tensor`` of the parent's shape) or None.
+    """
+
+    __slots__ = ("backward", "name", "parents")
+
+    def __init__(self, name: str, parents: tuple, backward) -> None:
+        self.name = name
+        self.parents = parents
+        self.backward = backward
+
+    @property
+    def next_functions(self) -> tuple:
+        """The nodes of the parents (None for leaves), as in PyTorch."""
+        return tuple((p.grad_fn, 0) for p in self.parents)
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward0 object at {id(self):#x}>"
+
+
+def record(name: str, out, parents: tuple, backward) -> None:
+    """Tape ``out = op(*parents)`` when gradient mode is on and some parent requires grad."""
+    if _GradMode.enabled:
+        for p in parents:
+            if p.requires_grad:
+                out.requires_grad = True
+                out.grad_fn = Node(name, parents, backward)
+                return
+
+
+def accumulate_leaf(leaf, g) -> None:
+    """``leaf.grad += g`` (``leaf.grad = g`` the first time); g, a ``_core.Tensor``, is handed over."""
+    if leaf.grad is None:
+        leaf.grad = leaf._wrap_grad(g)
+    else:
+        _T.binary(leaf.grad._c, leaf.grad._c, g, _ADD)
+
+
+def _topological(root: Node) -> list[Node]:
+    """Nodes reachable from ``root``, each after every node that consumes its output (root first)."""
+    order: list[Node] = []
+    seen = {id(root)}
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            fn = p.grad_fn
+            if fn is not None and id(fn) not in seen:
+                seen.add(id(fn))
+                stack.append((fn, iter(fn.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def run_backward(root, grad, retain_graph: bool = False) -> None:
+    """Backpropagate ``grad`` (a ``_core.Tensor`` shaped like ``root``) from ``root`` to the leaves."""
+    if root.grad_fn is None:  # a leaf: its gradient is the seed itself
+        accumulate_leaf(root, grad)
+        return
+    pending = {id(root.grad_fn): grad}
+    for node in _topological(root.grad_fn):
+        g = pending.pop(id(node), None)
+        if g is None:
+            continue
+        backward = node.backward
+        if backward is None:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved tensors after "
+                "they have already been freed). Saved intermediate values of the graph are freed when you "
+                "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+                "through the graph a second time."
+            )
+        grads = backward(g)
+        if not retain_graph:
+            node.backward = None
+        for parent, pg in zip(node.parents, grads, strict=True):
+            if pg is None or not parent.requires_grad:
+                continue
+            fn = parent.grad_fn
+            if fn is None:
+                accumulate_leaf(parent, pg)
+            else:
+                key = id(fn)
+                prev = pending.get(key)
+                if prev is None:
+                    pending[key] = pg
+                else:
+                    total = _core.Tensor()
+                    _T.binary(total, prev, pg, _ADD)
+                    pending[key] = total

@@ -1,0 +1,179 @@
+"""The loss functions of ``nn.functional``: cross_entropy, nll_loss, mse_loss (engine kernels, taped).
+
+    cross_entropy(z, t)  = mean_r [ logsumexp(z_r) - z_r[t_r] ]     d/dz = (softmax(z) - onehot(t)) / B
+    nll_loss(logp, t)    = sum_r -w[t_r] logp_r[t_r] / sum_r w[t_r]  (mean; rows t_r == ignore_index skipped)
+    mse_loss(x, y)       = mean (x - y)^2                            d/dx = 2 (x - y) / numel
+
+``cross_entropy`` takes logits (N, C) and int64 class indices (N,), as PyTorch's. Without class weights or
+ignored rows it runs the engine's fused softmax + cross-entropy kernel; otherwise log_softmax followed by
+nll_loss, which is PyTorch's definition. reduction is 'mean' (default), 'sum' or 'none'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _core
+from .. import _math, autograd
+from ..autograd import record
+from ..tensor import Tensor, wrap
+
+__all__ = ["cross_entropy", "mse_loss", "nll_loss"]
+
+_O = _core.ops
+_T = _core.tensor_ops
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _float(x, name: str) -> Tensor:
+    from .functional import float_input
+
+    return float_input(x, name)
+
+
+def _scalar(value: float, device) -> Tensor:
+    c = _T.empty([], device.core)
+    c.fill(value)
+    return wrap(c, device)
+
+
+def _targets(target, batch: int, device):
+    """Class indices as the engine's int32 tensor, checked like PyTorch checks them."""
+    if not isinstance(target, Tensor):
+        raise TypeError(f"target must be a Tensor, got {type(target).__name__}")
+    if target.dtype.is_floating_point:
+        raise RuntimeError(
+            "bnlab.torch losses take class indices as targets: expected an int64 tensor, got float32 "
+            "(class-probability targets are not supported)"
+        )
+    labels = target._np().reshape(-1)
+    if labels.shape[0] != batch:
+        raise ValueError(f"Expected input batch_size ({batch}) to match target batch_size ({labels.shape[0]}).")
+    c = _core.Tensor.from_numpy(labels.astype(np.int32))
+    return c if device.type == "cpu" else c.to(device.core), labels
+
+
+def _as_2d(x: Tensor, target: Tensor, name: str) -> Tensor:
+    if x.dim() == 1 and target.dim() == 0:
+        return x.view(1, -1)
+    if x.dim() != 2:
+        raise NotImplementedError(f"bnlab.torch {name} takes input of shape (N, C) or (C,), got {x.shape}")
+    return x
+
+
+def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of logits (N, C) against class indices (N,): log_softmax then nll_loss."""
+    _check_reduction(reduction)
+    x = _as_2d(_float(input, "input"), target, "cross_entropy")
+    B = x.shape[0]
+    tc, labels = _targets(target, B, x.device)
+    if weight is not None or reduction == "none" or (labels == ignore_index).any():
+        return nll_loss(log_softmax(x, 1), target, weight, ignore_index=ignore_index, reduction=reduction)
+    xc = x._c
+    rows = _core.Tensor()
+    form = _core.XentForm.SparseLogits
+    _O.xent(rows, None, xc, tc, form, True, 0.0, 1.0)  # rows[r] = logsumexp(x_r) - x_r[t_r]
+    total = _O.sum(rows)
+    mean = reduction == "mean"
+    out = _scalar(total / B if mean and B else float("nan") if mean else total, x.device)
+    if autograd._GradMode.enabled and x._rg:
+
+        def backward(g):
+            scale = float(g.numpy()) / (B if mean else 1)
+            grad, unused = _core.Tensor(), _core.Tensor()
+            _O.xent(unused, grad, xc, tc, form, True, 0.0, scale)  # grad = scale * (softmax(x) - onehot(t))
+            return (grad,)
+
+        record("NllLoss", out, (x,), backward)
+    return out
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    from .functional import log_softmax as f
+
+    return f(x, dim)
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities (N, C) at class indices (N,); class weights w (C)."""
+    _check_reduction(reduction)
+    x = _as_2d(_float(input, "input"), target, "nll_loss")
+    B, K = x.shape
+    tc, _ = _targets(target, B, x.device)
+    wc = None
+    if weight is not None:
+        w = _float(weight, "weight")
+        if w.numel() != K:
+            raise RuntimeError(
+                f"weight tensor should be defined either for all {K} classes or no classes but got "
+                f"weight tensor of shape: {w.shape}"
+            )
+        wc = w._c
+    xc = x._c
+    rows, wrows = _core.Tensor(), _core.Tensor()
+    _T.nll_forward(rows, wrows, xc, tc, wc, int(ignore_index))  # rows[r] = -w[t_r] x[r, t_r]
+    if reduction == "none":
+        out = wrap(rows, x.device)
+        denom = 1.0
+    else:
+        denom = _O.sum(wrows) if reduction == "mean" else 1.0
+        total = _O.sum(rows)
+        out = _scalar(total / denom if denom else float("nan"), x.device)
+    if autograd._GradMode.enabled and x._rg:
+
+        def backward(g):
+            grad = _core.Tensor()
+            if reduction == "none":
+                _T.nll_backward(grad, g, 1.0, xc, tc, wc, int(ignore_index))
+            else:
+                _T.nll_backward(grad, None, float(g.numpy()) / denom, xc, tc, wc, int(ignore_index))
+            return (grad,)
+
+        record("NllLoss", out, (x,), backward)
+    return out
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error: mean (default), sum or elementwise ('none') of (input - target)^2."""
+    _check_reduction(reduction)
+    x = _float(input, "input")
+    y = _math.as_float(target) if isinstance(target, Tensor) else None
+    if y is None:
+        raise TypeError(f"target must be a Tensor, got {type(target).__name__}")
+    if x.shape != y.shape:
+        raise ValueError(
+            f"mse_loss: target size {y.shape} differs from input size {x.shape}. PyTorch would broadcast "
+            "them "
+            "(with a warning), which is almost always a bug; reshape one of them."
+        )
+    if reduction == "none":
+        d = x - y
+        return d * d
+    n = max(x.numel(), 1)
+    flat = [1, x.numel()]
+    xc, yc = _T.view(x._c, flat), _T.view(y._c, flat)
+    rows = _core.Tensor()
+    _O.mse(rows, None, xc, yc, 1.0)  # rows[0] = mean (x - y)^2 over all elements
+    value = float(rows.numpy()[0]) * (1 if reduction == "mean" else n)
+    out = _scalar(value, x.device)
+    if autograd._GradMode.enabled and (x._rg or y._rg):
+        shape = list(x._c.shape)
+
+        def backward(g):
+            scale = float(g.numpy()) * (1 if reduction == "mean" else n)
+            grad, unused = _core.Tensor(), _core.Tensor()
+            _O.mse(unused, grad, xc, yc, scale)  # grad = scale * 2 (x - y) / numel
+            gx = _T.view(grad, shape)
+            gy = None
+            if y._rg:
+                gy = _core.Tensor()
+                _T.unary(gy, gx, _T.UnaryOp.Neg)
+            return gx if x._rg else None, gy
+
+        record("MseLoss", out, (x, y), backward)
+    return out

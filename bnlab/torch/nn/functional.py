@@ -1,0 +1,312 @@
+"""``nn.functional``: the layers' maths as functions — linear, batch_norm, activations, dropout, softmax.
+The losses (cross_entropy, nll_loss, mse_loss) live in ``_losses`` and are re-exported here.
+
+Every forward and backward here runs in the C++ engine (``_core.ops`` / ``_core.tensor_ops``); Python only
+checks arguments, keeps the caches the backward needs and tapes the op (see ``autograd``).
+
+    linear      y = x W^T + b            W is (out_features, in_features), PyTorch's layout
+    batch_norm  y = gamma (x - mu) / sqrt(var + eps) + beta per channel of x (N, C) or (N, C, L)
+                training: mu, var (biased) from the batch; running stats blend in the UNBIASED variance
+                eval: mu, var = running_mean, running_var
+    relu, sigmoid, tanh, softmax, log_softmax, dropout (inverted: kept values scaled by 1/(1-p))
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ... import _core
+from .. import _random, autograd
+from .._types import Size
+from ..autograd import accumulate_leaf, record
+from ..tensor import Tensor, wrap
+from ._losses import cross_entropy, mse_loss, nll_loss
+
+__all__ = [
+    "batch_norm",
+    "cross_entropy",
+    "dropout",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+_O = _core.ops
+_T = _core.tensor_ops
+_Act = _core.Act
+
+
+def float_input(x, name: str = "input") -> Tensor:
+    """``x`` checked to be a float32 tensor (engine ops compute in float32)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a Tensor, got {type(x).__name__}")
+    if x._c is None:
+        raise TypeError(f"{name} must be a float32 tensor, got {x.dtype} (convert it with .float())")
+    return x
+
+
+def _param_grad(p, acc: bool):
+    """The buffer a backward writes p's gradient into: p.grad's own memory when p is a leaf that has a
+    gradient (the kernel accumulates into it), else a new one (zeros when the kernel accumulates)."""
+    if p.grad_fn is None and p.grad is not None:
+        return p.grad._c
+    shape = list(p._c.shape)
+    return _core.Tensor(shape, p._c.device) if acc else _T.empty(shape, p._c.device)
+
+
+def _hand_over(p, g, had_grad: bool):
+    """After a kernel wrote p's gradient into g: adopt it as p.grad (leaf) or return it (interior)."""
+    if not p._rg:
+        return None
+    if p.grad_fn is None:
+        if not had_grad:
+            accumulate_leaf(p, g)
+        return None
+    return g
+
+
+# ---------------------------------------------------------------- linear
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b for x of shape (*, in_features); W (out_features, in_features), b (out_features)."""
+    x = float_input(input)
+    shape = x._c.shape
+    w_shape = weight._c.shape
+    if not shape or shape[-1] != w_shape[1]:
+        rows = 1 if len(shape) < 2 else shape[0] if len(shape) == 2 else Size(shape[:-1]).numel()
+        cols = shape[-1] if shape else 1
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and {w_shape[1]}x{w_shape[0]})")
+    xc = x._c
+    if len(shape) != 2:
+        xc = _T.view(xc, [Size(shape[:-1]).numel(), shape[-1]])
+    wc = weight._c
+    bc = bias._c if bias is not None else None
+    oc = _core.Tensor()
+    _O.dense_forward(oc, xc, wc, bc, True)
+    if len(shape) != 2:
+        oc = _T.view(oc, [*shape[:-1], w_shape[0]])
+    out = wrap(oc, x.device)
+    if not autograd._GradMode.enabled or not (x._rg or weight._rg or (bias is not None and bias._rg)):
+        return out
+
+    def backward(g):
+        if len(shape) != 2:
+            g = _T.view(g, [xc.shape[0], w_shape[0]])
+        w_had = weight.grad_fn is None and weight.grad is not None
+        b_had = bias is not None and bias.grad_fn is None and bias.grad is not None
+        acc = w_had or b_had
+        dw = _param_grad(weight, acc)
+        db = _param_grad(bias, acc) if bias is not None else None
+        dx = _core.Tensor() if x._rg else None
+        # dx = g W;  dW (+)= g^T x;  db (+)= sum over rows of g
+        _O.dense_backward(dx, dw, db, g, xc, wc, True, acc)
+        if dx is not None and len(shape) != 2:
+            dx = _T.view(dx, list(shape))
+        grads = (dx, _hand_over(weight, dw, w_had))
+        return grads if bias is None else (*grads, _hand_over(bias, db, b_had))
+
+    record("Addmm", out, (x, weight) if bias is None else (x, weight, bias), backward)
+    return out
+
+
+# ---------------------------------------------------------------- batch norm
+def _verify_batch_size(shape) -> None:
+    values = shape[0]
+    for s in shape[2:]:
+        values *= s
+    if values == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {Size(shape)}")
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalization of x (N, C, *) per channel C (the engine views it as (N, C, L)).
+
+    training=True: normalize with the batch mean and BIASED variance over the N*L values of each channel;
+    when running stats are given, update them in place:
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var  = (1 - momentum) * running_var  + momentum * var * n / (n - 1)   (unbiased, n = N*L)
+    training=False: normalize with running_mean and running_var (which must be given).
+    """
+    x = float_input(input)
+    shape = x._c.shape
+    if len(shape) < 2:
+        raise ValueError(f"batch_norm expects an input of shape (N, C, *), got {Size(shape)}")
+    if training:
+        _verify_batch_size(shape)
+        if eps <= 0.0:
+            raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    elif eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    N, C = shape[0], shape[1]
+    L = Size(shape[2:]).numel()
+    for name, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None and t.numel() != C:
+            raise RuntimeError(f"{name} should contain {C} elements not {t.numel()}")
+    xc = x._c
+    gc = weight._c if weight is not None else None
+    bc = bias._c if bias is not None else None
+    oc = _core.Tensor()
+    params = tuple(p for p in (weight, bias) if p is not None)
+    if training:
+        cache = _O.BNCache()
+        _O.batchnorm_forward_train(oc, cache, xc, gc, bc, N, C, L, eps)
+        if running_mean is not None and momentum is not None:
+            n = N * L
+            _O.blend(running_mean._c, cache.mean, 1.0 - momentum, 1.0)
+            _O.blend(running_var._c, cache.var, 1.0 - momentum, n / (n - 1))
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+        mc, vc = running_mean._c.to(xc.device), running_var._c.to(xc.device)  # constants of this graph
+        _O.batchnorm_forward_infer(oc, xc, mc, vc, gc, bc, N, C, L, eps)
+    out = wrap(oc, x.device)
+    if not autograd._GradMode.enabled or not (x._rg or any(p._rg for p in params)):
+        return out
+
+    def backward(g):
+        w_had = weight is not None and weight.grad_fn is None and weight.grad is not None
+        b_had = bias is not None and bias.grad_fn is None and bias.grad is not None
+        dg = _param_grad(weight, True) if weight is not None else None  # the kernels accumulate
+        db = _param_grad(bias, True) if bias is not None else None
+        dx = _core.Tensor()
+        if training:
+            # dx = gamma * rstd / M * (M*g - sum(g) - xhat * sum(g*xhat))
+            # dgamma += sum(g * xhat);  dbeta += sum(g)
+            _O.batchnorm_backward(dx, dg, db, g, cache, gc, N, C, L)
+        else:
+            # running statistics are constants: dx = g * gamma * rstd
+            _T.batchnorm_backward_eval(dx, dg, db, g, xc, mc, vc, gc, N, C, L, eps)
+        grads = [dx if x._rg else None]
+        if weight is not None:
+            grads.append(_hand_over(weight, dg, w_had))
+        if bias is not None:
+            grads.append(_hand_over(bias, db, b_had))
+        return tuple(grads)
+
+    record("NativeBatchNorm", out, (x, *params), backward)
+    return out
+
+
+# ---------------------------------------------------------------- activations
+def _activation(name: str, x: Tensor, act) -> Tensor:
+    x = float_input(x)
+    oc = _core.Tensor()
+    _O.activation_forward(oc, x._c, act)
+    out = wrap(oc, x.device)
+    if autograd._GradMode.enabled and x._rg:
+
+        def backward(g):
+            dx = _core.Tensor()
+            _O.activation_backward(dx, g, oc, act)  # from the output: relu' = [y > 0], sigmoid' = y(1-y), ...
+            return (dx,)
+
+        record(name, out, (x,), backward)
+    return out
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); gradient 1 where the output is positive, else 0. (``inplace`` computes out of place.)"""
+    return _activation("Relu", input, _Act.Relu)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e^-x); gradient y (1 - y)."""
+    return _activation("Sigmoid", input, _Act.Sigmoid)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """tanh x; gradient 1 - y^2."""
+    return _activation("Tanh", input, _Act.Tanh)
+
+
+def softmax_dim(ndim: int, name: str) -> int:
+    """PyTorch's implicit choice of dimension (deprecated there too): 0 for 0-, 1- and 3-D, else 1."""
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _last_dim(x: Tensor, dim, name: str) -> None:
+    n = x.dim()
+    if dim is None:
+        dim = softmax_dim(n, name)
+    if not -max(n, 1) <= dim < max(n, 1):
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-max(n, 1)}, {max(n, 1) - 1}], but got {dim})"
+        )
+    if n and dim % n != n - 1:
+        raise NotImplementedError(
+            f"bnlab.torch computes {name} over the last dimension only (dim={n - 1} or -1 here, got "
+            f"dim={dim}); "
+            "move the dimension last with permute() first"
+        )
+
+
+def softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    """e^x / sum(e^x) over ``dim`` (the last dimension); backward y (g - sum(g y))."""
+    x = float_input(input)
+    _last_dim(x, dim, "softmax")
+    return _activation("Softmax", x, _Act.Softmax)
+
+
+def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    """x - log(sum(e^x)) over ``dim`` (the last dimension); backward g - softmax(x) sum(g)."""
+    x = float_input(input)
+    _last_dim(x, dim, "log_softmax")
+    oc = _core.Tensor()
+    _T.log_softmax_forward(oc, x._c)
+    out = wrap(oc, x.device)
+    if autograd._GradMode.enabled and x._rg:
+
+        def backward(g):
+            dx = _core.Tensor()
+            _T.log_softmax_backward(dx, g, oc)
+            return (dx,)
+
+        record("LogSoftmax", out, (x,), backward)
+    return out
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Inverted dropout: zero each value with probability p, scale the others by 1/(1-p).
+    Identity when not training or p == 0 (the input itself is returned, as PyTorch does)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    x = float_input(input)
+    if not training or p == 0.0 or x.numel() == 0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    oc, mask = _core.Tensor(), _core.Tensor()
+    _O.dropout_forward(oc, mask, x._c, float(p), _random.default_generator.draw_seed(), 0)
+    out = wrap(oc, x.device)
+    if autograd._GradMode.enabled and x._rg:
+
+        def backward(g):
+            dx = _core.Tensor()
+            _O.dropout_backward(dx, g, mask)
+            return (dx,)
+
+        record("NativeDropout", out, (x,), backward)
+    return out

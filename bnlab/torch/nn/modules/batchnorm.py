@@ -1,0 +1,166 @@
+"""``nn.BatchNorm1d`` (and ``BatchNorm2d``): batch normalization with PyTorch's exact semantics.
+
+    y = weight * (x - mean) / sqrt(var + eps) + bias        per channel C of x (N, C) or (N, C, L)
+
+Training mode (``model.train()``, the default): mean and the BIASED var come from the batch (over the N*L
+values of each channel), and the running statistics are updated in place:
+
+    running_mean = (1 - momentum) * running_mean + momentum * mean
+    running_var  = (1 - momentum) * running_var  + momentum * var * n / (n - 1)    (UNBIASED, n = N*L)
+
+``num_batches_tracked`` (int64) counts the training batches; with ``momentum=None`` the factor is
+1 / num_batches_tracked, a cumulative average. PyTorch's momentum 0.1 is Keras's momentum 0.9.
+
+Eval mode (``model.eval()``): running_mean and running_var replace the batch statistics, so one sample
+works. With ``track_running_stats=False`` there are no buffers (None) and batch statistics are used in both
+modes. ``torch.no_grad()`` does not switch the mode: a BatchNorm in training mode inside ``no_grad()`` still
+uses (and updates with) batch statistics — bnlab says so once with a :class:`BatchNormTrainingModeWarning`.
+
+Parameters: weight (gamma, ones) and bias (beta, zeros) when ``affine``. Buffers: running_mean (zeros),
+running_var (ones), num_batches_tracked (0). Errors (messages as PyTorch's): a training batch with one value
+per channel ("Expected more than 1 value per channel when training, got input size torch.Size([1, C])"),
+and inputs that are not 2-D or 3-D ("expected 2D or 3D input (got 4D input)").
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ... import _factory, autograd
+from ...tensor import host
+from .. import functional as F
+from ..parameter import Parameter
+from .module import Module
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNormTrainingModeWarning"]
+
+
+class BatchNormTrainingModeWarning(UserWarning):
+    """A BatchNorm layer ran in training mode inside ``torch.no_grad()`` (usually: evaluation without
+    ``model.eval()``)."""
+
+
+_WARNING = (
+    "{layer} ran in TRAINING mode inside torch.no_grad(). no_grad() only stops gradient tracking; it does "
+    "not switch the layer to evaluation. So, exactly as PyTorch does, this batch was normalized with its OWN "
+    "mean "
+    "and variance, and running_mean/running_var were updated from it. To evaluate with the running "
+    "statistics learned in training, call model.eval() before testing (and model.train() before training "
+    "again). This warning is shown once per layer."
+)
+
+
+class _BatchNorm(Module):
+    """What BatchNorm1d and BatchNorm2d share; they differ only in the input ranks they accept."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(num_features, int) or isinstance(num_features, bool) or num_features <= 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum!r}")
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        self._warned_no_grad = False
+        if affine:
+            self.weight = Parameter(_factory.ones(num_features))
+            if bias:
+                self.bias = Parameter(_factory.zeros(num_features))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", _factory.zeros(num_features))
+            self.register_buffer("running_var", _factory.ones(num_features))
+            self.register_buffer("num_batches_tracked", host(np.zeros((), dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        if device is not None:
+            self.to(device)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            with autograd.no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            with autograd.no_grad():
+                self.weight.fill_(1)
+                if self.bias is not None:
+                    self.bias.zero_()
+
+    def _check_input_dim(self, input) -> None:
+        raise NotImplementedError
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked._a += 1  # counted before the batch-size check, as PyTorch does
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked._a)
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
+        if self.training and self.track_running_stats and not autograd.is_grad_enabled() and not self._warned_no_grad:
+            self._warned_no_grad = True
+            warnings.warn(
+                _WARNING.format(layer=f"{type(self).__name__}({self.num_features})"),
+                BatchNormTrainingModeWarning,
+                stacklevel=3,
+            )
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(
+            input,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
+            bn_training,
+            factor,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization over (N, C) or (N, C, L) inputs; see the module docstring for the exact rules."""
+
+    def _check_input_dim(self, input) -> None:
+        if input.dim() != 2 and input.dim() != 3:
+            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization over (N, C, H, W) inputs, per channel C (statistics over N*H*W values)."""
+
+    def _check_input_dim(self, input) -> None:
+        if input.dim() != 4:
+            raise ValueError(f"expected 4D input (got {input.dim()}D input)")

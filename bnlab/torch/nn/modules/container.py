@@ -1,0 +1,79 @@
+"""Containers: ``Sequential`` (layers applied in order) and ``ModuleList`` (a registered list of modules).
+
+Children are registered under their positions ("0", "1", ...) or the names of an OrderedDict, which become
+the prefixes of ``state_dict`` keys (``0.weight``), exactly as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .module import Module
+
+__all__ = ["ModuleList", "Sequential"]
+
+
+class Sequential(Module):
+    """``Sequential(layer1, layer2, ...)`` or ``Sequential(OrderedDict(name=layer, ...))``."""
+
+    def __init__(self, *args) -> None:
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, module in args[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(args):
+                self.add_module(str(i), module)
+
+    def forward(self, input):
+        for module in self._modules.values():
+            input = module(input)
+        return input
+
+    def __getitem__(self, idx):
+        modules = list(self._modules.items())
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(modules[idx]))
+        if not -len(modules) <= idx < len(modules):
+            raise IndexError(f"index {idx} is out of range")
+        return modules[idx][1]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (a plain Python list would hide them)."""
+
+    def __init__(self, modules=None) -> None:
+        super().__init__()
+        for module in modules or ():
+            self.append(module)
+
+    def __getitem__(self, idx):
+        modules = list(self._modules.values())
+        if isinstance(idx, slice):
+            return ModuleList(modules[idx])
+        return modules[idx]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> ModuleList:
+        for module in modules:
+            self.append(module)
+        return self

@@ -1,0 +1,339 @@
+"""``bnlab.torch.Tensor``: PyTorch's tensor on bnlab's engine.
+
+Storage. A float32 tensor wraps an engine tensor (``_core.Tensor``, attribute ``_c``) on its device; on the
+CPU, ``numpy()`` is a zero-copy view of that memory (cached in ``_a``), so reading or writing the array reads
+or writes the tensor. Integer and bool tensors (labels, indices, masks, metrics) are NumPy arrays (``_a``);
+the engine sees them only as int32 class indices for the losses. Tensors are always contiguous: ``view``,
+``reshape`` and ``flatten`` share memory; indexing and transposes copy (PyTorch would return views).
+
+Autograd. ``requires_grad``, ``grad``, ``grad_fn``, ``is_leaf``, ``backward()``, ``detach()`` and ``.data``
+behave as in PyTorch; see ``autograd``. The arithmetic lives in ``_math`` (engine kernels), shape ops and
+selection in ``_shape``, printing in ``_format``; this file holds the class and its plumbing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from . import _types, autograd
+from ._types import CPU, Size, as_device, dtype_of_numpy
+
+__all__ = ["Tensor"]
+
+_T = _core.tensor_ops
+_F32 = _types.float32
+
+
+def wrap(c, device=CPU) -> Tensor:
+    """A float32 Tensor over the engine tensor ``c`` (no copy)."""
+    t = _new(Tensor)
+    t._c, t._a, t.dtype, t.device = c, None, _F32, device
+    t._rg, t.grad, t.grad_fn = False, None, None
+    return t
+
+
+def host(array, device=CPU) -> Tensor:
+    """A Tensor over a NumPy array: float data becomes a float32 engine tensor (a copy), integer and bool data
+    stay NumPy (shared, not copied)."""
+    array = np.asarray(array)
+    dt = dtype_of_numpy(array.dtype)
+    if dt is _F32:
+        c = _core.Tensor.from_numpy(np.asarray(array, dtype=np.float32, order="C"))
+        return wrap(c if device.type == "cpu" else c.to(device.core), device)
+    t = _new(Tensor)
+    t._c, t._a, t.dtype, t.device = None, array if array.dtype == dt.np else array.astype(dt.np), dt, device
+    t._rg, t.grad, t.grad_fn = False, None, None
+    return t
+
+
+_new = object.__new__
+
+
+class Tensor:
+    """A multi-dimensional array with autograd: float32 (engine) or int64/int32/uint8/bool (host)."""
+
+    __slots__ = ("__weakref__", "_a", "_c", "_rg", "device", "dtype", "grad", "grad_fn")
+
+    def __new__(cls, *args):
+        """``torch.Tensor(2, 3)`` (zeros of that shape), ``torch.Tensor(data)`` (a float32 copy of data) or
+        ``torch.Tensor()`` (empty, shape (0,))."""
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+            src = host(np.asarray(args[0], dtype=np.float32))
+        else:
+            src = host(np.zeros([int(a) for a in args] if args else [0], dtype=np.float32))
+        t = _new(cls)
+        t._c, t._a, t.dtype, t.device = src._c, None, _F32, CPU
+        t._rg, t.grad, t.grad_fn = False, None, None
+        return t
+
+    # ---------------------------------------------------------------- storage and conversion
+    def _np(self) -> np.ndarray:
+        """The data as a NumPy array: a zero-copy view on the CPU, a host copy from other devices."""
+        a = self._a
+        if a is None:
+            a = self._c.numpy()
+            if self.device.type == "cpu":
+                self._a = a
+        return a
+
+    def _wrap_grad(self, g) -> Tensor:
+        return wrap(g, self.device)
+
+    def _set_core(self, c, device) -> None:
+        self._c, self._a, self.device = c, None, device
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array, sharing memory on the CPU (writes show in the tensor)."""
+        if self._rg and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self.device.type != "cpu" and not force:
+            raise TypeError(
+                f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
+                "tensor "
+                "to "
+                "host memory first."
+            )
+        return self._np()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._np()
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number (``f"{loss.item():.4f}"``)."""
+        n = self.numel()
+        if n != 1:
+            raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
+        return self._np().item()
+
+    def tolist(self):
+        return self._np().tolist()
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``; returns ``self`` when
+        nothing changes, as PyTorch does."""
+        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, _types.dtype):
+                dtype = a
+            elif isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            else:
+                device = a
+        out = self
+        if dtype is not None and dtype is not self.dtype:
+            out = _shape.astype(out, dtype)
+        if device is not None:
+            device = as_device(device)
+            if device.type == "cuda" and device.index is None:
+                device = _types.CUDA
+            if device != out.device:
+                from . import cuda
+
+                if device.type == "cuda":
+                    cuda.require_available()
+                out = _shape.to_device(out, device)
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to(CPU)
+
+    def cuda(self, device=None) -> Tensor:
+        """A copy on the GPU; raises RuntimeError when bnlab was built without CUDA or no GPU is present."""
+        return self.to(_types.CUDA if device is None else as_device(device))
+
+    def float(self) -> Tensor:
+        return self.to(_F32)
+
+    def long(self) -> Tensor:
+        return self.to(_types.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_types.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(_types.bool)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {
+                "float32": "torch.FloatTensor",
+                "int64": "torch.LongTensor",
+                "int32": "torch.IntTensor",
+                "uint8": "torch.ByteTensor",
+                "bool": "torch.BoolTensor",
+            }[self.dtype.name]
+        return self.to(dtype)
+
+    def clone(self) -> Tensor:
+        return _shape.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # ---------------------------------------------------------------- shape
+    @property
+    def shape(self) -> Size:
+        return Size(self._c.shape if self._c is not None else self._a.shape)
+
+    def size(self, dim: int | None = None):
+        """The shape as a ``torch.Size``, or the size of dimension ``dim``."""
+        shape = self.shape
+        if dim is None:
+            return shape
+        return shape[_shape.norm_dim(dim, len(shape))]
+
+    def dim(self) -> int:
+        return len(self._c.shape) if self._c is not None else self._a.ndim
+
+    ndim = property(dim)
+
+    def numel(self) -> int:
+        return self._c.numel() if self._c is not None else self._a.size
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def __len__(self) -> int:
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of a 0-d tensor")
+        return shape[0]
+
+    def __iter__(self):
+        if self.dim() == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    # ---------------------------------------------------------------- autograd
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if not value and self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+                "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+            )
+        self._rg = value
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``. ``gradient`` is required unless ``self`` is
+        a scalar (it then defaults to 1)."""
+        if create_graph:
+            raise NotImplementedError("bnlab.torch does not build graphs of gradients (create_graph=True)")
+        if not self._rg:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if gradient is None:
+            if self.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            seed = _T.empty(list(self._c.shape), self._c.device)
+            seed.fill(1.0)
+        else:
+            if not isinstance(gradient, Tensor):
+                gradient = host(np.asarray(gradient, dtype=np.float32), self.device)
+            if gradient.shape != self.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[0] has a shape of {gradient.shape} and output[0] has a "
+                    f"shape of {self.shape}."
+                )
+            seed = gradient._c.to(gradient._c.device)  # the tape owns its gradients: copy the caller's
+        autograd.run_backward(self, seed, retain_graph=bool(retain_graph))
+
+    def detach(self) -> Tensor:
+        """The same data (shared memory), cut from the graph: ``requires_grad`` False, no ``grad_fn``."""
+        if self._c is None:
+            return host(self._a, self.device)
+        return wrap(self._c, self.device)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn, self._rg = None, False
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        """The data without autograd history (shares memory), as ``detach()``."""
+        return self.detach()
+
+    @data.setter
+    def data(self, other: Tensor) -> None:
+        if not isinstance(other, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(other).__name__}")
+        if other.dtype is not self.dtype:
+            raise TypeError(f"data: cannot assign a {other.dtype} tensor to a {self.dtype} tensor")
+        if other._c is None:
+            self._a, self.device = other._a, other.device
+        else:
+            self._set_core(other._c, other.device)
+
+    # ---------------------------------------------------------------- Python protocol
+    def __repr__(self) -> str:
+        return _format.tensor_repr(self)
+
+    def __format__(self, spec: str) -> str:
+        if self.dim() == 0 and spec:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous ({self.shape})")
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __reduce__(self):
+        return (_rebuild, (self._np().copy(), self.dtype.name, str(self.device), self._rg))
+
+    def __getitem__(self, key) -> Tensor:
+        return _shape.getitem(self, key)
+
+    def __setitem__(self, key, value) -> None:
+        _shape.setitem(self, key, value)
+
+
+def _rebuild(array, dtype_name, device, requires_grad) -> Tensor:
+    t = host(np.asarray(array, dtype=_types._BY_NAME[dtype_name].np)).to(device)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+from . import _format, _methods, _shape  # noqa: E402  (operators and methods live there)
+
+_methods.install(Tensor)
