@@ -21,6 +21,7 @@ if(NOT BNLAB_CUDA STREQUAL "OFF")
     find_package(CUDAToolkit QUIET)
     if(TARGET CUDA::cublas)
       set(BNLAB_CUBLAS CUDA::cublas)
+      set(BNLAB_CUBLAS_RPATH ${CUDAToolkit_LIBRARY_DIR})
     else()
       file(GLOB BNLAB_CUBLAS_HINTS ${CMAKE_CURRENT_SOURCE_DIR}/.venv/lib/python3*/site-packages/nvidia/cu13
            $ENV{VIRTUAL_ENV}/lib/python3*/site-packages/nvidia/cu13)
@@ -33,6 +34,7 @@ if(NOT BNLAB_CUDA STREQUAL "OFF")
         set_target_properties(bnlab_cublas PROPERTIES IMPORTED_LOCATION ${BNLAB_CUBLAS_LIBRARY}
                                                       INTERFACE_INCLUDE_DIRECTORIES ${BNLAB_CUBLAS_INCLUDE})
         set(BNLAB_CUBLAS bnlab_cublas)
+        get_filename_component(BNLAB_CUBLAS_RPATH ${BNLAB_CUBLAS_LIBRARY} DIRECTORY)
       else()
         string(CONCAT BNLAB_CUDA_MISSING "no cuBLAS (apt-get install libcublas-dev-13-0, or pip install "
                                          "nvidia-cublas and set BNLAB_CUBLAS_ROOT to its nvidia/cu13 directory)")
@@ -60,6 +62,4 @@ if(BNLAB_WITH_CUDA)
   # Host-side warnings of the .cu files, as for the C++ sources (nvcc's own warnings are on by default).
   target_compile_options(bnlab_engine PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
   target_compile_definitions(bnlab_engine PUBLIC BNLAB_WITH_CUDA)
-  # An installed module keeps cuBLAS's directory in its RPATH, so that it loads outside the build tree.
-  set(CMAKE_INSTALL_RPATH_USE_LINK_PATH ON)
 endif()

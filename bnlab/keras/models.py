@@ -26,6 +26,7 @@ class Sequential(Trainer):
         super().__init__()
         for layer in layers or []:
             self.add(layer)
+        self._build_if_possible()  # as Keras: built as soon as the input shape is known
 
     # ---- structure ----
     def add(self, layer):
@@ -36,8 +37,8 @@ class Sequential(Trainer):
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a bnlab.keras layer, got {type(layer).__name__}")
-        if self._engine is not None:
-            raise ValueError("cannot add layers to a model that has already been built")
+        # Adding to a built model rebuilds it lazily; layers already built keep their weights.
+        self._engine = None
         if not self._layers and self._input_shape is None and layer._batch_input_shape is not None:
             self._input_shape = layer._batch_input_shape
         self._layers.append(layer)  # built lazily (summary, fit, ...), once every layer is known

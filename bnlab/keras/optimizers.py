@@ -22,8 +22,8 @@ class Optimizer:
 
     def __init__(self, learning_rate, name):
         lr = float(learning_rate)
-        if not lr > 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+        if not lr >= 0:
+            raise ValueError(f"learning_rate must be >= 0, got {learning_rate!r}")
         self.name = name
         self._engine = self._create(lr)
 
@@ -36,8 +36,8 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        if not float(value) > 0:
-            raise ValueError(f"learning_rate must be > 0, got {value!r}")
+        if not float(value) >= 0:
+            raise ValueError(f"learning_rate must be >= 0, got {value!r}")
         self._engine.learning_rate = float(value)
 
     lr = learning_rate

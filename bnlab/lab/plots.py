@@ -11,10 +11,7 @@
                   their initial values (epoch 0) on.
 """
 
-import matplotlib
-
-matplotlib.use("Agg")  # the lab writes files; it never opens a window
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure  # figures without pyplot: no backend is chosen or changed
 import numpy as np
 
 from bnlab.lab import analysis
@@ -46,10 +43,8 @@ def _title(fig, results, what, spread=True):
 
 
 def _grid(nrows, ncols, width=4.6, height=3.4):
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(width * ncols, height * nrows + 0.7), squeeze=False, layout="constrained"
-    )
-    return fig, axes
+    fig = Figure(figsize=(width * ncols, height * nrows + 0.7), layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def curves(results):
@@ -272,7 +267,6 @@ def save_all(results, folder):
             continue
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
         path = folder / f"{name}.png"
         atomic_write_bytes(path, buf.getvalue())
         paths[name] = path
