@@ -42,13 +42,13 @@ ctest: setup
 	.venv/bin/ctest --test-dir $(CTEST_BUILD) --output-on-failure
 
 lint: setup
-	.venv/bin/ruff check bnlab tests benchmarks
-	.venv/bin/ruff format --check bnlab tests benchmarks
+	.venv/bin/ruff check bnlab tests benchmarks notebooks
+	.venv/bin/ruff format --check bnlab tests benchmarks notebooks
 	clang-format --dry-run --Werror $$(find cpp bindings -name '*.cpp' -o -name '*.hpp' -o -name '*.cu' -o -name '*.cuh')
 
 format: setup
-	.venv/bin/ruff check --fix bnlab tests benchmarks
-	.venv/bin/ruff format bnlab tests benchmarks
+	.venv/bin/ruff check --fix bnlab tests benchmarks notebooks
+	.venv/bin/ruff format bnlab tests benchmarks notebooks
 	clang-format -i $$(find cpp bindings -name '*.cpp' -o -name '*.hpp' -o -name '*.cu' -o -name '*.cuh')
 
 bench: setup

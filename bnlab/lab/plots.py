@@ -11,8 +11,8 @@
                   their initial values (epoch 0) on.
 """
 
-from matplotlib.figure import Figure  # figures without pyplot: no backend is chosen or changed
 import numpy as np
+from matplotlib.figure import Figure  # figures without pyplot: no backend is chosen or changed
 
 from bnlab.lab import analysis
 
