@@ -54,11 +54,13 @@ def use_mnist_or_fashion_mnist(limit=None):
         if _fashion_as_mnist is None:
             _fashion_as_mnist = _serve_fashion_mnist_as_mnist()
         os.environ["BNLAB_DATA_DIR"] = str(_fashion_as_mnist)
-        print("MNIST is NOT on this machine (bnlab looked for it without downloading). The seed's MNIST\n"
-              "loaders will read FASHION-MNIST instead: $BNLAB_DATA_DIR now points at\n"
-              f"{_fashion_as_mnist}, whose mnist/ folder holds Fashion-MNIST's images and labels.\n"
-              "Same shapes (28x28 grayscale, 10 classes), but clothing instead of digits: a harder task,\n"
-              "so every accuracy below is a Fashion-MNIST accuracy, lower than MNIST's would be.")
+        print(
+            "MNIST is NOT on this machine (bnlab looked for it without downloading). The seed's MNIST\n"
+            "loaders will read FASHION-MNIST instead: $BNLAB_DATA_DIR now points at\n"
+            f"{_fashion_as_mnist}, whose mnist/ folder holds Fashion-MNIST's images and labels.\n"
+            "Same shapes (28x28 grayscale, 10 classes), but clothing instead of digits: a harder task,\n"
+            "so every accuracy below is a Fashion-MNIST accuracy, lower than MNIST's would be."
+        )
     if limit is not None:
         _slice_loader(datasets.mnist, *limit)
     return name
@@ -71,24 +73,30 @@ def _serve_fashion_mnist_as_mnist():
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     folder = root / "mnist"
     folder.mkdir()
-    for stem, array in (("train-images-idx3-ubyte", x), ("train-labels-idx1-ubyte", y),
-                        ("t10k-images-idx3-ubyte", xt), ("t10k-labels-idx1-ubyte", yt)):
+    for stem, array in (
+        ("train-images-idx3-ubyte", x),
+        ("train-labels-idx1-ubyte", y),
+        ("t10k-images-idx3-ubyte", xt),
+        ("t10k-labels-idx1-ubyte", yt),
+    ):
         _write_idx(folder / stem, array)
     (root / "fashion-mnist").symlink_to(folder, target_is_directory=True)
     return root
 
 
 def use_cifar10_or_fashion_mnist(limit=None):
-    """"CIFAR-10" when it is present, else "Fashion-MNIST"; ``limit`` slices the loader that will be used."""
+    """ "CIFAR-10" when it is present, else "Fashion-MNIST"; ``limit`` slices the loader that will be used."""
     if is_present("cifar10"):
         name, module = "CIFAR-10", datasets.cifar10
         print("CIFAR-10 is on this machine: the seed's code runs on it, as written.")
     else:
         name, module = "Fashion-MNIST", datasets.fashion_mnist
-        print("CIFAR-10 is NOT on this machine (bnlab looked for it without downloading).\n"
-              "Fashion-MNIST cannot pass for it (28x28 grayscale, not 32x32 colour), so the seed's cell is\n"
-              "skipped and the next one runs the SAME network on Fashion-MNIST, with input_shape=(28, 28).\n"
-              "Every accuracy below is a Fashion-MNIST accuracy.")
+        print(
+            "CIFAR-10 is NOT on this machine (bnlab looked for it without downloading).\n"
+            "Fashion-MNIST cannot pass for it (28x28 grayscale, not 32x32 colour), so the seed's cell is\n"
+            "skipped and the next one runs the SAME network on Fashion-MNIST, with input_shape=(28, 28).\n"
+            "Every accuracy below is a Fashion-MNIST accuracy."
+        )
     if limit is not None:
         _slice_loader(module, *limit)
     return name
@@ -104,8 +112,10 @@ def _slice_loader(module, n_train, n_test):
 
     load_data.__wrapped__ = full
     module.load_data = load_data
-    print(f"BNLAB_QUICK=1: the loaders return the first {n_train:,} training and {n_test:,} test samples "
-          "(a smoke run, not a measurement).")
+    print(
+        f"BNLAB_QUICK=1: the loaders return the first {n_train:,} training and {n_test:,} test samples "
+        "(a smoke run, not a measurement)."
+    )
 
 
 def _write_idx(path, array):
