@@ -113,17 +113,7 @@ class Tensor:
     def to(self, *args, **kwargs) -> Tensor:
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``; returns ``self`` when
         nothing changes, as PyTorch does."""
-        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, _types.dtype):
-                dtype = a
-            elif isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            else:
-                device = a
+        device, dtype = parse_to_args(args, kwargs)
         out = self
         if dtype is not None and dtype is not self.dtype:
             out = _shape.astype(out, dtype)
@@ -332,6 +322,23 @@ class Tensor:
 def _rebuild(array, dtype_name, device, requires_grad) -> Tensor:
     t = host(np.asarray(array, dtype=_types._BY_NAME[dtype_name].np)).to(device)
     return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def parse_to_args(args, kwargs):
+    """(device, dtype) from the arguments of ``Tensor.to`` / ``Module.to``: a device, a dtype, both, or a tensor
+    to match; ``non_blocking`` is accepted and ignored (bnlab copies synchronously)."""
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, _types.dtype):
+            dtype = a
+        elif isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        else:
+            device = a
+    return device, dtype
 
 
 from . import _format, _methods, _shape  # noqa: E402  (operators and methods live there)

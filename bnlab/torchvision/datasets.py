@@ -157,18 +157,7 @@ class MNIST(VisionDataset):
 class FashionMNIST(MNIST):
     """Fashion-MNIST (Zalando): MNIST's shapes with 10 kinds of clothing."""
 
-    classes: ClassVar[list[str]] = [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ]
+    classes: ClassVar[list[str]] = list(_datasets.fashion_mnist.CLASS_NAMES)
     _module = _datasets.fashion_mnist
 
 

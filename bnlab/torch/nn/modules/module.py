@@ -18,7 +18,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ... import _types
-from ...tensor import Tensor
+from ...tensor import Tensor, parse_to_args
 from ..parameter import Parameter
 
 __all__ = ["Module"]
@@ -253,18 +253,7 @@ class Module:
 
     def to(self, *args, **kwargs) -> Module:
         """Move parameters (keeping their identity, so optimizers still hold them) and buffers in place."""
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, _types.dtype):
-                dtype = a
-            elif isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            else:
-                device = a
+        device, dtype = parse_to_args(args, kwargs)
         if dtype is not None and dtype is not _types.float32:
             raise TypeError(
                 f"nn.Module.to only accepts floating point dtypes, and bnlab computes in float32, got {dtype}"
