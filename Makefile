@@ -53,7 +53,9 @@ format: setup
 
 bench: setup
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) benchmarks/bench_keras_epoch.py --out benchmarks/RESULTS.md
+	$(PY) benchmarks/bench_keras_epoch.py --out benchmarks/results_keras_epoch.md
+	$(PY) benchmarks/bench_torch_seed000.py --out benchmarks/results_torch_seed000.md
+	$(PY) benchmarks/bench_cuda.py
 
 clean:
 	rm -rf build .venv

@@ -10,7 +10,7 @@ GFLOP/s counts the GEMMs only: forward 2·B·in·out per Dense, backward 2·B·i
 (except the first layer, whose dX nobody needs), so 6·n·Σ in·out − 2·n·in₀·out₀ per epoch. It is compared
 with the engine's own cblas_sgemm rate on a 1024³ product, measured in the same run.
 
-    python benchmarks/bench_keras_epoch.py --out benchmarks/RESULTS.md
+    python benchmarks/bench_keras_epoch.py --out benchmarks/results_keras_epoch.md
 """
 
 import argparse
@@ -155,7 +155,7 @@ def main():
         f"PyTorch {torch.__version__}; best of {args.repeats} epochs after a warm-up.",
         f"Engine cblas_sgemm (OpenBLAS) on 1024³ in the same run: {peak:.1f} GFLOP/s.",
         "",
-        "Command: `python benchmarks/bench_keras_epoch.py --out benchmarks/RESULTS.md`",
+        "Command: `python benchmarks/bench_keras_epoch.py --out benchmarks/results_keras_epoch.md`",
         "",
     ]
     report = "\n".join(header + lines) + "\n"
