@@ -83,7 +83,7 @@ void bind_nn(py::module_& m) {
            arg("weight_decay"))
       .def_readwrite("momentum", &SGD::momentum);
   py::class_<Adam, Optimizer, std::shared_ptr<Adam>>(m, "Adam").def(
-      py::init<float, float, float, float, bool, bool, float>(), arg("lr"), arg("beta1"), arg("beta2"), arg("eps"),
+      py::init<float, double, double, float, bool, bool, float>(), arg("lr"), arg("beta1"), arg("beta2"), arg("eps"),
       arg("amsgrad"), arg("keras_eps"), arg("weight_decay"));
   py::class_<RMSprop, Optimizer, std::shared_ptr<RMSprop>>(m, "RMSprop")
       .def(py::init<float, float, float, float, bool>(), arg("lr"), arg("rho"), arg("momentum"), arg("eps"),

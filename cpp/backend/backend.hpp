@@ -122,12 +122,14 @@ struct Backend {
   // Keras SGD maps to dampening = 0, wd = 0 with buf holding -velocity/lr (see nn/optimizer.cpp).
   void (*sgd_update)(float* w, float* buf, const float* g, std::int64_t n, float lr, float momentum, float dampening,
                      float weight_decay, bool nesterov, bool first_step);
-  // Adam: m, v moments; bias corrections c1 = 1-b1^t, c2 = 1-b2^t given by the caller.
+  // Adam: m, v moments, m += (g - m)(1 - b1), v += (g^2 - v)(1 - b2); the caller passes omb1 = 1 - b1 and
+  // omb2 = 1 - b2 computed in double (as Keras and PyTorch do: 1.0f - 0.999f is 0.00099998713, not 0.001)
+  // and the bias corrections c1 = 1-b1^t, c2 = 1-b2^t.
   // keras_eps=true : w -= lr*sqrt(c2)/c1 * m / (sqrt(v) + eps)              (Keras)
   // keras_eps=false: w -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps)               (PyTorch)
   // vmax (amsgrad) may be nullptr. weight_decay is L2 added to g (PyTorch Adam).
-  void (*adam_update)(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float beta1,
-                      float beta2, float eps, float c1, float c2, bool keras_eps, float weight_decay);
+  void (*adam_update)(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float omb1,
+                      float omb2, float eps, float c1, float c2, bool keras_eps, float weight_decay);
   // RMSprop (Keras): v = rho v + (1-rho) g^2; centered: a = rho a + (1-rho) g, denom = v - a^2;
   // inc = lr g / sqrt(denom + eps); momentum: mom = momentum*mom + inc, w -= mom; else w -= inc.
   void (*rmsprop_update)(float* w, float* v, float* avg, float* mom, const float* g, std::int64_t n, float lr,

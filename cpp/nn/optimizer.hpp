@@ -54,7 +54,7 @@ class SGD : public Optimizer {
 // Adam with Keras's epsilon placement (keras_eps) or PyTorch's; amsgrad keeps the running max of v.
 class Adam : public Optimizer {
  public:
-  Adam(float lr, float beta1, float beta2, float eps, bool amsgrad, bool keras_eps, float weight_decay)
+  Adam(float lr, double beta1, double beta2, float eps, bool amsgrad, bool keras_eps, float weight_decay)
       : Optimizer(lr),
         beta1(beta1),
         beta2(beta2),
@@ -62,7 +62,8 @@ class Adam : public Optimizer {
         amsgrad(amsgrad),
         keras_eps(keras_eps),
         weight_decay(weight_decay) {}
-  float beta1, beta2, epsilon;
+  double beta1, beta2;  // double, so that 1 - beta is exact enough (see backend.hpp)
+  float epsilon;
   bool amsgrad, keras_eps;
   float weight_decay;
 

@@ -274,16 +274,17 @@ void sgd_update(Tensor& w, Tensor& buf, const Tensor& g, float lr, float momentu
   on(w).sgd_update(w.f32(), buf.f32(), g.f32(), w.numel(), lr, momentum, dampening, weight_decay, nesterov, first_step);
 }
 
-void adam_update(Tensor& w, Tensor& m, Tensor& v, Tensor* vmax, const Tensor& g, float lr, float beta1, float beta2,
+void adam_update(Tensor& w, Tensor& m, Tensor& v, Tensor* vmax, const Tensor& g, float lr, double beta1, double beta2,
                  float eps, std::int64_t step, bool keras_eps, float weight_decay) {
   check_update(w, g, "adam parameter and gradient");
   f32_sized(&m, w.numel(), w, "adam first moment");
   f32_sized(&v, w.numel(), w, "adam second moment");
   f32_sized(vmax, w.numel(), w, "adam amsgrad maximum");
   require(step >= 1, "adam: step must be >= 1");
-  const float c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step)));
-  const float c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)));
-  on(w).adam_update(w.f32(), m.f32(), v.f32(), vmax ? vmax->f32() : nullptr, g.f32(), w.numel(), lr, beta1, beta2, eps,
+  const float c1 = static_cast<float>(1.0 - std::pow(beta1, static_cast<double>(step)));
+  const float c2 = static_cast<float>(1.0 - std::pow(beta2, static_cast<double>(step)));
+  const float omb1 = static_cast<float>(1.0 - beta1), omb2 = static_cast<float>(1.0 - beta2);
+  on(w).adam_update(w.f32(), m.f32(), v.f32(), vmax ? vmax->f32() : nullptr, g.f32(), w.numel(), lr, omb1, omb2, eps,
                     c1, c2, keras_eps, weight_decay);
 }
 

@@ -65,7 +65,7 @@ double sum(const Tensor& x);
 // ---- optimizer updates (in place) ----
 void sgd_update(Tensor& w, Tensor& buf, const Tensor& g, float lr, float momentum, float dampening, float weight_decay,
                 bool nesterov, bool first_step);
-void adam_update(Tensor& w, Tensor& m, Tensor& v, Tensor* vmax, const Tensor& g, float lr, float beta1, float beta2,
+void adam_update(Tensor& w, Tensor& m, Tensor& v, Tensor* vmax, const Tensor& g, float lr, double beta1, double beta2,
                  float eps, std::int64_t step, bool keras_eps, float weight_decay);
 void rmsprop_update(Tensor& w, Tensor& v, Tensor* avg, Tensor* mom, const Tensor& g, float lr, float rho,
                     float momentum, float eps);

@@ -93,8 +93,8 @@ TEST(AdamUpdate, KerasFoldsTheBiasCorrectionIntoTheLearningRate) {
     Tensor tm = Tensor::zeros({kN}), tv = Tensor::zeros({kN}), tvmax = Tensor::zeros({kN});
     for (int t = 1; t <= kSteps; ++t) {
       const Tensor g = grad_at(t);
-      ops::adam_update(w, tm, tv, amsgrad ? &tvmax : nullptr, g, static_cast<float>(lr), static_cast<float>(b1),
-                       static_cast<float>(b2), static_cast<float>(eps), t, true, 0.0f);
+      ops::adam_update(w, tm, tv, amsgrad ? &tvmax : nullptr, g, static_cast<float>(lr), b1, b2,
+                       static_cast<float>(eps), t, true, 0.0f);
       const double alpha = lr * std::sqrt(1.0 - std::pow(b2, t)) / (1.0 - std::pow(b1, t));
       for (std::size_t i = 0; i < kN; ++i) {  // keras.optimizers.Adam.update_step
         const double gi = g.f32()[i];

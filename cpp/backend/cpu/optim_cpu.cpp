@@ -20,14 +20,14 @@ void sgd_update(float* w, float* buf, const float* g, std::int64_t n, float lr, 
   }
 }
 
-void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float beta1,
-                 float beta2, float eps, float c1, float c2, bool keras_eps, float weight_decay) {
+void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float omb1,
+                 float omb2, float eps, float c1, float c2, bool keras_eps, float weight_decay) {
   const float sc2 = std::sqrt(c2);
   const float step = keras_eps ? lr * sc2 / c1 : lr / c1;
   for (std::int64_t i = 0; i < n; ++i) {
     const float gi = g[i] + weight_decay * w[i];
-    m[i] += (gi - m[i]) * (1.0f - beta1);
-    v[i] += (gi * gi - v[i]) * (1.0f - beta2);
+    m[i] += (gi - m[i]) * omb1;
+    v[i] += (gi * gi - v[i]) * omb2;
     float vi = v[i];
     if (vmax) {
       vmax[i] = vmax[i] > vi ? vmax[i] : vi;

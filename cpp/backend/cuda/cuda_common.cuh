@@ -129,8 +129,8 @@ void argmax_rows(std::int32_t* out, const float* x, std::int64_t B, std::int64_t
 
 void sgd_update(float* w, float* buf, const float* g, std::int64_t n, float lr, float momentum, float dampening,
                 float weight_decay, bool nesterov, bool first_step);
-void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float beta1,
-                 float beta2, float eps, float c1, float c2, bool keras_eps, float weight_decay);
+void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float omb1,
+                 float omb2, float eps, float c1, float c2, bool keras_eps, float weight_decay);
 void rmsprop_update(float* w, float* v, float* avg, float* mom, const float* g, std::int64_t n, float lr, float rho,
                     float momentum, float eps);
 

@@ -21,13 +21,13 @@ __global__ void sgd_kernel(float* w, float* buf, const float* g, std::int64_t n,
   }
 }
 
-__global__ void adam_kernel(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float beta1,
-                            float beta2, float eps, float sc2, float step, bool keras_eps, float weight_decay) {
+__global__ void adam_kernel(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float omb1,
+                            float omb2, float eps, float sc2, float step, bool keras_eps, float weight_decay) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     const float gi = g[i] + weight_decay * w[i];
-    const float mi = m[i] + (gi - m[i]) * (1.0f - beta1);
-    float vi = v[i] + (gi * gi - v[i]) * (1.0f - beta2);
+    const float mi = m[i] + (gi - m[i]) * omb1;
+    float vi = v[i] + (gi * gi - v[i]) * omb2;
     m[i] = mi;
     v[i] = vi;
     if (vmax) {
@@ -80,12 +80,12 @@ void adam_update(float* w,        // (n)
                  float* v,        // (n)
                  float* vmax,     // (n) or nullptr
                  const float* g,  // (n)
-                 std::int64_t n, float lr, float beta1, float beta2, float eps, float c1, float c2, bool keras_eps,
+                 std::int64_t n, float lr, float omb1, float omb2, float eps, float c1, float c2, bool keras_eps,
                  float weight_decay) {
   if (n <= 0) return;
   const float sc2 = std::sqrt(c2);
   const float step = keras_eps ? lr * sc2 / c1 : lr / c1;
-  adam_kernel<<<grid_1d(n), kThreads, 0, stream()>>>(w, m, v, vmax, g, n, beta1, beta2, eps, sc2, step, keras_eps,
+  adam_kernel<<<grid_1d(n), kThreads, 0, stream()>>>(w, m, v, vmax, g, n, omb1, omb2, eps, sc2, step, keras_eps,
                                                      weight_decay);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
