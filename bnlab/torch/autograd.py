@@ -146,6 +146,17 @@ def accumulate_leaf(leaf, g) -> None:
         _T.binary(leaf.grad._c, leaf.grad._c, g, _ADD)
 
 
+def clear_leaf_grad(leaf, set_to_none: bool) -> None:
+    """What ``zero_grad`` does to one parameter: drop its gradient (PyTorch 2's default) or zero it in place."""
+    if leaf.grad is None:
+        return
+    if set_to_none:
+        leaf.grad = None
+    else:
+        leaf.grad.grad_fn = None
+        leaf.grad.requires_grad_(False).zero_()
+
+
 def _topological(root: Node) -> list[Node]:
     """Nodes reachable from ``root``, each after every node that consumes its output (root first)."""
     order: list[Node] = []

@@ -69,12 +69,7 @@ class Optimizer:
         """Clear every parameter's gradient: to None (default, as PyTorch 2) or to zeros in place."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    else:
-                        p.grad.grad_fn = None
-                        p.grad.requires_grad_(False).zero_()
+                autograd.clear_leaf_grad(p, set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (recomputing the loss) runs first."""

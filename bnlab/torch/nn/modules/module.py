@@ -17,7 +17,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ... import _types
+from ... import _types, autograd
 from ...tensor import Tensor, parse_to_args
 from ..parameter import Parameter
 
@@ -244,12 +244,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (to None by default, as PyTorch 2)."""
         for p in self.parameters():
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.grad_fn = None
-                    p.grad.requires_grad_(False).zero_()
+            autograd.clear_leaf_grad(p, set_to_none)
 
     def to(self, *args, **kwargs) -> Module:
         """Move parameters (keeping their identity, so optimizers still hold them) and buffers in place."""
