@@ -9,7 +9,7 @@ moving_mean, moving_variance); ``summary()`` prints Keras's table and parameter 
 import numpy as np
 
 from bnlab import _core
-from bnlab.keras.layers.base import Layer, unique_name
+from bnlab.keras.layers.base import Layer, assign_values, copy_values, unique_name
 from bnlab.keras.layers.core import InputLayer
 from bnlab.keras.training import Trainer
 
@@ -120,14 +120,10 @@ class Sequential(Trainer):
         return [w for layer in self._layers for w in layer.non_trainable_weights]
 
     def get_weights(self):
-        return [np.array(w.numpy(), copy=True) for w in self.weights]
+        return copy_values(self.weights)
 
     def set_weights(self, weights):
-        mine = self.weights
-        if len(weights) != len(mine):
-            raise ValueError(f"set_weights: the model has {len(mine)} weights, got {len(weights)}")
-        for var, value in zip(mine, weights, strict=True):
-            var.assign(value)
+        assign_values(self.weights, weights, f"model {self.name!r}")
 
     def count_params(self):
         self._build_if_possible()

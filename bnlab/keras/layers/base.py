@@ -171,14 +171,10 @@ class Layer:
         ]
 
     def get_weights(self):
-        return [np.array(v.numpy(), copy=True) for v in self.weights]
+        return copy_values(self.weights)
 
     def set_weights(self, weights):
-        mine = self.weights
-        if len(weights) != len(mine):
-            raise ValueError(f"set_weights: layer {self.name!r} expects {len(mine)} weights, got {len(weights)}")
-        for var, value in zip(mine, weights, strict=True):
-            var.assign(value)
+        assign_values(self.weights, weights, f"layer {self.name!r}")
 
     def count_params(self):
         return int(sum(np.prod(v.shape) for v in self.weights))
@@ -201,6 +197,19 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def copy_values(variables):
+    """NumPy copies of the variables' values (get_weights)."""
+    return [np.array(v.numpy(), copy=True) for v in variables]
+
+
+def assign_values(variables, values, owner):
+    """Assign each value to its variable (set_weights); ``owner`` names the layer or model in errors."""
+    if len(values) != len(variables):
+        raise ValueError(f"set_weights: {owner} expects {len(variables)} weights, got {len(values)}")
+    for var, value in zip(variables, values, strict=True):
+        var.assign(value)
 
 
 def _as_shape(shape, argname):

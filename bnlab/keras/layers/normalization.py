@@ -96,10 +96,7 @@ class BatchNormalization(Layer):
         return [*out, ("moving_mean", e.moving_mean, False), ("moving_variance", e.moving_variance, False)]
 
     def _var(self, name):
-        for n, t, _ in self._variables():
-            if n == name:
-                return next(v for v in self.weights if v.name == n) if t is not None else None
-        return None
+        return next((v for v in self.weights if v.name == name), None)
 
     @property
     def gamma(self):
