@@ -10,8 +10,8 @@
    on the device, forward, cross-entropy, backward, Adam, loss and accuracy sums): seed 002,
    3072-512-256-128-10 with BN after each hidden ReLU, 40,000 samples; seed 003, 784-128-64-10 with BN before
    each ReLU, 60,000 samples; batch sizes 64 and 1024. Each cell is the best of --repeats epochs after a
-   warm-up epoch. bnlab synchronises twice per step (it reads the loss and accuracy sums back to the host);
-   PyTorch keeps its sums on the device.
+   warm-up epoch. Neither waits for the GPU within an epoch: both keep the running loss and accuracy sums on
+   the device and read them once at its end. Both run plain FP32 GEMMs (no TF32).
 
     python benchmarks/bench_cuda.py [--repeats 3] [--out FILE]
 
@@ -63,9 +63,11 @@ def timed(fn, bytes_per_call):
 
 
 def copy_bandwidth():
-    src = gpu(np.zeros(64 << 20))  # 256 MiB
+    # Into a destination allocated once: a fresh 256 MiB tensor per call (Tensor.to) would time the memory
+    # pool too, which may hand the block back to the driver at each synchronisation.
+    src, dst = gpu(np.zeros(64 << 20)), gpu(np.ones(64 << 20))  # 256 MiB each
     nbytes = 2 * src.numel() * 4
-    seconds = min(timed(lambda: src.to(CUDA), nbytes) for _ in range(3))
+    seconds = min(timed(lambda: _core.tensor_ops.copy(dst, src), nbytes) for _ in range(3))
     return nbytes / seconds
 
 
@@ -166,6 +168,7 @@ def epoch_rows(repeats):
         import torch
 
         have_torch = torch.cuda.is_available()
+        torch.set_float32_matmul_precision("highest")  # FP32 GEMMs, as bnlab's cuBLAS calls (no TF32)
     except ImportError:
         torch, have_torch = None, False
     rows = []

@@ -78,6 +78,21 @@ def test_sum(n):
     same_on_both(case, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("D", [1, 3, 4, 8])  # rows of 4, 12, 16 and 32 bytes: 32-bit and 128-bit words
+def test_gather_rows(D):
+    def case(dev):
+        rng = np.random.default_rng(D)
+        src = tensor(rng.normal(size=(50, D)), dev)
+        labels = tensor(rng.integers(0, 10, size=50), dev, np.int32)
+        idx = rng.integers(0, 50, size=300)
+        out, out_labels = _core.Tensor(), _core.Tensor()
+        _core.tensor_ops.gather_rows(out, src, idx)
+        _core.tensor_ops.gather_rows(out_labels, labels, idx)
+        return [out.numpy(), out_labels.numpy()]
+
+    same_on_both(case, exact=True)
+
+
 # ---- dense ----
 
 
@@ -109,7 +124,8 @@ def test_dense(B, IN, OUT, weight_out_in, bias, accumulate):
 
 # ---- batch normalisation ----
 
-BN_SHAPES = [(1, 3, 1), (2, 5, 3), (64, 129, 1), (300, 37, 1), (8, 16, 49), (3, 4, 1000)]
+# The last two have enough rows per column block for column_partials' four-rows-per-iteration loop to run.
+BN_SHAPES = [(1, 3, 1), (2, 5, 3), (64, 129, 1), (300, 37, 1), (8, 16, 49), (3, 4, 1000), (65536, 16, 1), (40000, 2, 5)]
 
 
 def bn_inputs(N, C, L, loc):
@@ -133,12 +149,27 @@ def test_batchnorm_train_forward(N, C, L, affine, loc):
     same_on_both(case, rtol=1e-5, atol=1e-5 if loc == 0.0 else 2e-4)
 
 
+def test_batchnorm_nan_propagates():
+    # The CPU clamps a negative variance to 0 but lets NaN through: var and rstd of a feature with a NaN are NaN.
+    def case(dev):
+        _, x, g, b = bn_inputs(16, 3, 2, 0.0)
+        x[5, 1, 1] = np.nan
+        out, cache = _core.Tensor(), ops.BNCache()
+        ops.batchnorm_forward_train(out, cache, tensor(x, dev), tensor(g, dev), tensor(b, dev), 16, 3, 2, 1e-3)
+        return [np.isnan(a) for a in (out.numpy(), cache.mean.numpy(), cache.var.numpy(), cache.rstd.numpy())]
+
+    same_on_both(case, exact=True)
+
+
 @pytest.mark.parametrize("N,C,L", BN_SHAPES)
 @pytest.mark.parametrize("affine", [True, False])
-def test_batchnorm_infer_forward(N, C, L, affine):
+@pytest.mark.parametrize("loc", [0.5, 1000.0])
+def test_batchnorm_infer_forward(N, C, L, affine, loc):
+    # Far from zero (loc 1000) only (x - mean) * a + beta, the CPU's form, agrees to float rounding: x * a +
+    # (beta - mean * a) cancels two terms near 1000 * a and loses the digits below a float32 ulp of them.
     def case(dev):
-        rng, x, g, b = bn_inputs(N, C, L, 0.5)
-        mean, var = rng.normal(size=C), rng.uniform(0.1, 3.0, size=C)
+        rng, x, g, b = bn_inputs(N, C, L, loc)
+        mean, var = loc + rng.normal(size=C), rng.uniform(0.1, 3.0, size=C)
         out = _core.Tensor()
         gamma, beta = (tensor(g, dev), tensor(b, dev)) if affine else (None, None)
         ops.batchnorm_forward_infer(
@@ -196,6 +227,18 @@ def test_activation(act, rows, D):
         return [out.numpy(), dinp.numpy(), inplace.numpy()]
 
     same_on_both(case, rtol=2e-5, atol=1e-6)
+
+
+def test_relu_special_values():
+    # relu(x) = 0 where x <= 0, else x: NaN stays NaN (as in Keras and PyTorch) and -0 becomes +0.
+    def case(dev):
+        x = np.array([[np.nan, -0.0, 0.0, -1.0, 2.0, np.inf, -np.inf]])
+        out = _core.Tensor()
+        ops.activation_forward(out, tensor(x, dev), _core.Act.Relu)
+        y = out.numpy()
+        return [y, np.signbit(y)]
+
+    same_on_both(case, exact=True)
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.3, 0.9])

@@ -19,7 +19,7 @@ __global__ void act_forward_kernel(float* out, const float* inp, std::int64_t n,
     const float x = inp[i];
     float y = x;
     if (act == Act::Relu)
-      y = fmaxf(x, 0.0f);
+      y = x <= 0.0f ? 0.0f : x;  // as the CPU: NaN stays NaN (fmaxf would turn it into 0), -0 becomes +0
     else if (act == Act::Sigmoid)
       y = 1.0f / (1.0f + expf(-x));
     else if (act == Act::Tanh)

@@ -71,7 +71,9 @@ __global__ void xent_kernel(float* loss_rows,    // (B)
     auto dq = [&](std::int64_t j, float& q, double& term) {
       q = static_cast<float>(p[j] / s);
       const bool inside = q > eps && q < 1.0f - eps;
-      const float qc = fminf(fmaxf(q, eps), 1.0f - eps);
+      // std::min(std::max(q, eps), 1 - eps) as the CPU writes it: a NaN q stays NaN (fmaxf would give eps).
+      const float lo = q < eps ? eps : q;
+      const float qc = 1.0f - eps < lo ? 1.0f - eps : lo;
       const float y = target_at(target, r, j, K, sparse);
       term = y * log(static_cast<double>(qc));
       return inside ? -y / qc : 0.0f;
