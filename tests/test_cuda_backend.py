@@ -198,6 +198,27 @@ def test_batchnorm_backward(N, C, L, affine):
     same_on_both(case, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("N,C,L", [(2, 5, 3), (300, 37, 1), (8, 16, 49)])
+def test_batchnorm_fused_relu(N, C, L):
+    # BatchNormalization + ReLU in one pass: out = max(y, 0); the backward gates dout by [out > 0]. Few values
+    # (17,000): a y within a rounding of 0 would open the gate on one device only.
+    def case(dev):
+        rng, x, g, b = bn_inputs(N, C, L, 0.5)
+        dout = rng.normal(size=(N, C, L))
+        mean, var = rng.normal(size=C), rng.uniform(0.1, 3.0, size=C)
+        gamma, beta = tensor(g, dev), tensor(b, dev)
+        out, cache, dinp, infer = _core.Tensor(), ops.BNCache(), _core.Tensor(), _core.Tensor()
+        ops.batchnorm_forward_train(out, cache, tensor(x, dev), gamma, beta, N, C, L, 1e-3, fuse_relu=True)
+        dgamma, dbeta = tensor(np.zeros(C), dev), tensor(np.zeros(C), dev)
+        ops.batchnorm_backward(dinp, dgamma, dbeta, tensor(dout, dev), cache, gamma, N, C, L, relu_out=out)
+        ops.batchnorm_forward_infer(
+            infer, tensor(x, dev), tensor(mean, dev), tensor(var, dev), gamma, beta, N, C, L, 1e-3, fuse_relu=True
+        )
+        return [out.numpy(), dinp.numpy(), dgamma.numpy(), dbeta.numpy(), infer.numpy()]
+
+    same_on_both(case, rtol=1e-4, atol=1e-4)
+
+
 def test_blend():
     def case(dev):
         rng = np.random.default_rng(5)
