@@ -54,6 +54,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     """A new tensor holding a copy of ``data`` (nested lists, numbers, a NumPy array or a tensor)."""
     if isinstance(data, Tensor):
         array = data._np().copy()
+        device = data.device if device is None else device  # PyTorch keeps the source's device
     else:
         array = np.array(data)
         if array.dtype == object:

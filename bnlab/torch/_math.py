@@ -20,9 +20,9 @@ import numbers
 import numpy as np
 
 from .. import _core
-from . import autograd
+from . import _shape, autograd
 from .autograd import record
-from .tensor import Tensor, host, wrap
+from .tensor import Tensor, check_same_device, common_device, host, wrap
 
 _T = _core.tensor_ops
 _B = _T.BinaryOp
@@ -77,9 +77,15 @@ def arith(name: str, a, b):
     operands of other types."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
+        device = common_device(a, b)
         if a._c is None and b._c is None:
-            return host_result(_NUMPY[name](a._a, b._a), a.device)
-        return _tensor_tensor(name, as_float(a), as_float(b))
+            return host_result(_NUMPY[name](a._a, b._a), device)
+        a, b = as_float(a), as_float(b)
+        if a.device != device:  # a 0-dim CPU tensor joins the other operand's device (differentiably)
+            a = _shape.to_device(a, device)
+        if b.device != device:
+            b = _shape.to_device(b, device)
+        return _tensor_tensor(name, a, b)
     t = a if ta else b
     other = b if ta else a
     if isinstance(other, np.ndarray):
@@ -93,10 +99,7 @@ def arith(name: str, a, b):
 
 
 def _tensor_tensor(name: str, a: Tensor, b: Tensor) -> Tensor:
-    if a.device != b.device:
-        raise RuntimeError(
-            f"Expected all tensors to be on the same device, but found at least two devices, {a.device} and {b.device}!"
-        )
+    check_same_device(a, b)
     ac, bc = a._c, b._c
     out = wrap(_binary_core(ac, bc, getattr(_B, name)), a.device)
     if not autograd._GradMode.enabled or not (a._rg or b._rg):
@@ -337,6 +340,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of 1-D and 2-D float tensors; d/da = g @ b^T, d/db = a^T @ g (the dense op pair)."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         return NotImplemented
+    check_same_device(a, b)
     a, b = as_float(a), as_float(b)
     da, db = a.dim(), b.dim()
     if not (1 <= da <= 2 and 1 <= db <= 2):
@@ -371,7 +375,10 @@ def _host_only(name, np_fn):
             raise RuntimeError(f"{name} is not differentiable in bnlab.torch")
         x = a._np() if isinstance(a, Tensor) else a
         y = b._np() if isinstance(b, Tensor) else b
-        device = a.device if isinstance(a, Tensor) else b.device
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            device = common_device(a, b)
+        else:
+            device = a.device if isinstance(a, Tensor) else b.device
         return host_result(np_fn(x, y), device)
 
     return op

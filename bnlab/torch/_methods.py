@@ -13,7 +13,7 @@ import numpy as np
 from .. import _core
 from . import _math, _shape
 from ._shape import check_inplace
-from .tensor import Tensor, host
+from .tensor import Tensor, common_device, host
 
 _T = _core.tensor_ops
 _B = _T.BinaryOp
@@ -22,13 +22,15 @@ _U = _T.UnaryOp
 
 def _compare(np_fn):
     def op(a, b):
+        device = a.device
         if isinstance(b, Tensor):
+            device = common_device(a, b)
             y = b._np()
         elif isinstance(b, (int, float, bool, np.number, np.ndarray)):
             y = b
         else:
             return NotImplemented
-        return host(np_fn(a._np(), y), a.device)
+        return host(np_fn(a._np(), y), device)
 
     return op
 
@@ -38,7 +40,7 @@ def _logical(np_fn, name):
         arrays = [a._np()] if b is None else [a._np(), b._np() if isinstance(b, Tensor) else b]
         if any(isinstance(x, np.ndarray) and x.dtype.kind == "f" for x in arrays):
             raise TypeError(f"{name} is only supported for integer and bool tensors")
-        return host(np_fn(*arrays), a.device)
+        return host(np_fn(*arrays), common_device(a, b) if isinstance(b, Tensor) else a.device)
 
     return op
 
@@ -48,6 +50,11 @@ def _inplace(name: str):
 
     def op(t, other, *, alpha=None):
         check_inplace(t)
+        if isinstance(other, Tensor) and common_device(t, other) != t.device:
+            raise RuntimeError(
+                f"Expected all tensors to be on the same device, but found at least two devices, {t.device} and "
+                f"{other.device}!"
+            )
         if alpha is not None and alpha != 1:
             other = _math.arith("Mul", other, alpha)
         if t._c is None:

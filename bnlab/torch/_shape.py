@@ -18,7 +18,7 @@ from .. import _core
 from . import _types, autograd
 from ._types import Size
 from .autograd import record
-from .tensor import Tensor, host, wrap
+from .tensor import Tensor, check_same_device, host, wrap
 
 _T = _core.tensor_ops
 
@@ -207,7 +207,7 @@ def setitem(t: Tensor, key, value) -> None:
     """``t[key] = value`` in place (the zero-copy NumPy view on the CPU)."""
     check_inplace(t)
     v = value._np() if isinstance(value, Tensor) else value
-    if t.device.type == "cpu":
+    if t.device.type == "cpu" or t._c is None:  # host memory (integer and bool tensors live there on any device)
         t._np()[_index_key(key)] = v
     else:
         a = t._np()
@@ -221,6 +221,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
     d = norm_dim(dim, tensors[0].dim())
+    check_same_device(*tensors)
     floats = any(x._c is not None for x in tensors)
     arrays = [x._np().astype(np.float32) if floats else x._np() for x in tensors]
     out = host(np.concatenate(arrays, axis=d), tensors[0].device)
@@ -333,7 +334,7 @@ def astype(t: Tensor, dtype) -> Tensor:
 def to_device(t: Tensor, device) -> Tensor:
     """A copy on ``device``; differentiable (the gradient moves back)."""
     if t._c is None:
-        return host(t._a, device)
+        return host(t._a.copy(), device)  # a copy, as on a real move: writes to one do not show in the other
     src = t.device
     out = wrap(t._c.to(device.core), device)
     if autograd._GradMode.enabled and t._rg:

@@ -6,6 +6,10 @@ or writes the tensor. Integer and bool tensors (labels, indices, masks, metrics)
 the engine sees them only as int32 class indices for the losses. Tensors are always contiguous: ``view``,
 ``reshape`` and ``flatten`` share memory; indexing and transposes copy (PyTorch would return views).
 
+Devices. A float32 tensor's engine memory is on its device (``cpu`` or ``cuda:0``, one GPU); integer and bool
+tensors are NumPy arrays labelled with their device (moving one copies it). As in PyTorch, an op on tensors of
+two devices raises RuntimeError, except that a 0-dim CPU tensor (a scalar) joins the other operand's device.
+
 Autograd. ``requires_grad``, ``grad``, ``grad_fn``, ``is_leaf``, ``backward()``, ``detach()`` and ``.data``
 behave as in PyTorch; see ``autograd``. The arithmetic lives in ``_math`` (engine kernels), shape ops and
 selection in ``_shape``, printing in ``_format``; this file holds the class and its plumbing.
@@ -126,6 +130,10 @@ class Tensor:
 
                 if device.type == "cuda":
                     cuda.require_available()
+                    if device.index != 0:  # the engine drives one GPU
+                        raise RuntimeError(
+                            f"CUDA error: invalid device ordinal (bnlab uses one GPU, cuda:0; got {device})"
+                        )
                 out = _shape.to_device(out, device)
         return out
 
@@ -248,6 +256,10 @@ class Tensor:
         else:
             if not isinstance(gradient, Tensor):
                 gradient = host(np.asarray(gradient, dtype=np.float32), self.device)
+            if gradient.device != self.device:
+                raise RuntimeError(
+                    f"invalid gradient at index 0 - expected device {self.device} but got {gradient.device}"
+                )
             if gradient.shape != self.shape:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[0] has a shape of {gradient.shape} and output[0] has a "
@@ -339,6 +351,34 @@ def parse_to_args(args, kwargs):
         else:
             device = a
     return device, dtype
+
+
+def _mixed_devices(a, b) -> RuntimeError:
+    return RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!")
+
+
+def common_device(a: Tensor, b: Tensor):
+    """The device of an elementwise op on tensors ``a`` and ``b``: theirs, or, as PyTorch allows, the other's when
+    one is a 0-dim CPU tensor (a scalar); RuntimeError (PyTorch's wording) for any other mix."""
+    if a.device == b.device:
+        return a.device
+    if a.device.type == "cpu" and a.dim() == 0:
+        return b.device
+    if b.device.type == "cpu" and b.dim() == 0:
+        return a.device
+    raise _mixed_devices(a.device, b.device)
+
+
+def check_same_device(*tensors) -> None:
+    """RuntimeError (PyTorch's wording) unless every tensor given (None entries skipped) is on one device."""
+    first = None
+    for t in tensors:
+        if t is None:
+            continue
+        if first is None:
+            first = t.device
+        elif t.device != first:
+            raise _mixed_devices(first, t.device)
 
 
 from . import _format, _methods, _shape  # noqa: E402  (operators and methods live there)

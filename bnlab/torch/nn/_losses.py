@@ -16,7 +16,7 @@ import numpy as np
 from ... import _core
 from .. import _math, autograd
 from ..autograd import record
-from ..tensor import Tensor, wrap
+from ..tensor import Tensor, check_same_device, wrap
 
 __all__ = ["cross_entropy", "mse_loss", "nll_loss"]
 
@@ -51,11 +51,32 @@ def _targets(target, batch: int, device):
             "bnlab.torch losses take class indices as targets: expected an int64 tensor, got float32 "
             "(class-probability targets are not supported)"
         )
+    if target.device != device:
+        raise RuntimeError(
+            f"Expected all tensors to be on the same device, but found at least two devices, {device} and "
+            f"{target.device}! (the target of the loss)"
+        )
     labels = target._np().reshape(-1)
     if labels.shape[0] != batch:
         raise ValueError(f"Expected input batch_size ({batch}) to match target batch_size ({labels.shape[0]}).")
     c = _core.Tensor.from_numpy(labels.astype(np.int32))
     return c if device.type == "cpu" else c.to(device.core), labels
+
+
+def _check_labels(labels: np.ndarray, K: int, ignore_index, nll: bool, device) -> None:
+    """Off the CPU the engine does not range-check class indices (that would need a copy back from the device):
+    check the host labels here and raise what the CPU's ops raise (the nll kernel's or the cross-entropy's)."""
+    if device.type == "cpu":
+        return
+    t = labels.astype(np.int32)  # the values the kernels see
+    bad = (t < 0) | (t >= K)
+    if nll:
+        bad &= t != ignore_index
+    if bad.any():
+        first = int(t[np.argmax(bad)])
+        if nll:
+            raise ValueError(f"Target {first} is out of bounds.")
+        raise ValueError(f"target label {first} is out of range for {K} classes")
 
 
 def _as_2d(x: Tensor, target: Tensor, name: str) -> Tensor:
@@ -74,6 +95,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     tc, labels = _targets(target, B, x.device)
     if weight is not None or reduction == "none" or (labels == ignore_index).any():
         return nll_loss(log_softmax(x, 1), target, weight, ignore_index=ignore_index, reduction=reduction)
+    _check_labels(labels, x.shape[1], ignore_index, False, x.device)
     xc = x._c
     rows = _core.Tensor()
     form = _core.XentForm.SparseLogits
@@ -104,10 +126,12 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     _check_reduction(reduction)
     x = _as_2d(_float(input, "input"), target, "nll_loss")
     B, K = x.shape
-    tc, _ = _targets(target, B, x.device)
+    tc, labels = _targets(target, B, x.device)
+    _check_labels(labels, K, ignore_index, True, x.device)
     wc = None
     if weight is not None:
         w = _float(weight, "weight")
+        check_same_device(x, w)
         if w.numel() != K:
             raise RuntimeError(
                 f"weight tensor should be defined either for all {K} classes or no classes but got "
@@ -145,6 +169,7 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     y = _math.as_float(target) if isinstance(target, Tensor) else None
     if y is None:
         raise TypeError(f"target must be a Tensor, got {type(target).__name__}")
+    check_same_device(x, y)
     if x.shape != y.shape:
         raise ValueError(
             f"mse_loss: target size {y.shape} differs from input size {x.shape}. PyTorch would broadcast "

@@ -19,7 +19,7 @@ from ... import _core
 from .. import _random, autograd
 from .._types import Size
 from ..autograd import accumulate_leaf, record
-from ..tensor import Tensor, wrap
+from ..tensor import Tensor, check_same_device, wrap
 from ._losses import cross_entropy, mse_loss, nll_loss
 
 __all__ = [
@@ -74,6 +74,7 @@ def _hand_over(p, g, had_grad: bool):
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b for x of shape (*, in_features); W (out_features, in_features), b (out_features)."""
     x = float_input(input)
+    check_same_device(x, weight, bias)
     shape = x._c.shape
     w_shape = weight._c.shape
     if not shape or shape[-1] != w_shape[1]:
@@ -141,6 +142,7 @@ def batch_norm(
     training=False: normalize with running_mean and running_var (which must be given).
     """
     x = float_input(input)
+    check_same_device(x, running_mean, running_var, weight, bias)
     shape = x._c.shape
     if len(shape) < 2:
         raise ValueError(f"batch_norm expects an input of shape (N, C, *), got {Size(shape)}")

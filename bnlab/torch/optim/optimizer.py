@@ -15,6 +15,7 @@ from collections import defaultdict
 import numpy as np
 
 from .. import autograd
+from .._types import CPU
 from ..nn.parameter import Parameter
 from ..tensor import Tensor, host
 
@@ -114,7 +115,7 @@ class Optimizer:
         self.state = defaultdict(dict)
         for idx, slots in state_dict["state"].items():
             p = params[int(idx)]
-            self.state[p] = {k: _slot_copy(v, p) for k, v in slots.items()}
+            self.state[p] = {k: _slot_copy(v, p, k) for k, v in slots.items()}
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -125,14 +126,16 @@ class Optimizer:
         return "\n".join(lines)
 
 
-def _slot_copy(value, p: Tensor):
-    """A saved slot as a tensor of its own on p's device (values of other frameworks are converted)."""
+def _slot_copy(value, p: Tensor, key: str = ""):
+    """A saved slot as a tensor of its own on p's device (values of other frameworks are converted). The ``step``
+    counter stays on the CPU, where ``step_tensor`` makes it and PyTorch keeps it (it is read every step)."""
+    device = CPU if key == "step" else p.device
     if isinstance(value, Tensor):
-        return value.clone().to(p.device)
+        return value.clone().to(device)
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # e.g. a torch.Tensor
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray) or np.isscalar(value):
-        return host(np.array(value, dtype=np.float32), p.device)
+        return host(np.array(value, dtype=np.float32), device)
     return copy.deepcopy(value)
 
 
