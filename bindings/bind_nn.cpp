@@ -10,13 +10,22 @@ namespace bnlab::bind {
 using namespace nn;
 
 namespace {
-// Wraps an optional Python callable(batch, loss, accuracy) -> bool into a BatchCallback.
+// Wraps an optional Python callable(batch, read) -> bool into a BatchCallback; read() returns (loss, accuracy)
+// so far. It is a separate call because on a GPU it waits for the device: Python asks only when it shows them.
 BatchCallback wrap(const py::object& fn) {
-  return [fn](std::int64_t batch, const Metrics& m) {
+  return [fn](std::int64_t batch, const MetricsProbe& probe) {
     py::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     if (fn.is_none()) return false;
-    return fn(batch, m.loss(), m.accuracy()).cast<bool>();
+    py::cpp_function read([&probe] {
+      Metrics m;
+      {
+        py::gil_scoped_release release;
+        m = probe.read();
+      }
+      return py::make_tuple(m.loss(), m.accuracy());
+    });
+    return fn(batch, read).cast<bool>();
   };
 }
 }  // namespace
@@ -110,6 +119,8 @@ void bind_nn(py::module_& m) {
       .def_property_readonly("built", &Sequential::built)
       .def_property_readonly("device", &Sequential::device)
       .def_readonly("layers", &Sequential::layers)
+      .def_readwrite("fuse_bn_relu", &Sequential::fuse_bn_relu)
+      .def_property_readonly("fused_bn_relu_layers", &Sequential::fused_bn_relu_layers)
       .def("compile", &Sequential::compile, arg("optimizer"), arg("loss"))
       .def(
           "forward",

@@ -38,27 +38,27 @@ void bind_ops(py::module_& root) {
   m.def(
       "batchnorm_forward_train",
       [](Tensor& out, ops::BNCache& cache, const Tensor& inp, const Tensor* gamma, const Tensor* beta, std::int64_t N,
-         std::int64_t C, std::int64_t L, float eps) {
-        ops::batchnorm_forward_train(out, cache, inp, gamma, beta, {N, C, L}, eps);
+         std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
+        ops::batchnorm_forward_train(out, cache, inp, gamma, beta, {N, C, L}, eps, fuse_relu);
       },
       arg("out"), arg("cache"), arg("inp"), arg("gamma").none(true), arg("beta").none(true), arg("N"), arg("C"),
-      arg("L"), arg("eps"), nogil);
+      arg("L"), arg("eps"), arg("fuse_relu") = false, nogil);
   m.def(
       "batchnorm_forward_infer",
       [](Tensor& out, const Tensor& inp, const Tensor& mean, const Tensor& var, const Tensor* gamma, const Tensor* beta,
-         std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
-        ops::batchnorm_forward_infer(out, inp, mean, var, gamma, beta, {N, C, L}, eps);
+         std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
+        ops::batchnorm_forward_infer(out, inp, mean, var, gamma, beta, {N, C, L}, eps, fuse_relu);
       },
       arg("out"), arg("inp"), arg("mean"), arg("var"), arg("gamma").none(true), arg("beta").none(true), arg("N"),
-      arg("C"), arg("L"), arg("eps"), nogil);
+      arg("C"), arg("L"), arg("eps"), arg("fuse_relu") = false, nogil);
   m.def(
       "batchnorm_backward",
       [](Tensor& dinp, Tensor* dgamma, Tensor* dbeta, const Tensor& dout, const ops::BNCache& cache,
-         const Tensor* gamma, std::int64_t N, std::int64_t C, std::int64_t L) {
-        ops::batchnorm_backward(dinp, dgamma, dbeta, dout, cache, gamma, {N, C, L});
+         const Tensor* gamma, std::int64_t N, std::int64_t C, std::int64_t L, const Tensor* relu_out) {
+        ops::batchnorm_backward(dinp, dgamma, dbeta, dout, cache, gamma, {N, C, L}, relu_out);
       },
       arg("dinp"), arg("dgamma").none(true), arg("dbeta").none(true), arg("dout"), arg("cache"),
-      arg("gamma").none(true), arg("N"), arg("C"), arg("L"), nogil);
+      arg("gamma").none(true), arg("N"), arg("C"), arg("L"), arg("relu_out").none(true) = py::none(), nogil);
   m.def("blend", &ops::blend, arg("moving"), arg("batch"), arg("keep"), arg("batch_scale") = 1.0f, nogil);
   m.def("activation_forward", &ops::activation_forward, arg("out"), arg("inp"), arg("act"), nogil);
   m.def("activation_backward", &ops::activation_backward, arg("dinp"), arg("dout"), arg("out"), arg("act"), nogil);

@@ -97,6 +97,40 @@ def bn_case(N: int, C: int, L: int, affine: bool) -> Case:
     return Case(f"batchnorm-{N}x{C}x{L}-{'affine' if affine else 'nogamma'}", make, forward, backward, wrt)
 
 
+def bn_relu_case(N: int, C: int, L: int) -> Case:
+    """Batch norm with its following ReLU fused (fuse_relu / relu_out). Inputs are drawn until every output is
+    at least 0.25 away from the ReLU's kink, so that no central difference straddles it."""
+
+    def make(rng):
+        while True:
+            a = {
+                "x": rng.standard_normal((N, C, L)) * 2 + 0.5,
+                "gamma": rng.uniform(0.5, 1.5, C),
+                "beta": rng.standard_normal(C),
+            }
+            x = a["x"]
+            xhat = (x - x.mean(axis=(0, 2), keepdims=True)) / np.sqrt(x.var(axis=(0, 2), keepdims=True) + 1e-3)
+            y = a["gamma"][None, :, None] * xhat + a["beta"][None, :, None]
+            if np.abs(y).min() > 0.25 and (y > 0).any():
+                return {k: v.astype(np.float32) for k, v in a.items()}
+
+    def run(a):
+        out, cache, gamma = _core.Tensor(), ops.BNCache(), tensor(a["gamma"])
+        ops.batchnorm_forward_train(out, cache, tensor(a["x"]), gamma, tensor(a["beta"]), N, C, L, 1e-3, True)
+        return out, cache, gamma
+
+    def backward(a, dout):
+        out, cache, gamma = run(a)
+        dx, dgamma, dbeta = _core.Tensor(), _core.Tensor([C]), _core.Tensor([C])
+        ops.batchnorm_backward(dx, dgamma, dbeta, tensor(dout), cache, gamma, N, C, L, out)
+        return {"x": dx.numpy(), "gamma": dgamma.numpy(), "beta": dbeta.numpy()}
+
+    def forward(a):
+        return run(a)[0].numpy()
+
+    return Case(f"batchnorm-relu-{N}x{C}x{L}", make, forward, backward, ("x", "gamma", "beta"))
+
+
 # ---- activations and dropout ----
 def activation_case(act: str, shape=(4, 6)) -> Case:
     def make(rng):
@@ -200,6 +234,7 @@ CASES = [
     *(dense_case(out_in, bias) for out_in in (False, True) for bias in (False, True)),
     dense_case(False, True, B=1, IN=3, OUT=2),
     *(bn_case(*shape, affine) for shape in [(6, 3, 1), (2, 2, 1), (3, 2, 4), (1, 2, 5)] for affine in (False, True)),
+    *(bn_relu_case(*shape) for shape in [(6, 3, 1), (3, 2, 4)]),
     *(activation_case(act) for act in ["Linear", "Relu", "Sigmoid", "Tanh", "Softmax"]),
     activation_case("Softmax", shape=(1, 7)),
     dropout_case(),

@@ -237,3 +237,11 @@ def test_a_gradient_shared_by_two_leaves_is_not_aliased():
     (a + b).sum().backward()
     a.grad += 5  # writes to one leaf's gradient must not leak into the other's
     assert b.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_sums_over_an_empty_dimension_are_zero():
+    """torch.zeros(3, 0).sum(1) is tensor([0., 0., 0.]); the engine must not divide by the empty size."""
+    t = bt.zeros(3, 0)
+    assert t.sum(1).tolist() == [0.0, 0.0, 0.0]
+    assert t.sum().item() == 0.0
+    assert bt.zeros(0, 4).sum(0).tolist() == [0.0] * 4

@@ -61,6 +61,10 @@ class Progbar:
             line += " - " + format_logs(logs)
         return line
 
+    def due(self):
+        """Whether update() would redraw now (so the caller can skip reading the numbers it would show)."""
+        return self.verbose == 1 and self.interactive and time.perf_counter() - self._last_draw >= 0.05
+
     def update(self, current, logs=None, final=False):
         if self.verbose != 1 or not self.interactive:
             if final and self.verbose in (1, 2):

@@ -239,9 +239,14 @@ class Trainer:
         return history
 
     def _batch_callback(self, cbs, bar):
+        """The engine's per-batch hook. ``read()`` returns (loss, accuracy) so far; on a GPU it waits for the
+        device, so it is called only when a callback wants batch logs or the progress bar is due to redraw."""
         wants = [cb for cb in cbs if cb._wants_batches()]
 
-        def on_batch(batch, loss, accuracy):
+        def on_batch(batch, read):
+            if not wants and not bar.due():
+                return bool(self.stop_training)
+            loss, accuracy = read()
             logs = {self._metric_name: accuracy, "loss": loss} if self._metric_name else {"loss": loss}
             for cb in wants:
                 cb.on_train_batch_end(batch, logs)
@@ -261,7 +266,8 @@ class Trainer:
                 correct + m.accuracy * m.samples,
                 seen + m.samples,
             )
-            if on_batch(i, loss_sum / seen, correct / seen):
+            means = (loss_sum / seen, correct / seen)
+            if on_batch(i, lambda means=means: means):
                 break
         logs = {"loss": loss_sum / max(seen, 1)}
         if self._metric_name:
@@ -300,7 +306,7 @@ class Trainer:
         steps = math.ceil(len(xs) / batch_size)
         bar = Progbar(steps, verbose)
         m = self._engine.evaluate(
-            self._tensor(xs), self._tensor(ys), batch_size, lambda b, loss, acc: bar.update(b + 1) or False
+            self._tensor(xs), self._tensor(ys), batch_size, lambda b, read: bar.update(b + 1) or False
         )
         logs = self._logs(m)
         bar.update(steps, logs, final=True)

@@ -53,7 +53,8 @@ struct Backend {
                          std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in, bool accumulate);
 
   // ---- batch normalisation over feature c of x viewed as (N, C, L) ----
-  // Training forward: statistics over N*L values per feature, in one read of x.
+  // Training forward: statistics over N*L values per feature, in one read of x. fuse_relu: out is
+  // max(y, 0) (NaN stays NaN), a BatchNormalization layer followed by a ReLU in one pass.
   void (*batchnorm_forward_train)(float* out,          // (N, C, L)
                                   float* xhat,         // (N, C, L) cache for backward
                                   float* mean,         // (C) batch mean, cache
@@ -62,23 +63,25 @@ struct Backend {
                                   const float* inp,    // (N, C, L)
                                   const float* gamma,  // (C) or nullptr (scale=False)
                                   const float* beta,   // (C) or nullptr (center=False)
-                                  std::int64_t N, std::int64_t C, std::int64_t L, float eps);
-  // Inference forward with given statistics (moving/running).
+                                  std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu);
+  // Inference forward with given statistics (moving/running); fuse_relu as above.
   void (*batchnorm_forward_infer)(float* out,          // (N, C, L)
                                   const float* inp,    // (N, C, L)
                                   const float* mean,   // (C)
                                   const float* var,    // (C)
                                   const float* gamma,  // (C) or nullptr
                                   const float* beta,   // (C) or nullptr
-                                  std::int64_t N, std::int64_t C, std::int64_t L, float eps);
-  // Backward through the training-mode transform. dgamma/dbeta ACCUMULATE (may be nullptr).
-  void (*batchnorm_backward)(float* dinp,         // (N, C, L)
-                             float* dgamma,       // (C) or nullptr
-                             float* dbeta,        // (C) or nullptr
-                             const float* dout,   // (N, C, L)
-                             const float* xhat,   // (N, C, L) from forward
-                             const float* rstd,   // (C) from forward
-                             const float* gamma,  // (C) or nullptr (treated as ones)
+                                  std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu);
+  // Backward through the training-mode transform. dgamma/dbeta ACCUMULATE (may be nullptr). With relu_out
+  // (the fused forward's output), dout is the gradient w.r.t. the ReLU's output and is gated by [relu_out > 0].
+  void (*batchnorm_backward)(float* dinp,            // (N, C, L)
+                             float* dgamma,          // (C) or nullptr
+                             float* dbeta,           // (C) or nullptr
+                             const float* dout,      // (N, C, L)
+                             const float* xhat,      // (N, C, L) from forward
+                             const float* rstd,      // (C) from forward
+                             const float* gamma,     // (C) or nullptr (treated as ones)
+                             const float* relu_out,  // (N, C, L) or nullptr (no fused ReLU)
                              std::int64_t N, std::int64_t C, std::int64_t L);
   // moving = moving * keep + batch * batch_scale * (1 - keep), elementwise over (C). Keras blends the biased
   // variance (batch_scale 1); PyTorch the unbiased one (batch_scale M / (M - 1)).
@@ -111,10 +114,17 @@ struct Backend {
   void (*accuracy)(float* correct, const float* pred, const void* target, std::int64_t B, std::int64_t K, bool sparse);
   // out (B) int32 = argmax over rows of x (B, K).
   void (*argmax_rows)(std::int32_t* out, const float* x, std::int64_t B, std::int64_t K);
-  // sum over n elements, in double.
+  // sum over n elements, in double (the host waits for the result).
   double (*sum)(const float* x, std::int64_t n);
-  // out (B, D) = rows of src (n, D) picked by idx (B); used for batching with shuffles.
-  void (*gather_rows)(void* out, const void* src, const std::int64_t* idx, std::int64_t B, std::int64_t row_bytes);
+  // acc[0] += sum(a), acc[1] += sum(b), in double, without the host waiting: the training loop keeps its
+  // running loss and accuracy totals on the device and reads them back only when it shows them.
+  void (*accumulate_sums)(double* acc,     // (2) accumulates
+                          const float* a,  // (n)
+                          const float* b,  // (n)
+                          std::int64_t n);
+  // out (B, D) = rows of src (n, D) picked by idx (B), which lives on the same device as src: the training
+  // loop uploads each epoch's permutation once, so batching moves nothing between host and device.
+  void (*gather_rows)(void* out, const void* src, const std::int32_t* idx, std::int64_t B, std::int64_t row_bytes);
 
   // ---- optimizer updates, in place on n elements ----
   // SGD, Keras/PyTorch unified: g' = g + wd*w; if momentum: buf = momentum*buf + (1-dampening)*g'

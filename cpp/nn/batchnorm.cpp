@@ -5,6 +5,8 @@
 //            moving_variance = momentum * moving_variance + (1 - momentum) * var_B   (biased, as Keras).
 // Inference: the same transform with moving_mean and moving_variance.
 // A layer with trainable = false always runs in inference mode (Keras 3).
+// forward_relu fuses a following ReLU into the same pass (see backend/cpu/batchnorm_cpu.cpp); the backward
+// then gates its incoming gradient by [out > 0], exactly what the ReLU's own backward would have done.
 // The feature axis may be any axis of the per-sample shape: x (B, d0..dk) is viewed as (outer, C, inner).
 #include "nn/layers.hpp"
 
@@ -33,16 +35,21 @@ ops::BNShape BatchNorm::view_of(const Tensor& x) const {
   return {per_sample ? x.numel() / per_sample : 0, channels_, inner_};
 }
 
-const Tensor& BatchNorm::forward(const Tensor& x, bool training) {
+const Tensor& BatchNorm::forward(const Tensor& x, bool training) { return run_forward(x, training, false); }
+
+const Tensor& BatchNorm::forward_relu(const Tensor& x, bool training) { return run_forward(x, training, true); }
+
+const Tensor& BatchNorm::run_forward(const Tensor& x, bool training, bool fuse_relu) {
   const ops::BNShape s = view_of(x);
   const Tensor* g = scale_ ? &gamma : nullptr;
   const Tensor* b = center_ ? &beta : nullptr;
   trained_ = training && trainable;
+  fused_relu_ = fuse_relu;
   if (!trained_) {
-    ops::batchnorm_forward_infer(out_, x, moving_mean, moving_variance, g, b, s, epsilon_);
+    ops::batchnorm_forward_infer(out_, x, moving_mean, moving_variance, g, b, s, epsilon_, fuse_relu);
     return out_;
   }
-  ops::batchnorm_forward_train(out_, cache, x, g, b, s, epsilon_);
+  ops::batchnorm_forward_train(out_, cache, x, g, b, s, epsilon_, fuse_relu);
   ops::blend(moving_mean, cache.mean, momentum);
   ops::blend(moving_variance, cache.var, momentum);
   return out_;
@@ -52,8 +59,14 @@ const Tensor& BatchNorm::backward(const Tensor& dout, bool, bool) {
   if (!trained_) {
     // Inference mode (a frozen layer): y = (x - moving_mean) * gamma / sqrt(moving_variance + eps) + beta is
     // affine in x, so dx = dy * gamma / sqrt(moving_variance + eps): the same transform applied to dy with a
-    // zero mean and no beta. gamma and beta are not trained in this mode.
-    ops::batchnorm_forward_infer(dx, dout, zero_mean_, moving_variance, scale_ ? &gamma : nullptr, nullptr,
+    // zero mean and no beta. gamma and beta are not trained in this mode. A fused ReLU's gate comes first
+    // (into dx, which the transform then rewrites in place: it is elementwise).
+    const Tensor* dy = &dout;
+    if (fused_relu_) {
+      ops::activation_backward(dx, dout, out_, Act::Relu);
+      dy = &dx;
+    }
+    ops::batchnorm_forward_infer(dx, *dy, zero_mean_, moving_variance, scale_ ? &gamma : nullptr, nullptr,
                                  view_of(dout), epsilon_);
     return dx;
   }
@@ -63,7 +76,7 @@ const Tensor& BatchNorm::backward(const Tensor& dout, bool, bool) {
     fresh_grads_ = false;
   }
   ops::batchnorm_backward(dx, scale_ ? &dgamma : nullptr, center_ ? &dbeta : nullptr, dout, cache,
-                          scale_ ? &gamma : nullptr, view_of(dout));
+                          scale_ ? &gamma : nullptr, view_of(dout), fused_relu_ ? &out_ : nullptr);
   return dx;
 }
 

@@ -35,7 +35,11 @@ class BatchNorm : public Layer {
   std::string kind() const override { return "BatchNormalization"; }
   Shape build_impl(const Shape& input_shape, Device device) override;
   const Tensor& forward(const Tensor& x, bool training) override;
+  // backward takes the gradient w.r.t. the output of the last forward: the ReLU's after forward_relu.
   const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
+  // forward with the ReLU of a following Activation('relu') applied in the same pass, out = max(y, 0).
+  // Sequential uses it for that pair of layers, and skips the Activation.
+  const Tensor& forward_relu(const Tensor& x, bool training);
   std::vector<Param> params() override;
   std::vector<std::pair<std::string, Tensor*>> buffers() override;
   ops::BNShape view_of(const Tensor& x) const;
@@ -50,13 +54,16 @@ class BatchNorm : public Layer {
   float epsilon_;
   bool center_, scale_;
   std::int64_t inner_ = 1, channels_ = 0;
-  bool trained_ = false;    // the last forward ran the training transform (else the backward is the inference one's)
-  Tensor out_, zero_mean_;  // zero_mean_ (C): zeros, for the backward of the inference transform
+  const Tensor& run_forward(const Tensor& x, bool training, bool fuse_relu);
+  bool trained_ = false;     // the last forward ran the training transform (else the backward is the inference one's)
+  bool fused_relu_ = false;  // the last forward applied the ReLU (out_ is its output, which gates the backward)
+  Tensor out_, zero_mean_;   // zero_mean_ (C): zeros, for the backward of the inference transform
 };
 
 class Activation : public Layer {
  public:
   explicit Activation(Act act) : act_(act) {}
+  Act act() const { return act_; }
   std::string kind() const override { return "Activation"; }
   Shape build_impl(const Shape& input_shape, Device device) override;
   const Tensor& forward(const Tensor& x, bool training) override;

@@ -2,6 +2,7 @@
 #include "nn/model.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <numeric>
 #include <string>
 
@@ -28,11 +29,24 @@ Shape Sequential::build(const Shape& input_shape, Device device) {
                                                     shape_str(shape));
     shape = layer->output_shape();
   }
+  bn_relu_.assign(layers.size(), 0);
+  for (std::size_t i = 0; i + 1 < layers.size(); ++i) {
+    const auto* act = dynamic_cast<const Activation*>(layers[i + 1].get());
+    bn_relu_[i] = dynamic_cast<const BatchNorm*>(layers[i].get()) && act && act->act() == Act::Relu;
+  }
   input_shape_ = input_shape;
   output_shape_ = shape;
   device_ = device;
   built_ = true;
   return shape;
+}
+
+std::vector<std::int64_t> Sequential::fused_bn_relu_layers() const {
+  std::vector<std::int64_t> out;
+  if (fuse_bn_relu)
+    for (std::size_t i = 0; i < bn_relu_.size(); ++i)
+      if (bn_relu_[i]) out.push_back(static_cast<std::int64_t>(i));
+  return out;
 }
 
 std::vector<Param> Sequential::trainable_params() {
@@ -57,7 +71,15 @@ void Sequential::compile(std::shared_ptr<Optimizer> optimizer, LossSpec loss) {
 const Tensor& Sequential::forward(const Tensor& x, bool training) {
   ops::require(built_, "the model is not built");
   const Tensor* h = &x;
-  for (auto& layer : layers) h = &layer->forward(*h, training);
+  fusing_ = fuse_bn_relu;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    if (fused_at(i)) {  // BatchNorm + ReLU in one pass; the Activation layer i + 1 is skipped
+      h = &static_cast<BatchNorm&>(*layers[i]).forward_relu(*h, training);
+      ++i;
+      continue;
+    }
+    h = &layers[i]->forward(*h, training);
+  }
   return *h;
 }
 
@@ -72,8 +94,7 @@ void Sequential::loss_and_grad(const Tensor& out, const Tensor& yb, Metrics& m, 
   else
     ops::xent(loss_rows_, with_grad ? &grad_ : nullptr, out, yb, loss_.form, fused_softmax_, loss_.epsilon, scale);
   ops::accuracy(correct_, out, yb);
-  m.loss_sum += ops::sum(loss_rows_);
-  m.correct += ops::sum(correct_);
+  ops::accumulate_sums(sums_, loss_rows_, correct_);  // stays on the device: no host sync per step
   m.samples += B;
   m.batches += 1;
 }
@@ -84,8 +105,10 @@ void Sequential::train_step(const Tensor& xb, const Tensor& yb, Metrics& m) {
   const Tensor& out = forward(xb, true);
   loss_and_grad(out, yb, m, true);
   const Tensor* g = &grad_;
-  for (std::size_t i = layers.size(); i-- > 0;)
+  for (std::size_t i = layers.size(); i-- > 0;) {
+    if (i > 0 && fused_at(i - 1)) continue;  // a ReLU fused into the BatchNorm before it
     g = &layers[i]->backward(*g, fused_softmax_ && i + 1 == layers.size(), i > 0);
+  }
   optimizer_->step(params_);
 }
 
@@ -99,11 +122,12 @@ void Sequential::check_data(const Tensor& x, const Tensor& y, std::int64_t batch
   ops::require(x.ndim() >= 1 && y.ndim() >= 1 && x.dim(0) == y.dim(0), "x and y must have the same number of samples");
   ops::require(x.dim(0) >= 1, "x is empty: there is nothing to train on");
   ops::require(x.device() == device_ && y.device() == device_, "the data is not on the model's device");
+  ops::require(x.dim(0) <= INT32_MAX, "x has more than 2^31 - 1 samples");
 }
 
 namespace {
 // Fisher-Yates with the counter-based generator: the permutation is a pure function of (seed, epoch).
-void permutation(std::vector<std::int64_t>& order, std::int64_t n, bool shuffle, std::uint64_t seed,
+void permutation(std::vector<std::int32_t>& order, std::int64_t n, bool shuffle, std::uint64_t seed,
                  std::uint64_t epoch) {
   order.resize(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
@@ -116,48 +140,63 @@ void permutation(std::vector<std::int64_t>& order, std::int64_t n, bool shuffle,
 }
 }  // namespace
 
+void Sequential::set_order(std::int64_t n, bool shuffle, std::uint64_t seed, std::uint64_t epoch) {
+  permutation(order_, n, shuffle, seed, epoch);
+  order_dev_.ensure({n}, device_, DType::I32);             // grows only: no allocation once the largest n was seen
+  if (n > 0) order_dev_.copy_from_host(order_.data(), n);  // the epoch's one host-to-device transfer
+}
+
+Metrics Sequential::read_metrics(const Metrics& counts) const {
+  Metrics m = counts;
+  double sums[2];
+  ops::read_sums(sums, sums_);
+  m.loss_sum = sums[0];
+  m.correct = sums[1];
+  return m;
+}
+
+Metrics MetricsProbe::read() const { return model_.read_metrics(counts_); }
+
+template <typename Step>
+Metrics Sequential::run_batches(const Tensor& x, const Tensor& y, std::int64_t n, std::int64_t batch_size,
+                                const BatchCallback& callback, Step step) {
+  ops::reset_sums(sums_, device_);
+  Metrics m;
+  const MetricsProbe probe(*this, m);
+  for (std::int64_t start = 0; start < n; start += batch_size) {  // the last partial batch is kept
+    const std::int64_t B = std::min(batch_size, n - start);
+    ops::gather_rows(xb_, x, order_dev_, start, B);
+    ops::gather_rows(yb_, y, order_dev_, start, B);
+    step(m);
+    if (callback && callback(m.batches - 1, probe)) {
+      m.stopped = true;
+      break;
+    }
+  }
+  return read_metrics(m);  // the epoch's one device-to-host read (plus those the callback asked for)
+}
+
 Metrics Sequential::train_epoch(const Tensor& x, const Tensor& y, std::int64_t batch_size, bool shuffle,
                                 std::uint64_t seed, std::uint64_t epoch, const BatchCallback& callback,
                                 bool drop_last) {
   check_data(x, y, batch_size);
   const std::int64_t n = drop_last ? x.dim(0) / batch_size * batch_size : x.dim(0);
-  permutation(order_, x.dim(0), shuffle, seed, epoch);  // drop_last drops the tail of the permutation
-  Metrics m;
-  for (std::int64_t start = 0; start < n; start += batch_size) {  // the last partial batch is kept
-    const std::int64_t B = std::min(batch_size, n - start);
-    ops::gather_rows(xb_, x, order_.data() + start, B);
-    ops::gather_rows(yb_, y, order_.data() + start, B);
-    train_step(xb_, yb_, m);
-    if (callback && callback(m.batches - 1, m)) {
-      m.stopped = true;
-      break;
-    }
-  }
-  return m;
+  set_order(x.dim(0), shuffle, seed, epoch);  // drop_last drops the tail of the permutation
+  return run_batches(x, y, n, batch_size, callback, [&](Metrics& m) { train_step(xb_, yb_, m); });
 }
 
 Metrics Sequential::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, const BatchCallback& callback) {
   check_data(x, y, batch_size);
-  const std::int64_t n = x.dim(0);
-  permutation(order_, n, false, 0, 0);
-  Metrics m;
-  for (std::int64_t start = 0; start < n; start += batch_size) {
-    const std::int64_t B = std::min(batch_size, n - start);
-    ops::gather_rows(xb_, x, order_.data() + start, B);
-    ops::gather_rows(yb_, y, order_.data() + start, B);
-    test_step(xb_, yb_, m);
-    if (callback && callback(m.batches - 1, m)) {
-      m.stopped = true;
-      break;
-    }
-  }
-  return m;
+  set_order(x.dim(0), false, 0, 0);
+  return run_batches(x, y, x.dim(0), batch_size, callback, [&](Metrics& m) { test_step(xb_, yb_, m); });
 }
 
 void Sequential::predict(Tensor& out, const Tensor& x, std::int64_t batch_size) {
   ops::require(built_, "the model is not built");
   ops::require(batch_size >= 1, [&] { return "batch_size must be >= 1, got " + std::to_string(batch_size); });
+  ops::require(x.device() == device_, "the data is not on the model's device");
   const std::int64_t n = x.ndim() ? x.dim(0) : 0;
+  ops::require(n <= INT32_MAX, "x has more than 2^31 - 1 samples");
   out.ensure_rows(
       n,
       [&] {
@@ -166,12 +205,12 @@ void Sequential::predict(Tensor& out, const Tensor& x, std::int64_t batch_size) 
         return s;
       }(),
       device_, DType::F32);
-  permutation(order_, n, false, 0, 0);
+  set_order(n, false, 0, 0);
   const std::int64_t row = shape_numel(output_shape_);
   const Backend& be = backend(device_);
   for (std::int64_t start = 0; start < n; start += batch_size) {
     const std::int64_t B = std::min(batch_size, n - start);
-    ops::gather_rows(xb_, x, order_.data() + start, B);
+    ops::gather_rows(xb_, x, order_dev_, start, B);
     const Tensor& o = forward(xb_, false);
     be.copy(out.f32() + start * row, o.f32(), static_cast<std::size_t>(B * row) * sizeof(float));
   }

@@ -22,7 +22,8 @@ struct LossSpec {
   float epsilon = 1e-7f;  // Keras's backend epsilon, the clip of probabilities
 };
 
-// Running per-sample means over the batches seen so far.
+// Running per-sample means over the batches seen so far. The sums are kept on the model's device while an
+// epoch runs (no host sync per step); a Metrics value holds them once read back.
 struct Metrics {
   double loss_sum = 0.0, correct = 0.0;
   std::int64_t samples = 0, batches = 0;
@@ -31,8 +32,23 @@ struct Metrics {
   double accuracy() const { return samples ? correct / static_cast<double>(samples) : 0.0; }
 };
 
-// Called after each batch with (batch index, metrics so far); returns true to stop the loop.
-using BatchCallback = std::function<bool(std::int64_t, const Metrics&)>;
+class Sequential;
+// What a batch callback gets: the batch counters, and read() for the loss and accuracy so far. read() copies
+// the device's running sums back to the host, which on a GPU waits for every queued step: call it only when
+// the numbers are shown (a progress bar redraws a few times a second), not after every batch.
+class MetricsProbe {
+ public:
+  MetricsProbe(const Sequential& model, const Metrics& counts) : model_(model), counts_(counts) {}
+  std::int64_t batches() const { return counts_.batches; }
+  Metrics read() const;
+
+ private:
+  const Sequential& model_;
+  const Metrics& counts_;
+};
+
+// Called after each batch with (batch index, probe); returns true to stop the loop.
+using BatchCallback = std::function<bool(std::int64_t, const MetricsProbe&)>;
 
 class Sequential {
  public:
@@ -59,6 +75,13 @@ class Sequential {
 
   std::vector<Param> trainable_params();
   std::vector<LayerPtr> layers;
+  // Run each BatchNormalization that is directly followed by Activation('relu') as one fused layer (the same
+  // results; one pass less over the activations each way). On by default; off shows the unfused cost.
+  bool fuse_bn_relu = true;
+  // The indices of the BatchNorm layers that run fused with the ReLU after them (empty when fuse_bn_relu is off).
+  std::vector<std::int64_t> fused_bn_relu_layers() const;
+  // `counts` completed with the loss and correct-prediction sums read from the device.
+  Metrics read_metrics(const Metrics& counts) const;
 
  private:
   void check_data(const Tensor& x, const Tensor& y, std::int64_t batch_size) const;
@@ -69,11 +92,23 @@ class Sequential {
   Device device_ = Device::CPU;
   std::shared_ptr<Optimizer> optimizer_;
   LossSpec loss_;
-  std::vector<Param> params_;          // cached by compile()
-  std::vector<std::int64_t> order_;    // (n) sample order of the current epoch
+  std::vector<Param> params_;  // cached by compile()
+  // Rewrites order_ for (shuffle, seed, epoch) and uploads it to order_dev_.
+  void set_order(std::int64_t n, bool shuffle, std::uint64_t seed, std::uint64_t epoch);
+  // Runs `step` over the batches of order_dev_ [0, n) with running sums reset; the shared epoch loop.
+  template <typename Step>
+  Metrics run_batches(const Tensor& x, const Tensor& y, std::int64_t n, std::int64_t batch_size,
+                      const BatchCallback& callback, Step step);
+
+  std::vector<std::int32_t> order_;    // (n) sample order of the current epoch, on the host
+  Tensor order_dev_;                   // (n) int32, the same on the model's device
+  ops::DeviceSums sums_;               // (2) running loss and correct sums on the model's device
   Tensor xb_, yb_;                     // (B, input...), (B) or (B, K): the current batch
   Tensor loss_rows_, correct_, grad_;  // (B), (B), (B, K)
   bool fused_softmax_ = false;         // the loss gradient is taken w.r.t. the final softmax's input
+  std::vector<char> bn_relu_;          // (layers) 1 where layer i is BatchNorm and layer i+1 a ReLU Activation
+  bool fusing_ = false;                // the last forward fused those pairs (the backward follows it)
+  bool fused_at(std::size_t i) const { return fusing_ && bn_relu_[i]; }
 };
 
 }  // namespace bnlab::nn

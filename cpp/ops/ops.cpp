@@ -3,7 +3,9 @@
 // allocate once warm.
 #include "ops/ops.hpp"
 
+#include <climits>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -99,7 +101,7 @@ void check_bn(const Tensor& inp, BNShape s, const Tensor* gamma, const Tensor* b
 }  // namespace
 
 void batchnorm_forward_train(Tensor& out, BNCache& cache, const Tensor& inp, const Tensor* gamma, const Tensor* beta,
-                             BNShape s, float eps) {
+                             BNShape s, float eps, bool fuse_relu) {
   check_bn(inp, s, gamma, beta);
   require(s.N * s.L >= 1, "batchnorm in training mode needs at least one value per feature");
   const Device d = inp.device();
@@ -110,21 +112,21 @@ void batchnorm_forward_train(Tensor& out, BNCache& cache, const Tensor& inp, con
   cache.rstd.ensure({s.C}, d);
   on(inp).batchnorm_forward_train(out.f32(), cache.xhat.f32(), cache.mean.f32(), cache.var.f32(), cache.rstd.f32(),
                                   inp.f32(), gamma ? gamma->f32() : nullptr, beta ? beta->f32() : nullptr, s.N, s.C,
-                                  s.L, eps);
+                                  s.L, eps, fuse_relu);
 }
 
 void batchnorm_forward_infer(Tensor& out, const Tensor& inp, const Tensor& mean, const Tensor& var, const Tensor* gamma,
-                             const Tensor* beta, BNShape s, float eps) {
+                             const Tensor* beta, BNShape s, float eps, bool fuse_relu) {
   check_bn(inp, s, gamma, beta);
   f32_sized(&mean, s.C, inp, "batchnorm mean");
   f32_sized(&var, s.C, inp, "batchnorm variance");
   out.ensure(inp.shape(), inp.device());
   on(inp).batchnorm_forward_infer(out.f32(), inp.f32(), mean.f32(), var.f32(), gamma ? gamma->f32() : nullptr,
-                                  beta ? beta->f32() : nullptr, s.N, s.C, s.L, eps);
+                                  beta ? beta->f32() : nullptr, s.N, s.C, s.L, eps, fuse_relu);
 }
 
 void batchnorm_backward(Tensor& dinp, Tensor* dgamma, Tensor* dbeta, const Tensor& dout, const BNCache& cache,
-                        const Tensor* gamma, BNShape s) {
+                        const Tensor* gamma, BNShape s, const Tensor* relu_out) {
   f32(dout, "batchnorm backward dout");
   require(s.N >= 0 && s.C >= 0 && s.L >= 0 && dout.numel() == s.N * s.C * s.L,
           "batchnorm backward: dout does not match (N, C, L)");
@@ -134,9 +136,11 @@ void batchnorm_backward(Tensor& dinp, Tensor* dgamma, Tensor* dbeta, const Tenso
   f32_sized(dbeta, s.C, dout, "batchnorm backward dbeta");
   f32_sized(gamma, s.C, dout, "batchnorm gamma");
   same_device(dout, cache.xhat, "batchnorm backward");
+  f32_sized(relu_out, dout.numel(), dout, "batchnorm backward relu_out");
   dinp.ensure(dout.shape(), dout.device());
   on(dout).batchnorm_backward(dinp.f32(), dgamma ? dgamma->f32() : nullptr, dbeta ? dbeta->f32() : nullptr, dout.f32(),
-                              cache.xhat.f32(), cache.rstd.f32(), gamma ? gamma->f32() : nullptr, s.N, s.C, s.L);
+                              cache.xhat.f32(), cache.rstd.f32(), gamma ? gamma->f32() : nullptr,
+                              relu_out ? relu_out->f32() : nullptr, s.N, s.C, s.L);
 }
 
 void blend(Tensor& moving, const Tensor& batch, float keep, float batch_scale) {
@@ -153,9 +157,31 @@ void gather_rows(Tensor& out, const Tensor& src, const std::int64_t* idx, std::i
     require(idx[r] >= 0 && idx[r] < n, [&] {
       return "gather_rows: row index " + std::to_string(idx[r]) + " is out of range for " + std::to_string(n) + " rows";
     });
+  require(n <= INT32_MAX, "gather_rows: the source has more than 2^31 - 1 rows");
+  // The indices as int32 (they are below n), moved to src's device.
+  Tensor rows({B}, Device::CPU, DType::I32);
+  for (std::int64_t r = 0; r < B; ++r) rows.i32()[r] = static_cast<std::int32_t>(idx[r]);
+  gather_rows(out, src, src.device() == Device::CPU ? rows : rows.to(src.device()), 0, B);
+}
+
+void gather_rows(Tensor& out, const Tensor& src, const Tensor& idx, std::int64_t start, std::int64_t B) {
+  require(src.defined() && src.ndim() >= 1, "gather_rows: the source needs a leading dimension");
+  require(idx.defined() && idx.dtype() == DType::I32 && idx.ndim() == 1, "gather_rows: idx must be a 1-D int32 tensor");
+  same_device(idx, src, "gather_rows idx");
+  require(start >= 0 && B >= 0 && start + B <= idx.numel(), [&] {
+    return "gather_rows: rows [" + std::to_string(start) + ", " + std::to_string(start + B) + ") are outside idx of " +
+           std::to_string(idx.numel()) + " entries";
+  });
+  const std::int64_t n = src.dim(0);
+  if (idx.device() == Device::CPU)
+    for (std::int64_t r = start; r < start + B; ++r)
+      require(idx.i32()[r] >= 0 && idx.i32()[r] < n, [&] {
+        return "gather_rows: row index " + std::to_string(idx.i32()[r]) + " is out of range for " + std::to_string(n) +
+               " rows";
+      });
   out.ensure_rows(B, src.shape(), src.device(), src.dtype());
   const std::int64_t row_bytes = (n ? src.numel() / n : 0) * static_cast<std::int64_t>(dtype_size(src.dtype()));
-  on(src).gather_rows(out.raw(), src.raw(), idx, B, row_bytes);
+  on(src).gather_rows(out.raw(), src.raw(), idx.i32() + start, B, row_bytes);
 }
 
 namespace {
@@ -258,6 +284,29 @@ void accuracy(Tensor& correct, const Tensor& pred, const Tensor& target) {
 double sum(const Tensor& x) {
   f32(x, "sum input");
   return on(x).sum(x.f32(), x.numel());
+}
+
+void reset_sums(DeviceSums& sums, Device device) {
+  if (!sums.acc || sums.device != device) {
+    sums.acc = std::make_shared<Storage>(2 * sizeof(double), device);
+    sums.device = device;
+  }
+  const double zeros[2] = {0.0, 0.0};
+  backend(device).copy_from_host(sums.acc->ptr, zeros, sizeof zeros);
+}
+
+void accumulate_sums(DeviceSums& sums, const Tensor& a, const Tensor& b) {
+  require(sums.acc != nullptr, "accumulate_sums: call reset_sums first");
+  f32(a, "accumulate_sums a");
+  f32(b, "accumulate_sums b");
+  require(a.numel() == b.numel(), "accumulate_sums: a and b must have the same number of elements");
+  require(a.device() == sums.device && b.device() == sums.device, "accumulate_sums: tensors not on the sums' device");
+  on(a).accumulate_sums(static_cast<double*>(sums.acc->ptr), a.f32(), b.f32(), a.numel());
+}
+
+void read_sums(double out[2], const DeviceSums& sums) {
+  require(sums.acc != nullptr, "read_sums: call reset_sums first");
+  backend(sums.device).copy_to_host(out, sums.acc->ptr, 2 * sizeof(double));
 }
 
 namespace {

@@ -34,16 +34,23 @@ struct BNCache {
   Tensor var;   // (C) biased batch variance
   Tensor rstd;  // (C) 1/sqrt(var + eps)
 };
+// fuse_relu: out = max(y, 0), the ReLU of a following Activation('relu') in the same pass.
 void batchnorm_forward_train(Tensor& out, BNCache& cache, const Tensor& inp, const Tensor* gamma, const Tensor* beta,
-                             BNShape s, float eps);
+                             BNShape s, float eps, bool fuse_relu = false);
 void batchnorm_forward_infer(Tensor& out, const Tensor& inp, const Tensor& mean, const Tensor& var, const Tensor* gamma,
-                             const Tensor* beta, BNShape s, float eps);
+                             const Tensor* beta, BNShape s, float eps, bool fuse_relu = false);
+// relu_out: the fused forward's output; dout is then the gradient w.r.t. the ReLU's output.
 void batchnorm_backward(Tensor& dinp, Tensor* dgamma, Tensor* dbeta, const Tensor& dout, const BNCache& cache,
-                        const Tensor* gamma, BNShape s);
+                        const Tensor* gamma, BNShape s, const Tensor* relu_out = nullptr);
 // moving = moving * keep + batch * batch_scale * (1 - keep).
 void blend(Tensor& moving, const Tensor& batch, float keep, float batch_scale = 1.0f);
-// out rows (B, ...) = src rows picked by idx; src is (n, ...) on the same device, any dtype.
+// out rows (B, ...) = src rows picked by idx; src is (n, ...), any dtype. Two forms:
+// - host indices (checked against n, then uploaded when src is not on the CPU): for one-off batches;
+// - idx[start, start + B) of an int32 tensor on src's device (the training loop's permutation, uploaded once
+//   per epoch): nothing moves between host and device. Its values are checked only where the host can read
+//   them (on the CPU); on another device the caller guarantees 0 <= idx < n.
 void gather_rows(Tensor& out, const Tensor& src, const std::int64_t* idx, std::int64_t B);
+void gather_rows(Tensor& out, const Tensor& src, const Tensor& idx, std::int64_t start, std::int64_t B);
 
 // ---- activations; rows x D where D is the last dimension (softmax normalises over it) ----
 void activation_forward(Tensor& out, const Tensor& inp, Act act);
@@ -61,6 +68,17 @@ void xent(Tensor& loss_rows, Tensor* grad, const Tensor& pred, const Tensor& tar
 void mse(Tensor& loss_rows, Tensor* grad, const Tensor& pred, const Tensor& target, float scale);
 void accuracy(Tensor& correct, const Tensor& pred, const Tensor& target);
 double sum(const Tensor& x);
+// Two running sums in double that live on a device (the training loop's loss and accuracy totals).
+struct DeviceSums {
+  std::shared_ptr<Storage> acc;  // (2) doubles on `device`
+  Device device = Device::CPU;
+};
+// Gives `sums` storage on `device` (allocating only the first time, or when the device changes) and zeroes it.
+void reset_sums(DeviceSums& sums, Device device);
+// sums += (sum(a), sum(b)) on the device, without the host waiting; a and b are float32 of equal size.
+void accumulate_sums(DeviceSums& sums, const Tensor& a, const Tensor& b);
+// The two sums, read back to the host (on a GPU this waits for the queued work).
+void read_sums(double out[2], const DeviceSums& sums);
 
 // ---- optimizer updates (in place) ----
 void sgd_update(Tensor& w, Tensor& buf, const Tensor& g, float lr, float momentum, float dampening, float weight_decay,

@@ -3,6 +3,7 @@
 #include "ops/tensor_ops.hpp"
 
 #include <array>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
@@ -23,7 +24,8 @@ const TensorKernels& tensor_kernels(Device device) {
   const TensorKernels* k = table()[static_cast<int>(device)];
   if (!k)
     throw std::runtime_error("no tensor kernels for device '" + device_name(device) +
-                             "': general tensor arithmetic runs on the CPU only; move the tensor with .cpu()");
+                             "': this bnlab engine was built without them, or no such device is present; move the "
+                             "tensor with .cpu()");
   return *k;
 }
 
@@ -146,6 +148,10 @@ void sum_to(Tensor& out, const Tensor& a, const Shape& shape) {
   const Walk w = collapse(a.shape(), sa.data(), so.data());
   out.ensure(shape, a.device());
   if (out.numel() == 0) return;
+  if (a.numel() == 0) {  // sums over an empty dimension are 0 (as torch.zeros(3, 0).sum(1))
+    out.fill(0.0f);
+    return;
+  }
   on(a).sum_to(out.f32(), out.numel(), a.f32(), w.ndim, w.shape, w.s1);
 }
 
@@ -161,6 +167,9 @@ void log_softmax_forward(Tensor& out, const Tensor& inp) {
 }
 
 void log_softmax_backward(Tensor& dinp, const Tensor& dout, const Tensor& out) {
+  f32(dout, "log_softmax backward dout");
+  f32(out, "log_softmax backward output");
+  same_device(dout, out, "log_softmax backward");
   require(dout.shape() == out.shape(), "log_softmax backward: dout " + shape_str(dout.shape()) +
                                            " differs from the forward output " + shape_str(out.shape()));
   dinp.ensure(out.shape(), out.device());
@@ -177,6 +186,7 @@ void check_nll(const Tensor& logp, const Tensor& target, const Tensor* weight, s
   same_device(logp, target, "nll");
   if (weight) {
     f32(*weight, "nll weight");
+    same_device(logp, *weight, "nll weight");
     require(weight->numel() == K, "nll weight must have one value per class (" + std::to_string(K) + ")");
   }
   if (target.device() == Device::CPU)
@@ -201,8 +211,11 @@ void nll_backward(Tensor& dlogp, const Tensor* drows, float scale, const Tensor&
                   const Tensor* weight, std::int64_t ignore_index) {
   check_nll(logp, target, weight, ignore_index);
   const std::int64_t B = logp.dim(0), K = logp.dim(1);
-  if (drows)
+  if (drows) {
+    f32(*drows, "nll backward row gradients");
+    same_device(logp, *drows, "nll backward row gradients");
     require(drows->numel() == B, "nll backward: the row gradients must have " + std::to_string(B) + " elements");
+  }
   dlogp.ensure(logp.shape(), logp.device());
   on(logp).nll_backward(dlogp.f32(), drows ? drows->f32() : nullptr, scale, target.i32(),
                         weight ? weight->f32() : nullptr, B, K, ignore_index);
@@ -212,8 +225,19 @@ void batchnorm_backward_eval(Tensor& dinp, Tensor* dgamma, Tensor* dbeta, const 
                              const Tensor& mean, const Tensor& var, const Tensor* gamma, std::int64_t N, std::int64_t C,
                              std::int64_t L, float eps) {
   f32(inp, "batchnorm input");
+  f32(dout, "batchnorm backward dout");
+  f32(mean, "batchnorm mean");
+  f32(var, "batchnorm variance");
   require(N * C * L == inp.numel() && dout.numel() == inp.numel(),
           "batchnorm backward: (N, C, L) does not match the input and dout");
+  same_device(inp, dout, "batchnorm backward dout");
+  same_device(inp, mean, "batchnorm mean");
+  same_device(inp, var, "batchnorm variance");
+  for (const Tensor* t : std::initializer_list<const Tensor*>{gamma, dgamma, dbeta})
+    if (t) {
+      f32(*t, "batchnorm gamma/dgamma/dbeta");
+      same_device(inp, *t, "batchnorm gamma/dgamma/dbeta");
+    }
   require(mean.numel() == C && var.numel() == C, "batchnorm statistics must have C elements");
   if (gamma) require(gamma->numel() == C, "batchnorm gamma must have C elements");
   if (dgamma) require(dgamma->numel() == C, "batchnorm dgamma must have C elements");

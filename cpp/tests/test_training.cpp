@@ -68,14 +68,22 @@ TEST(Training, CallbackSeesEveryBatchAndCanStop) {
   const Data d = make_data(50, 3);
   auto m = make_mlp(true);
   std::vector<std::int64_t> seen;
-  const nn::Metrics all = m->train_epoch(d.x, d.y, 16, false, 0, 0, [&](std::int64_t i, const nn::Metrics&) {
+  std::vector<nn::Metrics> reads;
+  const nn::Metrics all = m->train_epoch(d.x, d.y, 16, false, 0, 0, [&](std::int64_t i, const nn::MetricsProbe& p) {
     seen.push_back(i);
+    EXPECT_EQ(p.batches(), i + 1);
+    reads.push_back(p.read());  // the running sums, read back on request
     return false;
   });
   EXPECT_EQ(seen, (std::vector<std::int64_t>{0, 1, 2, 3}));  // the partial batch of 2 is kept
   EXPECT_EQ(all.samples, 50);
+  ASSERT_EQ(reads.size(), 4u);
+  EXPECT_EQ(reads[1].samples, 32);
+  EXPECT_EQ(reads.back().loss(), all.loss());
+  EXPECT_EQ(reads.back().accuracy(), all.accuracy());
+  EXPECT_NE(reads[0].loss(), reads[1].loss());
   const nn::Metrics stopped =
-      m->train_epoch(d.x, d.y, 16, false, 0, 1, [](std::int64_t i, const nn::Metrics&) { return i == 1; });
+      m->train_epoch(d.x, d.y, 16, false, 0, 1, [](std::int64_t i, const nn::MetricsProbe&) { return i == 1; });
   EXPECT_TRUE(stopped.stopped);
   EXPECT_EQ(stopped.samples, 32);
 }

@@ -10,6 +10,10 @@
 //   dbeta = sum(dy), dgamma = sum(dy * xhat), and differentiating mu and var through x gives
 //   dx = gamma * rstd / M * (M*dy - sum(dy) - xhat * sum(dy * xhat)).
 //   pass 1 (read dy, xhat): the two sums;  pass 2 (read dy, xhat, write dx).
+// Fused ReLU (a BatchNormalization layer followed by Activation('relu')): the forward writes
+// y = max(gamma*xhat + beta, 0) in pass 2 (NaN stays NaN, as the ReLU kernel), and the backward reads the
+// gradient w.r.t. that ReLU's output and gates it on the fly, dy_bn = [y > 0] * dy, in both of its passes:
+// the ReLU costs no pass of its own, and the results equal the unfused layers' bit for bit.
 #include <cmath>
 #include <vector>
 
@@ -24,18 +28,27 @@ std::vector<double>& scratch(std::size_t n) {
   return buf;
 }
 
-// Accumulates sum(a) and sum(a*b) per feature over (N, C, L); b == nullptr means b = a - shift.
-void feature_sums(double* s1, double* s2, const float* a, const float* b, const float* shift, std::int64_t N,
-                  std::int64_t C, std::int64_t L) {
+// a gated by the fused ReLU's output: [gate > 0] * a, or a itself when there is no gate.
+inline float gated(const float* a, const float* gate, std::int64_t i) {
+  return gate && !(gate[i] > 0.0f) ? 0.0f : a[i];
+}
+inline float relu(float v) { return v <= 0.0f ? 0.0f : v; }  // NaN stays NaN
+
+// Accumulates sum(a) and sum(a*b) per feature over (N, C, L); b == nullptr means b = a - shift. With a gate
+// (the fused ReLU's output), a is read as [gate > 0] * a.
+void feature_sums(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
+                  std::int64_t N, std::int64_t C, std::int64_t L) {
   for (std::int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
   for (std::int64_t n = 0; n < N; ++n) {
     const float* an = a + n * C * L;
     const float* bn = b ? b + n * C * L : nullptr;
+    const float* gn = gate ? gate + n * C * L : nullptr;
     if (L == 1) {
       if (bn) {
         for (std::int64_t c = 0; c < C; ++c) {
-          s1[c] += an[c];
-          s2[c] += static_cast<double>(an[c]) * bn[c];
+          const float av = gated(an, gn, c);
+          s1[c] += av;
+          s2[c] += static_cast<double>(av) * bn[c];
         }
       } else {
         for (std::int64_t c = 0; c < C; ++c) {
@@ -51,8 +64,9 @@ void feature_sums(double* s1, double* s2, const float* a, const float* b, const 
       for (std::int64_t l = 0; l < L; ++l) {
         const std::int64_t i = c * L + l;
         if (bn) {
-          t1 += an[i];
-          t2 += static_cast<double>(an[i]) * bn[i];
+          const float av = gated(an, gn, i);
+          t1 += av;
+          t2 += static_cast<double>(av) * bn[i];
         } else {
           const double d = static_cast<double>(an[i]) - shift[c];
           t1 += d;
@@ -74,14 +88,14 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
                              const float* inp,    // (N, C, L)
                              const float* gamma,  // (C) or nullptr
                              const float* beta,   // (C) or nullptr
-                             std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+                             std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
   const double M = static_cast<double>(N * L);
   std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
   double* s1 = acc.data();
   double* s2 = acc.data() + C;
   // pass 1: shifted sums; the shift is the feature's first value (x[0, c, 0]).
   for (std::int64_t c = 0; c < C; ++c) mean[c] = inp[c * L];  // mean[] holds the shift until pass 1 ends
-  feature_sums(s1, s2, inp, nullptr, mean, N, C, L);
+  feature_sums(s1, s2, inp, nullptr, mean, nullptr, N, C, L);
   for (std::int64_t c = 0; c < C; ++c) {
     const double m1 = M > 0 ? s1[c] / M : 0.0;
     const double v = M > 0 ? s2[c] / M - m1 * m1 : 0.0;
@@ -95,11 +109,18 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
       const float mu = mean[c], rs = rstd[c];
       const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
       const std::int64_t base = (n * C + c) * L;
-      for (std::int64_t l = 0; l < L; ++l) {
-        const float h = (inp[base + l] - mu) * rs;
-        xhat[base + l] = h;
-        out[base + l] = g * h + b;
-      }
+      if (fuse_relu)
+        for (std::int64_t l = 0; l < L; ++l) {
+          const float h = (inp[base + l] - mu) * rs;
+          xhat[base + l] = h;
+          out[base + l] = relu(g * h + b);
+        }
+      else
+        for (std::int64_t l = 0; l < L; ++l) {
+          const float h = (inp[base + l] - mu) * rs;
+          xhat[base + l] = h;
+          out[base + l] = g * h + b;
+        }
     }
   }
 }
@@ -110,7 +131,7 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
                              const float* var,    // (C)
                              const float* gamma,  // (C) or nullptr
                              const float* beta,   // (C) or nullptr
-                             std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+                             std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
   // y = (x - mu) * a + beta with a = gamma * rstd folded per feature once. Not x * a + (beta - mu * a): with
   // |mu| >> std that form cancels two large terms and loses digits the training transform keeps.
   std::vector<double>& acc = scratch(static_cast<std::size_t>(C));
@@ -119,23 +140,27 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
     for (std::int64_t c = 0; c < C; ++c) {
       const float a = static_cast<float>(acc[c]), mu = mean[c], b = beta ? beta[c] : 0.0f;
       const std::int64_t base = (n * C + c) * L;
-      for (std::int64_t l = 0; l < L; ++l) out[base + l] = (inp[base + l] - mu) * a + b;
+      if (fuse_relu)
+        for (std::int64_t l = 0; l < L; ++l) out[base + l] = relu((inp[base + l] - mu) * a + b);
+      else
+        for (std::int64_t l = 0; l < L; ++l) out[base + l] = (inp[base + l] - mu) * a + b;
     }
 }
 
-void batchnorm_backward(float* dinp,         // (N, C, L)
-                        float* dgamma,       // (C) or nullptr, accumulates
-                        float* dbeta,        // (C) or nullptr, accumulates
-                        const float* dout,   // (N, C, L)
-                        const float* xhat,   // (N, C, L)
-                        const float* rstd,   // (C)
-                        const float* gamma,  // (C) or nullptr
+void batchnorm_backward(float* dinp,            // (N, C, L)
+                        float* dgamma,          // (C) or nullptr, accumulates
+                        float* dbeta,           // (C) or nullptr, accumulates
+                        const float* dout,      // (N, C, L)
+                        const float* xhat,      // (N, C, L)
+                        const float* rstd,      // (C)
+                        const float* gamma,     // (C) or nullptr
+                        const float* relu_out,  // (N, C, L) or nullptr: the fused ReLU's output gates dout
                         std::int64_t N, std::int64_t C, std::int64_t L) {
   const double M = static_cast<double>(N * L);
   std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
   double* sum_dy = acc.data();
   double* sum_dy_xhat = acc.data() + C;
-  feature_sums(sum_dy, sum_dy_xhat, dout, xhat, nullptr, N, C, L);  // pass 1
+  feature_sums(sum_dy, sum_dy_xhat, dout, xhat, nullptr, relu_out, N, C, L);  // pass 1
   for (std::int64_t c = 0; c < C; ++c) {
     if (dgamma) dgamma[c] += static_cast<float>(sum_dy_xhat[c]);
     if (dbeta) dbeta[c] += static_cast<float>(sum_dy[c]);
@@ -146,7 +171,11 @@ void batchnorm_backward(float* dinp,         // (N, C, L)
       const float mdy = static_cast<float>(sum_dy[c]), mdyx = static_cast<float>(sum_dy_xhat[c]);
       const float m = static_cast<float>(M);
       const std::int64_t base = (n * C + c) * L;
-      for (std::int64_t l = 0; l < L; ++l) dinp[base + l] = k * (m * dout[base + l] - mdy - xhat[base + l] * mdyx);
+      if (relu_out)
+        for (std::int64_t l = 0; l < L; ++l)
+          dinp[base + l] = k * (m * gated(dout, relu_out, base + l) - mdy - xhat[base + l] * mdyx);
+      else
+        for (std::int64_t l = 0; l < L; ++l) dinp[base + l] = k * (m * dout[base + l] - mdy - xhat[base + l] * mdyx);
     }
 }
 

@@ -45,6 +45,7 @@ const Backend kCpu = {
     .accuracy = accuracy,
     .argmax_rows = argmax_rows,
     .sum = sum,
+    .accumulate_sums = accumulate_sums,
     .gather_rows = gather_rows,
     .sgd_update = sgd_update,
     .adam_update = adam_update,

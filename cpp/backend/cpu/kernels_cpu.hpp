@@ -13,11 +13,13 @@ void dense_backward(float* dinp, float* dweight, float* dbias, const float* dout
 
 void batchnorm_forward_train(float* out, float* xhat, float* mean, float* var, float* rstd, const float* inp,
                              const float* gamma, const float* beta, std::int64_t N, std::int64_t C, std::int64_t L,
-                             float eps);
+                             float eps, bool fuse_relu);
 void batchnorm_forward_infer(float* out, const float* inp, const float* mean, const float* var, const float* gamma,
-                             const float* beta, std::int64_t N, std::int64_t C, std::int64_t L, float eps);
+                             const float* beta, std::int64_t N, std::int64_t C, std::int64_t L, float eps,
+                             bool fuse_relu);
 void batchnorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
-                        const float* rstd, const float* gamma, std::int64_t N, std::int64_t C, std::int64_t L);
+                        const float* rstd, const float* gamma, const float* relu_out, std::int64_t N, std::int64_t C,
+                        std::int64_t L);
 void blend(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C);
 
 void activation_forward(float* out, const float* inp, std::int64_t rows, std::int64_t D, Act act);
@@ -34,7 +36,8 @@ void mse(float* loss_rows, float* grad, const float* pred, const float* target, 
 void accuracy(float* correct, const float* pred, const void* target, std::int64_t B, std::int64_t K, bool sparse);
 void argmax_rows(std::int32_t* out, const float* x, std::int64_t B, std::int64_t K);
 double sum(const float* x, std::int64_t n);
-void gather_rows(void* out, const void* src, const std::int64_t* idx, std::int64_t B, std::int64_t row_bytes);
+void accumulate_sums(double* acc, const float* a, const float* b, std::int64_t n);
+void gather_rows(void* out, const void* src, const std::int32_t* idx, std::int64_t B, std::int64_t row_bytes);
 
 void sgd_update(float* w, float* buf, const float* g, std::int64_t n, float lr, float momentum, float dampening,
                 float weight_decay, bool nesterov, bool first_step);

@@ -121,4 +121,9 @@ double sum(const float* x, std::int64_t n) {
   return s;
 }
 
+void accumulate_sums(double* acc, const float* a, const float* b, std::int64_t n) {
+  acc[0] += sum(a, n);
+  acc[1] += sum(b, n);
+}
+
 }  // namespace bnlab::cpu

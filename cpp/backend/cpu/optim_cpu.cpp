@@ -70,7 +70,7 @@ void dropout_backward(float* dinp, const float* dout, const float* mask, std::in
   for (std::int64_t i = 0; i < n; ++i) dinp[i] = dout[i] * mask[i];
 }
 
-void gather_rows(void* out, const void* src, const std::int64_t* idx, std::int64_t B, std::int64_t row_bytes) {
+void gather_rows(void* out, const void* src, const std::int32_t* idx, std::int64_t B, std::int64_t row_bytes) {
   auto* o = static_cast<char*>(out);
   const auto* s = static_cast<const char*>(src);
   const auto rb = static_cast<std::size_t>(row_bytes);

@@ -14,6 +14,8 @@
 //   dx = gamma * rstd / M * (M*dy - sum(dy) - xhat * sum(dy * xhat)).
 //   1. column_partials of dy and dy*xhat (one read of dy and xhat);  2. backward_finalize: the two sums per
 //   feature, dgamma/dbeta += them, and the per-feature coefficients;  3. backward_dx.
+// Fused ReLU (BatchNormalization then Activation('relu')): normalize_train writes max(y, 0), and the backward
+// gates dy by [y > 0] as it reads it, in column_partials and backward_dx: no pass of its own for the ReLU.
 // No atomics: every sum is taken in a fixed order, so results are the same from run to run.
 #include <cmath>
 
@@ -21,11 +23,18 @@
 
 namespace bnlab::cuda {
 namespace {
+__device__ inline float relu(float v) { return v <= 0.0f ? 0.0f : v; }  // NaN stays NaN, as the CPU's
+// a[i] gated by the fused ReLU's output: [gate > 0] * a (a NaN gate closes), or a[i] without a gate.
+__device__ inline float gated(const float* a, const float* gate, std::int64_t i) {
+  return gate && !(gate[i] > 0.0f) ? 0.0f : a[i];
+}
+
 // part (G, 2, J) with G = gridDim.y: per block row and column, s1 = sum a' and s2 = sum a' * b' where
-// forward (b == nullptr): a' = b' = a - a[0, c, 0];  backward: a' = a, b' = b.
-__global__ void column_partials(double* part,    // (G, 2, J)
-                                const float* a,  // (N, J)
-                                const float* b,  // (N, J) or nullptr
+// forward (b == nullptr): a' = b' = a - a[0, c, 0];  backward: a' = [gate > 0] * a (a without a gate), b' = b.
+__global__ void column_partials(double* part,       // (G, 2, J)
+                                const float* a,     // (N, J)
+                                const float* b,     // (N, J) or nullptr
+                                const float* gate,  // (N, J) or nullptr (backward of a fused ReLU only)
                                 std::int64_t N, std::int64_t J, std::int64_t L) {
   __shared__ double sh1[kRowTile][kColTile], sh2[kRowTile][kColTile];
   const std::int64_t j = blockIdx.x * std::int64_t(kColTile) + threadIdx.x;
@@ -38,7 +47,7 @@ __global__ void column_partials(double* part,    // (G, 2, J)
     for (; n + 3 * stride < N; n += 4 * stride) {
       float v[4], w[4];
 #pragma unroll
-      for (int u = 0; u < 4; ++u) v[u] = a[(n + u * stride) * J + j];
+      for (int u = 0; u < 4; ++u) v[u] = gated(a, gate, (n + u * stride) * J + j);
       if (b) {
 #pragma unroll
         for (int u = 0; u < 4; ++u) w[u] = b[(n + u * stride) * J + j];
@@ -51,7 +60,8 @@ __global__ void column_partials(double* part,    // (G, 2, J)
       }
     }
     for (; n < N; n += stride) {
-      const double d = b ? double(a[n * J + j]) : double(a[n * J + j]) - k;
+      const double av = gated(a, gate, n * J + j);
+      const double d = b ? av : av - k;
       s1 += d;
       s2 += d * (b ? double(b[n * J + j]) : d);
     }
@@ -95,7 +105,7 @@ __global__ void stats_finalize(float* mean,         // (C)
   if (threadIdx.x % 32) return;
   const double m1 = s1 / M, v = s2 / M - m1 * m1;
   mean[c] = static_cast<float>(inp[c * L] + m1);
-  var[c] = static_cast<float>(v > 0.0 ? v : 0.0);
+  var[c] = static_cast<float>(v < 0.0 ? 0.0 : v);  // clamp rounding below 0; NaN propagates (as the CPU)
   rstd[c] = static_cast<float>(1.0 / sqrt(static_cast<double>(var[c]) + eps));
 }
 
@@ -106,7 +116,7 @@ __global__ void normalize_train(float* out,          // (N, C, L)
                                 const float* rstd,   // (C)
                                 const float* gamma,  // (C) or nullptr
                                 const float* beta,   // (C) or nullptr
-                                std::int64_t N, std::int64_t J, std::int64_t L) {
+                                std::int64_t N, std::int64_t J, std::int64_t L, bool fuse_relu) {
   const std::int64_t j = blockIdx.x * std::int64_t(kColTile) + threadIdx.x;
   if (j >= J) return;
   const std::int64_t c = j / L;
@@ -115,26 +125,30 @@ __global__ void normalize_train(float* out,          // (N, C, L)
        n += std::int64_t(gridDim.y) * kRowTile) {
     const float h = (inp[n * J + j] - mu) * rs;
     xhat[n * J + j] = h;
-    out[n * J + j] = g * h + b;
+    const float y = g * h + b;
+    out[n * J + j] = fuse_relu ? relu(y) : y;
   }
 }
 
-// y = x * a + b with a = gamma * rstd and b = beta - mu * a, folded per column in double (as the CPU does).
+// y = (x - mu) * a + beta with a = gamma * rstd folded per column in double, as the CPU does. Not
+// x * a + (beta - mu * a): with |mu| >> std that form cancels two large terms and loses digits.
 __global__ void normalize_infer(float* out,          // (N, C, L)
                                 const float* inp,    // (N, C, L)
                                 const float* mean,   // (C)
                                 const float* var,    // (C)
                                 const float* gamma,  // (C) or nullptr
                                 const float* beta,   // (C) or nullptr
-                                std::int64_t N, std::int64_t J, std::int64_t L, float eps) {
+                                std::int64_t N, std::int64_t J, std::int64_t L, float eps, bool fuse_relu) {
   const std::int64_t j = blockIdx.x * std::int64_t(kColTile) + threadIdx.x;
   if (j >= J) return;
   const std::int64_t c = j / L;
-  const double ad = (gamma ? gamma[c] : 1.0) / sqrt(static_cast<double>(var[c]) + eps);
-  const float a = static_cast<float>(ad), b = static_cast<float>((beta ? beta[c] : 0.0) - mean[c] * ad);
+  const float a = static_cast<float>((gamma ? gamma[c] : 1.0) / sqrt(static_cast<double>(var[c]) + eps));
+  const float mu = mean[c], b = beta ? beta[c] : 0.0f;
   for (std::int64_t n = blockIdx.y * std::int64_t(kRowTile) + threadIdx.y; n < N;
-       n += std::int64_t(gridDim.y) * kRowTile)
-    out[n * J + j] = inp[n * J + j] * a + b;
+       n += std::int64_t(gridDim.y) * kRowTile) {
+    const float y = (inp[n * J + j] - mu) * a + b;
+    out[n * J + j] = fuse_relu ? relu(y) : y;
+  }
 }
 
 // Per feature: dgamma += sum(dy*xhat), dbeta += sum(dy), and coef (C, 3) = (gamma*rstd/M, sum dy, sum dy*xhat).
@@ -157,10 +171,11 @@ __global__ void backward_finalize(float* coef,         // (C, 3)
   coef[3 * c + 2] = static_cast<float>(sum_dy_xhat);
 }
 
-__global__ void backward_dx(float* dinp,        // (N, C, L)
-                            const float* dout,  // (N, C, L)
-                            const float* xhat,  // (N, C, L)
-                            const float* coef,  // (C, 3)
+__global__ void backward_dx(float* dinp,            // (N, C, L)
+                            const float* dout,      // (N, C, L)
+                            const float* xhat,      // (N, C, L)
+                            const float* coef,      // (C, 3)
+                            const float* relu_out,  // (N, C, L) or nullptr: gates dout
                             std::int64_t N, std::int64_t J, std::int64_t L, float m) {
   const std::int64_t j = blockIdx.x * std::int64_t(kColTile) + threadIdx.x;
   if (j >= J) return;
@@ -168,7 +183,7 @@ __global__ void backward_dx(float* dinp,        // (N, C, L)
   const float k = coef[3 * c], mdy = coef[3 * c + 1], mdyx = coef[3 * c + 2];
   for (std::int64_t n = blockIdx.y * std::int64_t(kRowTile) + threadIdx.y; n < N;
        n += std::int64_t(gridDim.y) * kRowTile)
-    dinp[n * J + j] = k * (m * dout[n * J + j] - mdy - xhat[n * J + j] * mdyx);
+    dinp[n * J + j] = k * (m * gated(dout, relu_out, n * J + j) - mdy - xhat[n * J + j] * mdyx);
 }
 
 __global__ void blend_kernel(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C) {
@@ -178,11 +193,12 @@ __global__ void blend_kernel(float* moving, const float* batch, float keep, floa
 }
 
 // Launches column_partials over (N, J) into the Reduce scratch; returns it and its number of row blocks G.
-double* partials(int& G, const float* a, const float* b, std::int64_t N, std::int64_t J, std::int64_t L) {
+double* partials(int& G, const float* a, const float* b, const float* gate, std::int64_t N, std::int64_t J,
+                 std::int64_t L) {
   const dim3 grid = grid_2d(N, J);
   G = static_cast<int>(grid.y);
   auto* part = static_cast<double*>(scratch(Scratch::Reduce, sizeof(double) * 2 * grid.y * J));
-  column_partials<<<grid, dim3(kColTile, kRowTile), 0, stream()>>>(part, a, b, N, J, L);
+  column_partials<<<grid, dim3(kColTile, kRowTile), 0, stream()>>>(part, a, b, gate, N, J, L);
   BNLAB_CUDA_CHECK_LAUNCH();
   return part;
 }
@@ -198,16 +214,16 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
                              const float* inp,    // (N, C, L)
                              const float* gamma,  // (C) or nullptr
                              const float* beta,   // (C) or nullptr
-                             std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+                             std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
   if (N * L == 0 || C == 0) return;  // ops::batchnorm_forward_train requires N*L >= 1
   const std::int64_t J = C * L;
   int G = 0;
-  const double* part = partials(G, inp, nullptr, N, J, L);
+  const double* part = partials(G, inp, nullptr, nullptr, N, J, L);
   stats_finalize<<<warps_grid(C), kThreads, 0, stream()>>>(mean, var, rstd, part, inp, G, C, L,
                                                            static_cast<double>(N * L), eps);
   BNLAB_CUDA_CHECK_LAUNCH();
   normalize_train<<<grid_2d(N, J), dim3(kColTile, kRowTile), 0, stream()>>>(out, xhat, inp, mean, rstd, gamma, beta, N,
-                                                                            J, L);
+                                                                            J, L, fuse_relu);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
@@ -217,31 +233,32 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
                              const float* var,    // (C)
                              const float* gamma,  // (C) or nullptr
                              const float* beta,   // (C) or nullptr
-                             std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+                             std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
   if (N * C * L == 0) return;
   const std::int64_t J = C * L;
   normalize_infer<<<grid_2d(N, J), dim3(kColTile, kRowTile), 0, stream()>>>(out, inp, mean, var, gamma, beta, N, J, L,
-                                                                            eps);
+                                                                            eps, fuse_relu);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void batchnorm_backward(float* dinp,         // (N, C, L)
-                        float* dgamma,       // (C) or nullptr, accumulates
-                        float* dbeta,        // (C) or nullptr, accumulates
-                        const float* dout,   // (N, C, L)
-                        const float* xhat,   // (N, C, L)
-                        const float* rstd,   // (C)
-                        const float* gamma,  // (C) or nullptr
+void batchnorm_backward(float* dinp,            // (N, C, L)
+                        float* dgamma,          // (C) or nullptr, accumulates
+                        float* dbeta,           // (C) or nullptr, accumulates
+                        const float* dout,      // (N, C, L)
+                        const float* xhat,      // (N, C, L)
+                        const float* rstd,      // (C)
+                        const float* gamma,     // (C) or nullptr
+                        const float* relu_out,  // (N, C, L) or nullptr: the fused ReLU's output gates dout
                         std::int64_t N, std::int64_t C, std::int64_t L) {
   if (N * L == 0 || C == 0) return;  // empty sums: dgamma and dbeta gain 0, dinp is empty
   const std::int64_t J = C * L;
   int G = 0;
-  const double* part = partials(G, dout, xhat, N, J, L);
+  const double* part = partials(G, dout, xhat, relu_out, N, J, L);
   auto* coef = static_cast<float*>(scratch(Scratch::Coef, sizeof(float) * 3 * C));
   const double M = static_cast<double>(N * L);
   backward_finalize<<<warps_grid(C), kThreads, 0, stream()>>>(coef, dgamma, dbeta, part, rstd, gamma, G, C, L, M);
   BNLAB_CUDA_CHECK_LAUNCH();
-  backward_dx<<<grid_2d(N, J), dim3(kColTile, kRowTile), 0, stream()>>>(dinp, dout, xhat, coef, N, J, L,
+  backward_dx<<<grid_2d(N, J), dim3(kColTile, kRowTile), 0, stream()>>>(dinp, dout, xhat, coef, relu_out, N, J, L,
                                                                         static_cast<float>(M));
   BNLAB_CUDA_CHECK_LAUNCH();
 }

@@ -1,6 +1,8 @@
 // cuda_backend.cu — the CUDA Backend table and its registration, plus the backend's context (stream, cuBLAS
 // handle, device properties). Registers itself at static-initialisation time only when a CUDA device is
 // present; on a machine without one (or without a driver) it does nothing, silently, and bnlab runs on the CPU.
+#include <cstdint>
+
 #include "backend/cuda/cuda_common.cuh"
 
 namespace bnlab::cuda {
@@ -16,6 +18,14 @@ const Context& context() {
     int pools = 0;
     BNLAB_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device));
     c.async_alloc = pools != 0;
+    if (c.async_alloc) {
+      // Keep freed blocks in the pool across synchronisations (the default threshold of 0 hands them back to
+      // the driver at every cudaStreamSynchronize, and the next allocation maps them again).
+      cudaMemPool_t pool;
+      BNLAB_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+      std::uint64_t keep = UINT64_MAX;
+      BNLAB_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+    }
     // Non-blocking: the stream does not wait for the legacy default stream (nothing of ours runs there).
     BNLAB_CUDA_CHECK(cudaStreamCreateWithFlags(&c.stream, cudaStreamNonBlocking));
     BNLAB_CUDA_CHECK(cublasCreate(&c.cublas));
@@ -52,6 +62,7 @@ const Backend kCuda = {
     .accuracy = accuracy,
     .argmax_rows = argmax_rows,
     .sum = sum,
+    .accumulate_sums = accumulate_sums,
     .gather_rows = gather_rows,
     .sgd_update = sgd_update,
     .adam_update = adam_update,

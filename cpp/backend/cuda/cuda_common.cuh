@@ -5,7 +5,8 @@
 //
 // Execution model: every launch and copy goes on ONE stream, in the order the host issues it, so kernels
 // never race with each other and a buffer may be reused as soon as the next launch is enqueued. The host
-// waits only in sum (it returns a value), copy_to_host (the host reads the data) and synchronize.
+// waits only in sum (it returns a value), copy_to_host (the host reads the data) and synchronize; the
+// training loop therefore runs a whole epoch without a host sync (see nn/model.cpp).
 #pragma once
 
 #include <cublas_v2.h>
@@ -48,8 +49,8 @@ inline cudaStream_t stream() { return context().stream; }
 
 // Grow-only device scratch, one set per host thread (threads may drive different models at once; all of them
 // enqueue on the same stream, so a buffer is reused only after the kernels that read it have run).
-enum class Scratch : int { Reduce = 0, Coef = 1, Index = 2, Ones = 3 };
-constexpr int kNumScratch = 4;
+enum class Scratch : int { Reduce = 0, Coef = 1, Ones = 2 };
+constexpr int kNumScratch = 3;
 // A device buffer of at least `bytes` for `slot`; contents are unspecified after growing.
 void* scratch(Scratch slot, std::size_t bytes);
 // A device vector of n floats equal to 1 (for row sums through cuBLAS gemv).
@@ -98,7 +99,8 @@ void copy(void* dst, const void* src, std::size_t bytes);
 void fill(float* dst, float value, std::int64_t n);
 void synchronize();
 double sum(const float* x, std::int64_t n);
-void gather_rows(void* out, const void* src, const std::int64_t* idx, std::int64_t B, std::int64_t row_bytes);
+void accumulate_sums(double* acc, const float* a, const float* b, std::int64_t n);
+void gather_rows(void* out, const void* src, const std::int32_t* idx, std::int64_t B, std::int64_t row_bytes);
 
 void dense_forward(float* out, const float* inp, const float* weight, const float* bias, std::int64_t B,
                    std::int64_t IN, std::int64_t OUT, bool weight_out_in);
@@ -107,11 +109,13 @@ void dense_backward(float* dinp, float* dweight, float* dbias, const float* dout
 
 void batchnorm_forward_train(float* out, float* xhat, float* mean, float* var, float* rstd, const float* inp,
                              const float* gamma, const float* beta, std::int64_t N, std::int64_t C, std::int64_t L,
-                             float eps);
+                             float eps, bool fuse_relu);
 void batchnorm_forward_infer(float* out, const float* inp, const float* mean, const float* var, const float* gamma,
-                             const float* beta, std::int64_t N, std::int64_t C, std::int64_t L, float eps);
+                             const float* beta, std::int64_t N, std::int64_t C, std::int64_t L, float eps,
+                             bool fuse_relu);
 void batchnorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
-                        const float* rstd, const float* gamma, std::int64_t N, std::int64_t C, std::int64_t L);
+                        const float* rstd, const float* gamma, const float* relu_out, std::int64_t N, std::int64_t C,
+                        std::int64_t L);
 void blend(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C);
 
 void activation_forward(float* out, const float* inp, std::int64_t rows, std::int64_t D, Act act);

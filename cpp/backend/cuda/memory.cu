@@ -1,5 +1,6 @@
 // memory.cu — device memory for the CUDA backend: allocation (stream-ordered), host and device copies, fill,
-// synchronize, the per-thread scratch buffers, gather_rows (host indices -> device) and the sum in double.
+// synchronize, the per-thread scratch buffers, gather_rows (device indices), the sum in double and the
+// training loop's running sums (accumulated on the device, read by the host only when shown).
 #include "backend/cuda/cuda_common.cuh"
 
 namespace bnlab::cuda {
@@ -113,17 +114,17 @@ namespace {
 template <typename W>
 __global__ void gather_kernel(W* out,                   // (B, words)
                               const W* src,             // (n, words)
-                              const std::int64_t* idx,  // (B) device
+                              const std::int32_t* idx,  // (B) device
                               std::int64_t B, std::int64_t words) {
   const std::int64_t w = blockIdx.x * std::int64_t(kColTile) + threadIdx.x;
   if (w >= words) return;
   for (std::int64_t r = blockIdx.y * std::int64_t(kRowTile) + threadIdx.y; r < B;
        r += std::int64_t(gridDim.y) * kRowTile)
-    out[r * words + w] = src[idx[r] * words + w];
+    out[r * words + w] = src[std::int64_t(idx[r]) * words + w];
 }
 
 template <typename W>
-void launch_gather(void* out, const void* src, const std::int64_t* idx, std::int64_t B, std::int64_t row_bytes) {
+void launch_gather(void* out, const void* src, const std::int32_t* idx, std::int64_t B, std::int64_t row_bytes) {
   const std::int64_t words = row_bytes / static_cast<std::int64_t>(sizeof(W));
   gather_kernel<W><<<grid_2d(B, words), dim3(kColTile, kRowTile), 0, stream()>>>(
       static_cast<W*>(out), static_cast<const W*>(src), idx, B, words);
@@ -133,23 +134,19 @@ void launch_gather(void* out, const void* src, const std::int64_t* idx, std::int
 bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
 }  // namespace
 
-// idx is a HOST array (the training loop builds the permutation on the host): it is copied into the
-// per-thread Index scratch on the stream, then the gather runs on the device. The copy is from pageable
-// memory, so it has been staged when cudaMemcpyAsync returns and the caller's array may change afterwards.
+// The widest word that divides the row and both base addresses: 16-byte rows (every float row of a multiple
+// of 4 features) move as uint4, one 128-bit load per thread.
 void gather_rows(void* out,                // (B, row_bytes) device
                  const void* src,          // (n, row_bytes) device
-                 const std::int64_t* idx,  // (B) host, each in [0, n) (checked by ops::gather_rows)
+                 const std::int32_t* idx,  // (B) device, each in [0, n) (the caller guarantees it)
                  std::int64_t B, std::int64_t row_bytes) {
   if (B <= 0 || row_bytes <= 0) return;
-  const std::size_t idx_bytes = static_cast<std::size_t>(B) * sizeof(std::int64_t);
-  auto* d_idx = static_cast<std::int64_t*>(scratch(Scratch::Index, idx_bytes));
-  BNLAB_CUDA_CHECK(cudaMemcpyAsync(d_idx, idx, idx_bytes, cudaMemcpyHostToDevice, stream()));
   if (row_bytes % 16 == 0 && aligned(out, 16) && aligned(src, 16))
-    launch_gather<uint4>(out, src, d_idx, B, row_bytes);
+    launch_gather<uint4>(out, src, idx, B, row_bytes);
   else if (row_bytes % 4 == 0 && aligned(out, 4) && aligned(src, 4))
-    launch_gather<unsigned>(out, src, d_idx, B, row_bytes);
+    launch_gather<unsigned>(out, src, idx, B, row_bytes);
   else
-    launch_gather<unsigned char>(out, src, d_idx, B, row_bytes);
+    launch_gather<unsigned char>(out, src, idx, B, row_bytes);
 }
 
 // ---- sum in double: per-block partial sums, then one block adds the partials (a fixed order: the result
@@ -185,7 +182,36 @@ __global__ void sum_final(double* result,      // (1)
   acc = block_sum(acc);
   if (threadIdx.x == 0) *result = acc;
 }
+
+// acc[0] += sum(a), acc[1] += sum(b): one block, a fixed order, no host wait. The training loop calls it once
+// per batch with n = the batch size, so one block of 256 threads is plenty.
+__global__ void accumulate_sums_kernel(double* acc,     // (2)
+                                       const float* a,  // (n)
+                                       const float* b,  // (n)
+                                       std::int64_t n) {
+  double sa = 0.0, sb = 0.0;
+  for (std::int64_t i = threadIdx.x; i < n; i += kThreads) {
+    sa += a[i];
+    sb += b[i];
+  }
+  sa = block_sum(sa);
+  __syncthreads();  // block_sum's shared totals are reused by the second reduction
+  sb = block_sum(sb);
+  if (threadIdx.x == 0) {
+    acc[0] += sa;
+    acc[1] += sb;
+  }
+}
 }  // namespace
+
+void accumulate_sums(double* acc,     // (2) device, accumulates
+                     const float* a,  // (n)
+                     const float* b,  // (n)
+                     std::int64_t n) {
+  if (n <= 0) return;
+  accumulate_sums_kernel<<<1, kThreads, 0, stream()>>>(acc, a, b, n);
+  BNLAB_CUDA_CHECK_LAUNCH();
+}
 
 double sum(const float* x,  // (n)
            std::int64_t n) {
