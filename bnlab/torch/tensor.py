@@ -94,9 +94,7 @@ class Tensor:
         if self.device.type != "cpu" and not force:
             raise TypeError(
                 f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
-                "tensor "
-                "to "
-                "host memory first."
+                "tensor to host memory first."
             )
         return self._np()
 

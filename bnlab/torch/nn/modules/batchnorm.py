@@ -20,6 +20,11 @@ Parameters: weight (gamma, ones) and bias (beta, zeros) when ``affine``. Buffers
 running_var (ones), num_batches_tracked (0). Errors (messages as PyTorch's): a training batch with one value
 per channel ("Expected more than 1 value per channel when training, got input size torch.Size([1, C])"),
 and inputs that are not 2-D or 3-D ("expected 2D or 3D input (got 4D input)").
+
+Reading the internals: on the CPU, ``bn.running_mean.numpy()`` is a view of the engine's memory. On a GPU
+(``model.to('cuda')``) the buffers live on the device and ``.numpy()`` raises, as in PyTorch;
+``bn.running_mean.cpu().numpy()`` returns a NumPy COPY taken at that moment (later training steps do not
+show in it).
 """
 
 from __future__ import annotations
