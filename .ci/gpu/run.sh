@@ -184,6 +184,17 @@ with lzma.open(src) as i, open(src[:-3], "wb") as o: shutil.copyfileobj(i, o)
 os.remove(src)' "$f"; fi
     echo "expanded ${f%.xz}"
   done
+  # the libraries' links, should the copy have lost them: each one's SONAME, and libopenblas.so for the build
+  find "$DEPS/usr/lib" -type f -name 'lib*.so*' -print0 | while IFS= read -r -d '' f; do
+    soname=$(readelf -d "$f" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    if [ -n "$soname" ] && [ ! -e "$(dirname "$f")/$soname" ]; then
+      ln -sfn "$(basename "$f")" "$(dirname "$f")/$soname" && echo "re-linked $(dirname "$f")/$soname"
+    fi
+  done
+  ob=$(find "$DEPS/usr/lib" -name 'libopenblas.so.0' -print -quit)
+  if [ -n "$ob" ] && [ ! -e "$(dirname "$ob")/libopenblas.so" ]; then
+    ln -sfn libopenblas.so.0 "$(dirname "$ob")/libopenblas.so" && echo "re-linked $(dirname "$ob")/libopenblas.so"
+  fi
   dangling=$(find "$DEPS" -xtype l)
   [ -z "$dangling" ] || { echo "dangling links: $dangling"; exit 1; }
   echo "deps ready in $DEPS ($(du -sh "$DEPS" | cut -f1))"
