@@ -38,6 +38,27 @@ Tensor from_numpy(const py::array& arr, Device device) {
   return t;
 }
 
+// A CPU tensor sharing the array's memory (no copy): the training loop reads x and y in place. The storage holds
+// a reference to the array, dropped under the GIL whenever the last tensor using it goes.
+Tensor borrow_numpy(const py::array& arr) {
+  DType dtype;
+  if (arr.dtype().is(py::dtype::of<float>()))
+    dtype = DType::F32;
+  else if (arr.dtype().is(py::dtype::of<std::int32_t>()))
+    dtype = DType::I32;
+  else
+    throw py::type_error("expected a float32 or int32 array, got dtype " + py::str(arr.dtype()).cast<std::string>());
+  if (!(arr.flags() & py::array::c_style)) throw std::invalid_argument("expected a C-contiguous array");
+  Shape shape(arr.shape(), arr.shape() + arr.ndim());
+  PyObject* ref = arr.ptr();
+  Py_INCREF(ref);
+  std::shared_ptr<void> owner(ref, [](void* p) {
+    py::gil_scoped_acquire gil;
+    Py_DECREF(static_cast<PyObject*>(p));
+  });
+  return Tensor::borrow(const_cast<void*>(arr.data()), shape, dtype, std::move(owner));
+}
+
 void bind_tensor(py::module_& m) {
   py::enum_<Device>(m, "Device").value("CPU", Device::CPU).value("CUDA", Device::CUDA);
   py::enum_<DType>(m, "DType").value("F32", DType::F32).value("I32", DType::I32);
@@ -47,6 +68,7 @@ void bind_tensor(py::module_& m) {
       .def(py::init([](const Shape& shape, Device device) { return Tensor::zeros(shape, device); }), py::arg("shape"),
            py::arg("device") = Device::CPU)
       .def_static("from_numpy", &from_numpy, py::arg("array"), py::arg("device") = Device::CPU)
+      .def_static("borrow_numpy", &borrow_numpy, py::arg("array"))
       .def("numpy", &to_numpy)
       .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
       .def_property_readonly("device", &Tensor::device)

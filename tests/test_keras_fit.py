@@ -161,3 +161,35 @@ def test_fit_accepts_tf_data_datasets(fashion):
     assert hist.history["accuracy"][0] > 0.6
     dropped = tf.data.Dataset.from_tensor_slices((x, y[:3000])).batch(64, drop_remainder=True)
     assert model.fit(dropped, epochs=1, verbose=0).params["steps"] == 3000 // 64
+
+
+def test_cpu_training_data_is_shared_not_copied_and_gives_the_same_history():
+    """On the CPU a float32 C-contiguous x is read in place (as torch.from_numpy shares memory); float64 data
+    is converted first. Both fits of the same seed must give the same history, and the shared tensor keeps the
+    array alive after the caller drops it."""
+    import gc
+
+    from bnlab import _core
+
+    rng = np.random.default_rng(4)
+    x32 = rng.standard_normal((300, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
+    histories = []
+    for x in (x32, x32.astype(np.float64)):
+        keras.utils.set_random_seed(3)
+        model = _seed003()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        histories.append(model.fit(x, y, batch_size=32, epochs=2, verbose=0).history)
+    assert histories[0] == histories[1]
+
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    t = _core.Tensor.borrow_numpy(a)
+    a[1, 2] = -5.0
+    assert t.numpy()[1, 2] == -5.0  # the same memory
+    del a
+    gc.collect()
+    np.testing.assert_array_equal(t.numpy()[0], [0, 1, 2, 3])  # still alive
+    with pytest.raises(TypeError, match="float32 or int32"):
+        _core.Tensor.borrow_numpy(np.zeros(3))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _core.Tensor.borrow_numpy(np.zeros((4, 4), dtype=np.float32)[:, ::2])

@@ -3,6 +3,7 @@
 
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "backend/backend.hpp"
 
@@ -27,13 +28,26 @@ Storage::Storage(std::size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
   ptr = nbytes ? backend(dev).alloc(nbytes) : nullptr;
 }
 
+Storage::Storage(void* host_memory, std::size_t nbytes, std::shared_ptr<void> memory_owner)
+    : ptr(host_memory), bytes(nbytes), device(Device::CPU), owner(std::move(memory_owner)) {}
+
 Storage::~Storage() {
-  if (ptr) backend(device).release(ptr);
+  if (ptr && !owner) backend(device).release(ptr);
 }
 
 Tensor::Tensor(const Shape& shape, Device device, DType dtype) { ensure(shape, device, dtype); }
 
 Tensor Tensor::zeros(const Shape& shape, Device device) { return full(shape, 0.0f, device); }
+
+Tensor Tensor::borrow(void* host_memory, const Shape& shape, DType dtype, std::shared_ptr<void> owner) {
+  Tensor t;
+  const auto bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
+  t.storage_ = std::make_shared<Storage>(host_memory, bytes, std::move(owner));
+  t.shape_ = shape;
+  t.device_ = Device::CPU;
+  t.dtype_ = dtype;
+  return t;
+}
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {
   Tensor t(shape, device);

@@ -20,12 +20,15 @@ using Shape = std::vector<std::int64_t>;
 std::int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);
 
-// Owns one device allocation; frees it through the device's backend.
+// Owns one device allocation and frees it through the device's backend; or borrows host memory that `owner`
+// keeps alive (a NumPy array the training data comes from), which it never frees.
 struct Storage {
   void* ptr = nullptr;
   std::size_t bytes = 0;
   Device device = Device::CPU;
+  std::shared_ptr<void> owner;  // set for borrowed memory
   Storage(std::size_t nbytes, Device dev);
+  Storage(void* host_memory, std::size_t nbytes, std::shared_ptr<void> memory_owner);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -37,6 +40,8 @@ class Tensor {
   Tensor(const Shape& shape, Device device = Device::CPU, DType dtype = DType::F32);
   static Tensor zeros(const Shape& shape, Device device = Device::CPU);
   static Tensor full(const Shape& shape, float value, Device device = Device::CPU);
+  // A CPU tensor over existing host memory of shape * dtype bytes, kept alive by `owner` (no copy).
+  static Tensor borrow(void* host_memory, const Shape& shape, DType dtype, std::shared_ptr<void> owner);
 
   // Give the tensor `shape`, keeping its storage when it is large enough (contents then unspecified).
   // Returns true when it had to allocate.

@@ -28,25 +28,50 @@ std::vector<double>& scratch(std::size_t n) {
   return buf;
 }
 
-// a gated by the fused ReLU's output: [gate > 0] * a, or a itself when there is no gate.
+// Per-thread float scratch for per-feature coefficients, grow-only like scratch().
+std::vector<float>& float_scratch(std::size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+
+// Calls f(i, c) for every element i of (N, C, L) with its feature c. When L == 1 (the dense case, x (N, C)) the
+// feature is the innermost index, so each row is one contiguous loop over C that the compiler vectorises;
+// otherwise the L values of one (n, c) are.
+template <class F>
+inline void for_each_value(std::int64_t N, std::int64_t C, std::int64_t L, F f) {
+  if (L == 1) {
+    for (std::int64_t n = 0; n < N; ++n)
+      for (std::int64_t c = 0; c < C; ++c) f(n * C + c, c);
+    return;
+  }
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t l = 0; l < L; ++l) f((n * C + c) * L + l, c);
+}
+
+// a[i] gated by the fused ReLU's output: [gate > 0] * a. Both loads are unconditional and the choice is a
+// select, so the loops that use it vectorise (a conditional load of a[i] would not).
 inline float gated(const float* a, const float* gate, std::int64_t i) {
-  return gate && !(gate[i] > 0.0f) ? 0.0f : a[i];
+  const float v = a[i];
+  return gate[i] > 0.0f ? v : 0.0f;
 }
 inline float relu(float v) { return v <= 0.0f ? 0.0f : v; }  // NaN stays NaN
 
-// Accumulates sum(a) and sum(a*b) per feature over (N, C, L); b == nullptr means b = a - shift. With a gate
-// (the fused ReLU's output), a is read as [gate > 0] * a.
-void feature_sums(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
-                  std::int64_t N, std::int64_t C, std::int64_t L) {
+// Accumulates sum(a) and sum(a*b) per feature over (N, C, L); b == nullptr means b = a - shift. kGated: a is
+// read as [gate > 0] * a (gate = the fused ReLU's output; backward only, b != nullptr).
+template <bool kGated>
+void feature_sums_impl(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
+                       std::int64_t N, std::int64_t C, std::int64_t L) {
   for (std::int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
   for (std::int64_t n = 0; n < N; ++n) {
     const float* an = a + n * C * L;
     const float* bn = b ? b + n * C * L : nullptr;
-    const float* gn = gate ? gate + n * C * L : nullptr;
+    const float* gn = kGated ? gate + n * C * L : nullptr;
     if (L == 1) {
       if (bn) {
         for (std::int64_t c = 0; c < C; ++c) {
-          const float av = gated(an, gn, c);
+          const float av = kGated ? gated(an, gn, c) : an[c];
           s1[c] += av;
           s2[c] += static_cast<double>(av) * bn[c];
         }
@@ -64,7 +89,7 @@ void feature_sums(double* s1, double* s2, const float* a, const float* b, const 
       for (std::int64_t l = 0; l < L; ++l) {
         const std::int64_t i = c * L + l;
         if (bn) {
-          const float av = gated(an, gn, i);
+          const float av = kGated ? gated(an, gn, i) : an[i];
           t1 += av;
           t2 += static_cast<double>(av) * bn[i];
         } else {
@@ -77,6 +102,14 @@ void feature_sums(double* s1, double* s2, const float* a, const float* b, const 
       s2[c] += t2;
     }
   }
+}
+
+void feature_sums(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
+                  std::int64_t N, std::int64_t C, std::int64_t L) {
+  if (gate)
+    feature_sums_impl<true>(s1, s2, a, b, shift, gate, N, C, L);
+  else
+    feature_sums_impl<false>(s1, s2, a, b, shift, nullptr, N, C, L);
 }
 }  // namespace
 
@@ -104,25 +137,25 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
     rstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + eps));
   }
   // pass 2: normalise, scale and shift.
-  for (std::int64_t n = 0; n < N; ++n) {
-    for (std::int64_t c = 0; c < C; ++c) {
-      const float mu = mean[c], rs = rstd[c];
-      const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
-      const std::int64_t base = (n * C + c) * L;
-      if (fuse_relu)
-        for (std::int64_t l = 0; l < L; ++l) {
-          const float h = (inp[base + l] - mu) * rs;
-          xhat[base + l] = h;
-          out[base + l] = relu(g * h + b);
-        }
-      else
-        for (std::int64_t l = 0; l < L; ++l) {
-          const float h = (inp[base + l] - mu) * rs;
-          xhat[base + l] = h;
-          out[base + l] = g * h + b;
-        }
-    }
+  std::vector<float>& coef = float_scratch(static_cast<std::size_t>(2 * C));
+  float* g = coef.data();
+  float* b = coef.data() + C;
+  for (std::int64_t c = 0; c < C; ++c) {
+    g[c] = gamma ? gamma[c] : 1.0f;
+    b[c] = beta ? beta[c] : 0.0f;
   }
+  if (fuse_relu)
+    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) {
+      const float h = (inp[i] - mean[c]) * rstd[c];
+      xhat[i] = h;
+      out[i] = relu(g[c] * h + b[c]);
+    });
+  else
+    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) {
+      const float h = (inp[i] - mean[c]) * rstd[c];
+      xhat[i] = h;
+      out[i] = g[c] * h + b[c];
+    });
 }
 
 void batchnorm_forward_infer(float* out,          // (N, C, L)
@@ -134,17 +167,17 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
                              std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
   // y = (x - mu) * a + beta with a = gamma * rstd folded per feature once. Not x * a + (beta - mu * a): with
   // |mu| >> std that form cancels two large terms and loses digits the training transform keeps.
-  std::vector<double>& acc = scratch(static_cast<std::size_t>(C));
-  for (std::int64_t c = 0; c < C; ++c) acc[c] = (gamma ? gamma[c] : 1.0) / std::sqrt(static_cast<double>(var[c]) + eps);
-  for (std::int64_t n = 0; n < N; ++n)
-    for (std::int64_t c = 0; c < C; ++c) {
-      const float a = static_cast<float>(acc[c]), mu = mean[c], b = beta ? beta[c] : 0.0f;
-      const std::int64_t base = (n * C + c) * L;
-      if (fuse_relu)
-        for (std::int64_t l = 0; l < L; ++l) out[base + l] = relu((inp[base + l] - mu) * a + b);
-      else
-        for (std::int64_t l = 0; l < L; ++l) out[base + l] = (inp[base + l] - mu) * a + b;
-    }
+  std::vector<float>& coef = float_scratch(static_cast<std::size_t>(2 * C));
+  float* a = coef.data();
+  float* b = coef.data() + C;
+  for (std::int64_t c = 0; c < C; ++c) {
+    a[c] = static_cast<float>((gamma ? gamma[c] : 1.0) / std::sqrt(static_cast<double>(var[c]) + eps));
+    b[c] = beta ? beta[c] : 0.0f;
+  }
+  if (fuse_relu)
+    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) { out[i] = relu((inp[i] - mean[c]) * a[c] + b[c]); });
+  else
+    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) { out[i] = (inp[i] - mean[c]) * a[c] + b[c]; });
 }
 
 void batchnorm_backward(float* dinp,            // (N, C, L)
@@ -165,18 +198,24 @@ void batchnorm_backward(float* dinp,            // (N, C, L)
     if (dgamma) dgamma[c] += static_cast<float>(sum_dy_xhat[c]);
     if (dbeta) dbeta[c] += static_cast<float>(sum_dy[c]);
   }
-  for (std::int64_t n = 0; n < N; ++n)  // pass 2
-    for (std::int64_t c = 0; c < C; ++c) {
-      const float k = static_cast<float>((gamma ? gamma[c] : 1.0f) * rstd[c] / M);
-      const float mdy = static_cast<float>(sum_dy[c]), mdyx = static_cast<float>(sum_dy_xhat[c]);
-      const float m = static_cast<float>(M);
-      const std::int64_t base = (n * C + c) * L;
-      if (relu_out)
-        for (std::int64_t l = 0; l < L; ++l)
-          dinp[base + l] = k * (m * gated(dout, relu_out, base + l) - mdy - xhat[base + l] * mdyx);
-      else
-        for (std::int64_t l = 0; l < L; ++l) dinp[base + l] = k * (m * dout[base + l] - mdy - xhat[base + l] * mdyx);
-    }
+  // pass 2, with the per-feature factors formed once
+  std::vector<float>& coef = float_scratch(static_cast<std::size_t>(3 * C));
+  float* k = coef.data();
+  float* mdy = coef.data() + C;
+  float* mdyx = coef.data() + 2 * C;
+  for (std::int64_t c = 0; c < C; ++c) {
+    k[c] = static_cast<float>((gamma ? gamma[c] : 1.0f) * rstd[c] / M);
+    mdy[c] = static_cast<float>(sum_dy[c]);
+    mdyx[c] = static_cast<float>(sum_dy_xhat[c]);
+  }
+  const float m = static_cast<float>(M);
+  if (relu_out)
+    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) {
+      dinp[i] = k[c] * (m * gated(dout, relu_out, i) - mdy[c] - xhat[i] * mdyx[c]);
+    });
+  else
+    for_each_value(
+        N, C, L, [&](std::int64_t i, std::int64_t c) { dinp[i] = k[c] * (m * dout[i] - mdy[c] - xhat[i] * mdyx[c]); });
 }
 
 void blend(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C) {
