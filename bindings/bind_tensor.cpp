@@ -23,7 +23,9 @@ py::array to_numpy(const Tensor& t) {
   return py::array(dt, shape, {}, t.raw(), base);
 }
 
-Tensor from_numpy(const py::array& arr, Device device) {
+namespace {
+// The engine's element type of a NumPy array that a tensor can be made from (float32 or int32, C-contiguous).
+DType tensor_dtype_of(const py::array& arr) {
   DType dtype;
   if (arr.dtype().is(py::dtype::of<float>()))
     dtype = DType::F32;
@@ -32,6 +34,12 @@ Tensor from_numpy(const py::array& arr, Device device) {
   else
     throw py::type_error("expected a float32 or int32 array, got dtype " + py::str(arr.dtype()).cast<std::string>());
   if (!(arr.flags() & py::array::c_style)) throw std::invalid_argument("expected a C-contiguous array");
+  return dtype;
+}
+}  // namespace
+
+Tensor from_numpy(const py::array& arr, Device device) {
+  const DType dtype = tensor_dtype_of(arr);
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   Tensor t(shape, device, dtype);
   t.copy_from_host(arr.data(), static_cast<std::int64_t>(arr.size()));
@@ -41,14 +49,7 @@ Tensor from_numpy(const py::array& arr, Device device) {
 // A CPU tensor sharing the array's memory (no copy): the training loop reads x and y in place. The storage holds
 // a reference to the array, dropped under the GIL whenever the last tensor using it goes.
 Tensor borrow_numpy(const py::array& arr) {
-  DType dtype;
-  if (arr.dtype().is(py::dtype::of<float>()))
-    dtype = DType::F32;
-  else if (arr.dtype().is(py::dtype::of<std::int32_t>()))
-    dtype = DType::I32;
-  else
-    throw py::type_error("expected a float32 or int32 array, got dtype " + py::str(arr.dtype()).cast<std::string>());
-  if (!(arr.flags() & py::array::c_style)) throw std::invalid_argument("expected a C-contiguous array");
+  const DType dtype = tensor_dtype_of(arr);
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   PyObject* ref = arr.ptr();
   Py_INCREF(ref);

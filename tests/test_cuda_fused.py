@@ -12,16 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gpu_marks import REQUIRES_CUDA
 
 from bnlab import _core
 
-pytestmark = [
-    pytest.mark.gpu,
-    pytest.mark.skipif(
-        not (_core.built_with_cuda and _core.backend_available(_core.Device.CUDA)),
-        reason="needs bnlab built with CUDA (BNLAB_CUDA=ON) and a CUDA device",
-    ),
-]
+pytestmark = REQUIRES_CUDA
 
 ops = _core.ops
 CPU, CUDA = _core.Device.CPU, _core.Device.CUDA

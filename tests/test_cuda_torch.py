@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gpu_marks import REQUIRES_CUDA
 
 import bnlab.torch as bt
 import bnlab.torch.nn as nn
@@ -20,13 +21,7 @@ import bnlab.torch.nn.functional as F
 from bnlab import _core
 from bnlab.torch.utils.data import DataLoader, TensorDataset
 
-pytestmark = [
-    pytest.mark.gpu,
-    pytest.mark.skipif(
-        not (_core.built_with_cuda and _core.backend_available(_core.Device.CUDA)),
-        reason="needs bnlab built with CUDA (BNLAB_CUDA=ON) and a CUDA device",
-    ),
-]
+pytestmark = REQUIRES_CUDA
 
 T = _core.tensor_ops
 CPU, CUDA = _core.Device.CPU, _core.Device.CUDA  # engine devices (the kernel tests)
