@@ -25,6 +25,7 @@ import sys
 import time
 
 import numpy as np
+from report import write_report
 
 from bnlab import _core
 
@@ -211,8 +212,7 @@ def main(argv=None):
     table = "\n".join(lines)
     print(table)
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(table + "\n")
+        write_report(args.out, table + "\n")
     return 0
 
 

@@ -12,11 +12,10 @@ bit-identical results (tests/test_fused_bn_relu.py); only the time differs. Each
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 
 import numpy as np
+from report import write_report
 
 from bnlab import _core
 
@@ -77,10 +76,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        folder = os.path.dirname(os.path.abspath(args.out))
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
-            f.write(text)
-        os.replace(f.name, args.out)
+        write_report(args.out, text)
 
 
 if __name__ == "__main__":

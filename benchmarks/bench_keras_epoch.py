@@ -17,10 +17,10 @@ import argparse
 import itertools
 import os
 import platform
-import tempfile
 import time
 
 import numpy as np
+from report import write_report
 
 NETS = {
     "seed002": ((32, 32, 3), [512, 256, 128], "after", 40_000),
@@ -161,10 +161,7 @@ def main():
     report = "\n".join(header + lines) + "\n"
     print(report)
     if args.out:
-        directory = os.path.dirname(os.path.abspath(args.out))
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
-            f.write(report)
-        os.replace(f.name, args.out)
+        write_report(args.out, report)
 
 
 if __name__ == "__main__":

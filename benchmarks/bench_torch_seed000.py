@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from report import write_report
 
 import bnlab.torch as bt
 from bnlab import _core
@@ -168,7 +169,7 @@ def main(argv=None) -> int:
         ]
     text = "\n".join(lines) + "\n"
     print(text)
-    Path(args.out).write_text(text)
+    write_report(args.out, text)
     return 0
 
 

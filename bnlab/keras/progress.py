@@ -70,10 +70,9 @@ class Progbar:
             if final and self.verbose in (1, 2):
                 print(self._line(current, logs, True), flush=True)
             return
-        now = time.perf_counter()
-        if not final and now - self._last_draw < 0.05:
+        if not final and not self.due():
             return
-        self._last_draw = now
+        self._last_draw = time.perf_counter()
         line = self._line(current, logs, final)
         pad = max(0, self._last_len - len(line))
         sys.stdout.write("\r" + line + " " * pad + ("\n" if final else ""))

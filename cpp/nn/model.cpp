@@ -122,7 +122,6 @@ void Sequential::check_data(const Tensor& x, const Tensor& y, std::int64_t batch
   ops::require(x.ndim() >= 1 && y.ndim() >= 1 && x.dim(0) == y.dim(0), "x and y must have the same number of samples");
   ops::require(x.dim(0) >= 1, "x is empty: there is nothing to train on");
   ops::require(x.device() == device_ && y.device() == device_, "the data is not on the model's device");
-  ops::require(x.dim(0) <= INT32_MAX, "x has more than 2^31 - 1 samples");
 }
 
 namespace {
@@ -141,6 +140,7 @@ void permutation(std::vector<std::int32_t>& order, std::int64_t n, bool shuffle,
 }  // namespace
 
 void Sequential::set_order(std::int64_t n, bool shuffle, std::uint64_t seed, std::uint64_t epoch) {
+  ops::require(n <= INT32_MAX, "x has more than 2^31 - 1 samples");  // the order is int32
   permutation(order_, n, shuffle, seed, epoch);
   order_dev_.ensure({n}, device_, DType::I32);             // grows only: no allocation once the largest n was seen
   if (n > 0) order_dev_.copy_from_host(order_.data(), n);  // the epoch's one host-to-device transfer
@@ -196,7 +196,7 @@ void Sequential::predict(Tensor& out, const Tensor& x, std::int64_t batch_size) 
   ops::require(batch_size >= 1, [&] { return "batch_size must be >= 1, got " + std::to_string(batch_size); });
   ops::require(x.device() == device_, "the data is not on the model's device");
   const std::int64_t n = x.ndim() ? x.dim(0) : 0;
-  ops::require(n <= INT32_MAX, "x has more than 2^31 - 1 samples");
+  set_order(n, false, 0, 0);
   out.ensure_rows(
       n,
       [&] {
@@ -205,7 +205,6 @@ void Sequential::predict(Tensor& out, const Tensor& x, std::int64_t batch_size) 
         return s;
       }(),
       device_, DType::F32);
-  set_order(n, false, 0, 0);
   const std::int64_t row = shape_numel(output_shape_);
   const Backend& be = backend(device_);
   for (std::int64_t start = 0; start < n; start += batch_size) {
