@@ -79,14 +79,23 @@ void bind_nn(py::module_& m) {
 
   py::class_<Optimizer, std::shared_ptr<Optimizer>>(m, "Optimizer")
       .def_readwrite("learning_rate", &Optimizer::learning_rate)
-      .def_readonly("iterations", &Optimizer::iterations)
+      .def_readwrite("iterations", &Optimizer::iterations)
       .def(
           "step", [](Optimizer& o, Layer& layer) { o.step(layer.params()); }, arg("layer"))
-      .def("slots", [](Optimizer& o, const Tensor& param) -> py::object {
-        Optimizer::Slots* s = o.slots_of(param);
-        if (!s) return py::none();
-        return py::make_tuple(s->a, s->b, s->c, s->step);
-      });
+      .def("slots",
+           [](Optimizer& o, const Tensor& param) -> py::object {
+             Optimizer::Slots* s = o.slots_of(param);
+             if (!s) return py::none();
+             return py::make_tuple(s->a, s->b, s->c, s->step);
+           })
+      .def(
+          "restore_slots",
+          [](Optimizer& o, const Tensor& param, std::int64_t step) {
+            Optimizer::Slots& s = o.state_of(param);
+            s.step = step;
+            return py::make_tuple(s.a, s.b, s.c);
+          },
+          arg("param"), arg("step"));
   py::class_<SGD, Optimizer, std::shared_ptr<SGD>>(m, "SGD")
       .def(py::init<float, float, bool, float, float>(), arg("lr"), arg("momentum"), arg("nesterov"), arg("dampening"),
            arg("weight_decay"))

@@ -13,6 +13,7 @@ from bnlab.keras import (
     losses,
     models,
     optimizers,
+    saving,
     utils,
 )
 from bnlab.keras.layers import Input
@@ -30,5 +31,6 @@ __all__ = [
     "losses",
     "models",
     "optimizers",
+    "saving",
     "utils",
 ]

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from bnlab.keras import random_state
+from bnlab.keras.config_args import init_kwargs
 
 
 def _fans(shape):
@@ -157,9 +158,15 @@ _BY_NAME.update({cls.__name__.lower(): cls for cls in list(_BY_NAME.values())})
 
 
 def get(identifier):
-    """An Initializer from a name, an instance, or a callable(shape) returning an array."""
+    """An Initializer from a name, an instance, a callable(shape) returning an array, or Keras 3's serialized
+    form ``{"class_name": "GlorotUniform", "config": {"seed": None}}`` (as a .keras file stores it)."""
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, str)):
         return identifier
+    if isinstance(identifier, dict):
+        cls = _BY_NAME.get(str(identifier.get("class_name")).lower())
+        if cls is None:
+            raise ValueError(f"Unknown initializer {identifier.get('class_name')!r} in a Keras config")
+        return cls(**init_kwargs(cls, identifier.get("config", {}), f"initializer {cls.__name__}"))
     if not isinstance(identifier, str):
         raise TypeError(f"initializer must be a string or an Initializer, got {type(identifier).__name__}")
     key = identifier.lower()

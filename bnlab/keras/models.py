@@ -11,6 +11,7 @@ import numpy as np
 from bnlab import _core
 from bnlab.keras.layers.base import Layer, assign_values, copy_values, unique_name
 from bnlab.keras.layers.core import InputLayer
+from bnlab.keras.layers.serialization import deserialize, serialize
 from bnlab.keras.training import Trainer
 
 
@@ -185,11 +186,64 @@ class Sequential(Trainer):
             ]
         print_fn("\n".join(out))
 
+    # ---- configuration and saving (Keras 3's formats; see bnlab/keras/saving and docs/SAVING.md) ----
     def get_config(self):
-        return {
+        """Keras 3's Sequential config: an InputLayer entry when the input shape is known, then the layers."""
+        entries = (
+            [] if self._input_shape is None else [serialize(InputLayer(self._input_shape[1:], self._input_shape[0]))]
+        )
+        config = {
             "name": self.name,
-            "layers": [{"class_name": type(la).__name__, "config": la.get_config()} for la in self._layers],
+            "trainable": self.trainable,
+            "dtype": "float32",
+            "layers": entries + [serialize(layer) for layer in self._layers],
         }
+        if self.built:
+            config["build_input_shape"] = list(self._input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, where="config"):
+        """A Sequential model (built when the config gives its input shape) from get_config's or Keras 3's form."""
+        if custom_objects:
+            raise ValueError("custom_objects: bnlab finds layer classes by name; custom objects are not supported")
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError(f"{where}: a Sequential config must be a dict with a 'layers' list")
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for entry in config["layers"]:
+            model.add(deserialize(entry, where))
+        shape = config.get("build_input_shape")
+        if shape:
+            model.build(tuple(shape))
+        else:
+            model._build_if_possible()
+        return model
+
+    def to_json(self, **kwargs):
+        """The model's architecture as Keras 3's JSON (what config.json of a .keras file holds, less compile)."""
+        import json
+
+        from bnlab.keras.saving.model_config import serialize_model
+
+        return json.dumps(serialize_model(self, include_compile=False), **kwargs)
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Save architecture, weights (BN's moving statistics too), compile arguments and optimizer state."""
+        from bnlab.keras.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights (and optimizer state) to a ``.weights.h5`` file in Keras 3's layout."""
+        from bnlab.keras.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Load weights from a ``.weights.h5`` or ``.keras`` file into this (built) model."""
+        from bnlab.keras.saving import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"
@@ -204,3 +258,17 @@ def _size(n_params):
 
 
 Model = Sequential
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """``keras.models.load_model``: a model saved by ``model.save`` (bnlab's or Keras 3's .keras file)."""
+    from bnlab.keras.saving import load_model as load
+
+    return load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """``keras.models.model_from_json``: the (untrained) model ``model.to_json()`` describes."""
+    from bnlab.keras.saving import model_from_json as from_json
+
+    return from_json(json_string, custom_objects=custom_objects)

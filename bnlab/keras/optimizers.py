@@ -15,6 +15,7 @@ fresh optimizer: moments and the bias-correction step count t are the parameter'
 """
 
 from bnlab import _core
+from bnlab.keras.config_args import init_kwargs
 
 
 class Optimizer:
@@ -47,14 +48,28 @@ class Optimizer:
         """Update steps taken so far (over every model this optimizer serves)."""
         return self._engine.iterations
 
+    _hyperparameters = ()  # the attributes get_config records besides name and learning_rate
+
     def get_config(self):
-        return {"name": self.name, "learning_rate": self.learning_rate}
+        """Keras 3's config keys, so that ``Adam.from_config(opt.get_config())`` (bnlab's or Keras's) rebuilds it."""
+        config = {"name": self.name, "learning_rate": self.learning_rate}
+        return config | {k: getattr(self, k) for k in self._hyperparameters}
+
+    @classmethod
+    def from_config(cls, config):
+        """The optimizer a config describes; Keras 3's options bnlab lacks (clipnorm, EMA...) must be off."""
+        kwargs = init_kwargs(cls, config, f"optimizer {cls.__name__}")
+        if isinstance(kwargs.get("learning_rate"), dict):
+            raise ValueError(f"optimizer {cls.__name__}: learning-rate schedules are not supported by bnlab")
+        return cls(**kwargs)
 
     def __repr__(self):
         return f"<{type(self).__name__} learning_rate={self.learning_rate:g}>"
 
 
 class SGD(Optimizer):
+    _hyperparameters = ("momentum", "nesterov")
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
         _no_extra(kwargs, "SGD")
         if not 0.0 <= float(momentum) <= 1.0:
@@ -68,6 +83,8 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    _hyperparameters = ("beta_1", "beta_2", "epsilon", "amsgrad")
+
     def __init__(
         self,
         learning_rate=0.001,
@@ -86,7 +103,7 @@ class Adam(Optimizer):
             float(beta_1),
             float(beta_2),
             float(epsilon),
-            amsgrad,
+            bool(amsgrad),
         )
         super().__init__(learning_rate, name)
 
@@ -95,6 +112,8 @@ class Adam(Optimizer):
 
 
 class RMSprop(Optimizer):
+    _hyperparameters = ("rho", "momentum", "epsilon", "centered")
+
     def __init__(
         self,
         learning_rate=0.001,
@@ -110,7 +129,7 @@ class RMSprop(Optimizer):
             float(rho),
             float(momentum),
             float(epsilon),
-            centered,
+            bool(centered),
         )
         super().__init__(learning_rate, name)
 

@@ -205,7 +205,7 @@ class Trainer:
         else:
             steps = len(x) // batch_size if drop_last else math.ceil(len(x) / batch_size)
         history = callbacks_module.History()
-        cbs = [history, *(callbacks or [])]
+        cbs = [*(callbacks or []), history]  # as Keras 3: History last, so it records what callbacks add
         params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         for cb in cbs:
             cb.set_model(self)
@@ -233,9 +233,9 @@ class Trainer:
                 logs = self._fit_batches(batches, on_batch)
             if val is not None:
                 logs.update(self._logs(self._engine.evaluate(val[0], val[1], batch_size, None), "val_"))
-            bar.update(steps, logs, final=True)
             for cb in cbs:
                 cb.on_epoch_end(epoch, logs)
+            bar.update(steps, logs, final=True)  # after the callbacks, as Keras's progress bar: shows learning_rate
             if self.stop_training:
                 break
         for cb in cbs:

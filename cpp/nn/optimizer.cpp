@@ -8,18 +8,23 @@ Optimizer::Slots* Optimizer::slots_of(const Tensor& param) {
   return it == slots_.end() || it->second.owner.expired() ? nullptr : &it->second;
 }
 
+Optimizer::Slots& Optimizer::state_of(const Tensor& param) {
+  auto it = slots_.find(param.raw());
+  if (it == slots_.end() || it->second.owner.expired()) {
+    // First update of this parameter (the only allocation an optimizer makes), or its address now belongs
+    // to a new parameter because the old one was freed: start from fresh state.
+    it = slots_.insert_or_assign(param.raw(), Slots{}).first;
+    it->second.owner = param.storage();
+    init_slots(param, it->second);
+  }
+  return it->second;
+}
+
 void Optimizer::step(const std::vector<Param>& params) {
   for (const Param& p : params) {
-    auto it = slots_.find(p.value->raw());
-    if (it == slots_.end() || it->second.owner.expired()) {
-      // First update of this parameter (the only allocation an optimizer makes), or its address now belongs
-      // to a new parameter because the old one was freed: start from fresh state.
-      it = slots_.insert_or_assign(p.value->raw(), Slots{}).first;
-      it->second.owner = p.value->storage();
-      init_slots(*p.value, it->second);
-    }
-    ++it->second.step;
-    update(*p.value, *p.grad, it->second);
+    Slots& s = state_of(*p.value);
+    ++s.step;
+    update(*p.value, *p.grad, s);
   }
   ++iterations;
 }

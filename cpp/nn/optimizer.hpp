@@ -28,6 +28,9 @@ class Optimizer {
   };
   // The state of one parameter, or nullptr when it has never been updated.
   Slots* slots_of(const Tensor& param);
+  // The state of one parameter, created (zeroed, step 0) when it has none: step() updates it, and a loader
+  // writes saved moments and the step count into it.
+  Slots& state_of(const Tensor& param);
 
  protected:
   virtual void update(Tensor& w, const Tensor& g, Slots& s) = 0;

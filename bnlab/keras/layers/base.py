@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from bnlab import _core, config
+from bnlab.keras.config_args import init_kwargs
 
 _name_counts: dict[str, int] = {}
 
@@ -71,12 +72,26 @@ class Variable:
         return f"<Variable path={self.path}, shape={self.shape}, dtype=float32, value={self.numpy()!r}>"
 
 
+# Every Layer subclass, by the name a saved config calls it (see serialization.py). A class of bnlab joins
+# under its class name ("Dense"), any other under "module>QualName", as Keras's registered_name does.
+LAYER_CLASSES: dict[str, type] = {}
+
+
+def registered_name(cls):
+    return cls.__name__ if cls.__module__.startswith("bnlab.") else f"{cls.__module__}>{cls.__qualname__}"
+
+
 class Layer:
     """Base class of every bnlab.keras layer.
 
     Any layer accepts ``input_shape=`` (per sample, without the batch axis) when it comes first in a
-    Sequential model, as Keras does.
+    Sequential model, as Keras does. Subclasses join saving automatically: ``get_config()`` returns the
+    ``__init__`` arguments, ``_variables()`` lists the weights in Keras's order.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        LAYER_CLASSES[registered_name(cls)] = cls
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None, **kwargs):
         if kwargs:
@@ -111,12 +126,14 @@ class Layer:
 
     @classmethod
     def from_config(cls, config):
+        """The layer a config describes: bnlab's own, or Keras 3's (whose options bnlab lacks must be off)."""
         config = dict(config)
+        owner = f"{cls.__name__} {config.get('name', '')!r}"
+        check_float32(config.pop("dtype", None), owner)
         batch_shape = config.pop("batch_input_shape", None)
-        config.pop("dtype", None)
         if batch_shape is not None:
             config["input_shape"] = tuple(batch_shape[1:])
-        return cls(**config)
+        return cls(**init_kwargs(cls, config, owner))
 
     # ---- building ----
     def build(self, input_shape):
@@ -197,6 +214,15 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def check_float32(dtype, owner):
+    """A config's dtype: None, "float32", or Keras 3's DTypePolicy named float32; anything else is refused."""
+    name = dtype
+    if isinstance(dtype, dict):  # {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}}
+        name = dtype.get("config", {}).get("name") if dtype.get("class_name") == "DTypePolicy" else dtype
+    if name not in (None, "float32"):
+        raise ValueError(f"{owner}: dtype {name!r} is not supported; bnlab layers compute in float32")
 
 
 def copy_values(variables):

@@ -7,7 +7,8 @@ probability 1 - rate and scaled by 1 / (1 - rate), so inference is the identity.
 
 from bnlab import _core
 from bnlab.keras import activations, initializers, random_state
-from bnlab.keras.layers.base import Layer, _as_shape
+from bnlab.keras.config_args import init_kwargs
+from bnlab.keras.layers.base import Layer, _as_shape, check_float32
 
 
 class Dense(Layer):
@@ -134,6 +135,30 @@ class InputLayer:
             raise ValueError("Input needs shape=, the per-sample shape, e.g. Input(shape=(784,))")
         self.shape = (batch_size, *_as_shape(shape, "shape"))
         self.name = name or "input_layer"
+
+    def get_config(self):
+        """Keras 3's InputLayer config (the batch axis first, None when free)."""
+        return {
+            "batch_shape": list(self.shape),
+            "dtype": "float32",
+            "sparse": False,
+            "ragged": False,
+            "name": self.name,
+            "optional": False,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        owner = f"InputLayer {config.get('name', '')!r}"
+        check_float32(config.pop("dtype", None), owner)
+        batch_shape = config.pop("batch_shape", None) or config.pop("batch_input_shape", None)
+        if not isinstance(batch_shape, (list, tuple)) or len(batch_shape) < 2:
+            raise ValueError(
+                f"{owner}: batch_shape must list the batch axis and the per-sample axes, got {batch_shape!r}"
+            )
+        kwargs = init_kwargs(cls, config, owner)
+        return cls(shape=tuple(batch_shape[1:]), batch_size=batch_shape[0], **kwargs)
 
 
 def Input(shape=None, batch_size=None, name=None, **kwargs):  # noqa: N802 (Keras's name)

@@ -170,4 +170,8 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
+            "beta_initializer": initializers.name_of(self.beta_initializer),
+            "gamma_initializer": initializers.name_of(self.gamma_initializer),
+            "moving_mean_initializer": initializers.name_of(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.name_of(self.moving_variance_initializer),
         }
