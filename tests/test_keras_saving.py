@@ -397,3 +397,39 @@ def test_weights_of_another_architecture_are_refused(saved, tmp_path):
     no_beta = keras.Sequential([layers.Dense(4, input_shape=(3,)), layers.BatchNormalization(center=False)])
     with pytest.raises(ValueError, match=r"expects 3 variables \['gamma', 'moving_mean', 'moving_variance'\]"):
         no_beta.load_weights(tmp_path / "bn.weights.h5")
+
+
+def test_bad_layer_options_name_the_file_and_the_layer(saved):
+    path, _, _ = saved
+    _edit_config(path, lambda c: c["config"]["layers"][2]["config"].update(activation="gelu"))
+    with pytest.raises(
+        ValueError, match=r"m\.keras: cannot build layer 'dense\w*' \(Dense\).*Unknown activation 'gelu'"
+    ):
+        keras.models.load_model(path)
+
+
+def test_a_config_without_input_shape_is_refused(saved):
+    path, _, _ = saved
+
+    def drop_shapes(config):
+        config.pop("build_config")
+        config["config"].pop("build_input_shape")
+        config["config"]["layers"].pop(0)  # the InputLayer
+
+    _edit_config(path, drop_shapes)
+    with pytest.raises(ValueError, match="no input shape"):
+        keras.models.load_model(path)
+
+
+def test_tf_style_entry_points(saved):
+    import bnlab as tf
+
+    path, model, x = saved
+    for load in (tf.keras.models.load_model, tf.keras.saving.load_model):
+        np.testing.assert_array_equal(load(path).predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_flatten_refuses_channels_first_images_it_would_flatten_in_another_order():
+    keras.Sequential([layers.Flatten(data_format="channels_first", input_shape=(5,))])  # 1-D: same order
+    with pytest.raises(ValueError, match="channels_first"):
+        keras.Sequential([layers.Flatten(data_format="channels_first", input_shape=(3, 4, 4))])

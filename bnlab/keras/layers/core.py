@@ -99,9 +99,22 @@ class Flatten(Layer):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(f"data_format must be channels_last or channels_first, got {data_format!r}")
+        self.data_format = data_format or "channels_last"
+
+    def build(self, input_shape):
+        # Keras moves the channel axis last before flattening channels_first data; bnlab flattens in memory
+        # order only, so it refuses what it would otherwise get silently wrong.
+        shape = tuple(input_shape)
+        per_sample = shape[1:] if shape and shape[0] is None else shape
+        if self.data_format == "channels_first" and len(per_sample) > 1:
+            raise ValueError(f"Flatten {self.name!r}: data_format='channels_first' is not supported for {input_shape}")
+        super().build(input_shape)
 
     def _create_engine(self):
         return _core.Flatten()
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Dropout(Layer):

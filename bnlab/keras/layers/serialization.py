@@ -43,10 +43,12 @@ def deserialize(entry, where="config"):
     if cls is None:
         known = ", ".join(sorted(n for n in LAYER_CLASSES if ">" not in n))
         raise ValueError(f"{where}: unknown layer class {name!r}; bnlab's layers are InputLayer, {known}")
+    config = entry.get("config", {})
     try:
-        return cls.from_config(entry.get("config", {}))
-    except TypeError as e:  # a bad argument value: name the entry
-        raise ValueError(f"{where}: cannot build layer {name} from its config: {e}") from None
+        return cls.from_config(config)
+    except (TypeError, ValueError) as e:  # a bad argument value: name the file and the layer
+        layer = config.get("name", "?") if isinstance(config, dict) else "?"
+        raise ValueError(f"{where}: cannot build layer {layer!r} ({name}) from its config: {e}") from None
 
 
 def snake_name(class_name):

@@ -57,6 +57,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if "keras_version" not in metadata:
         raise ValueError(f"{path}: metadata.json has no keras_version; this is not a Keras 3 .keras file")
     model = deserialize_model(config, path, compile=compile)
+    if not model.built:
+        raise ValueError(f"{path}: the config gives no input shape (no build_input_shape or InputLayer)")
     with files.open_h5(weights_bytes, f"{path} ({files.WEIGHTS})") as h5:
         weights.read(h5, model, path, include_optimizer=compile)
     return model

@@ -53,14 +53,15 @@ def keras_variables(optimizer, params):
 
 
 def check(optimizer, params, values, where):
-    """Refuse saved values that do not fit this optimizer and model (before anything is changed)."""
+    """Refuse saved values (arrays or HDF5 datasets) that do not fit this optimizer and model, before anything
+    is changed."""
     layout = _layout(optimizer, params)
     if len(values) != 2 + len(layout):
         raise ValueError(
             f"{where}: the saved optimizer has {len(values)} variables, but the model's "
             f"{type(optimizer).__name__} needs {2 + len(layout)}"
         )
-    if np.shape(values[0]) != () or np.shape(values[1]) != () or int(values[0]) < 0:
+    if np.shape(values[0]) != () or np.shape(values[1]) != () or int(values[0][()]) < 0:
         raise ValueError(f"{where}: the optimizer's iteration and learning_rate must be scalars, iteration >= 0")
     for i, ((p, _), value) in enumerate(zip(layout, values[2:], strict=True)):
         if tuple(np.shape(value)) != tuple(p.shape):

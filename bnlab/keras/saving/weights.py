@@ -48,8 +48,9 @@ def write(h5, model, include_optimizer=True):
             group.create_dataset(str(i), data=value)
 
 
-def _group_values(h5, path, where):
-    """The datasets 0, 1, ... of ``path``/vars as arrays (none when the group is absent)."""
+def _group_datasets(h5, path, where):
+    """The datasets 0, 1, ... of ``path``/vars (none when the group is absent), not yet read: shapes are
+    checked before any data is, so a file cannot make the loader read a huge array it will refuse."""
     node = h5.get(f"{path}/vars") if path in h5 else None
     if node is None:
         return []
@@ -58,13 +59,11 @@ def _group_values(h5, path, where):
     names = sorted(node.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
     if names != [str(i) for i in range(len(names))]:
         raise ValueError(f"{where}: {path}/vars must hold datasets named 0, 1, ...; found {names}")
-    values = []
-    for name in names:
-        node_i = node[name]
-        if not isinstance(node_i, h5py.Dataset) or not np.issubdtype(node_i.dtype, np.number):
+    datasets = [node[name] for name in names]
+    for name, ds in zip(names, datasets, strict=True):
+        if not isinstance(ds, h5py.Dataset) or not np.issubdtype(ds.dtype, np.number):
             raise ValueError(f"{where}: {path}/vars/{name} is not a numeric dataset")
-        values.append(np.asarray(node_i[()]))
-    return values
+    return datasets
 
 
 def read(h5, model, where, include_optimizer=True):
@@ -77,7 +76,7 @@ def read(h5, model, where, include_optimizer=True):
     assignments = []
     for key, layer in zip(keys, model.layers, strict=True):
         variables = layer._variables()
-        values = _group_values(h5, f"layers/{key}", where)
+        values = _group_datasets(h5, f"layers/{key}", where)
         if len(values) != len(variables):
             raise ValueError(
                 f"{where}: layer {layer.name!r} ({type(layer).__name__}) expects {len(variables)} variables "
@@ -92,10 +91,11 @@ def read(h5, model, where, include_optimizer=True):
             assignments.append((tensor, value))
     optimizer_values = None
     if include_optimizer and model.optimizer is not None:
-        optimizer_values = _group_values(h5, "optimizer", where) or None  # absent: saved without one
-        if optimizer_values is not None:
-            optimizer_state.check(model.optimizer, _trainable_params(model), optimizer_values, where)
+        datasets = _group_datasets(h5, "optimizer", where)
+        if datasets:  # absent when the file was saved without an optimizer
+            optimizer_state.check(model.optimizer, _trainable_params(model), datasets, where)
+            optimizer_values = [np.asarray(ds[()]) for ds in datasets]
     for tensor, value in assignments:
-        tensor.copy_from(np.ascontiguousarray(value, dtype=np.float32))
+        tensor.copy_from(np.ascontiguousarray(value[()], dtype=np.float32))
     if optimizer_values is not None:
         optimizer_state.restore(model.optimizer, _trainable_params(model), optimizer_values)
