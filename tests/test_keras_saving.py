@@ -433,3 +433,32 @@ def test_flatten_refuses_channels_first_images_it_would_flatten_in_another_order
     keras.Sequential([layers.Flatten(data_format="channels_first", input_shape=(5,))])  # 1-D: same order
     with pytest.raises(ValueError, match="channels_first"):
         keras.Sequential([layers.Flatten(data_format="channels_first", input_shape=(3, 4, 4))])
+
+
+def test_one_optimizer_for_two_models_saves_each_models_own_state(tmp_path):
+    shared = keras.optimizers.Adam()  # seed 003 compiles both models with one Adam
+    first, second = _seed003(), _seed003()
+    x, y = _data("003")
+    for model, epochs in ((first, 3), (second, 1)):
+        model.compile(optimizer=shared, loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=epochs, batch_size=32, shuffle=False, verbose=0)
+    assert shared.iterations == 12
+    second.save(tmp_path / "second.keras")
+    loaded = keras.models.load_model(tmp_path / "second.keras")
+    assert loaded.optimizer.iterations == 3  # the second model's 3 updates, not the optimizer's 12
+    h1 = second.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0).history
+    h2 = loaded.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0).history
+    assert h1 == h2
+
+
+def test_frozen_layers_keep_their_weights_and_flag(tmp_path):
+    model, x, y = _trained("003")
+    model.layers[2].trainable = False  # the first BN: inference mode, no updates
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.layers[2].trainable is False and len(loaded.trainable_weights) == len(model.trainable_weights)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    h1 = model.fit(x, y, epochs=1, verbose=0, shuffle=False).history
+    assert loaded.fit(x, y, epochs=1, verbose=0, shuffle=False).history == h1

@@ -113,3 +113,26 @@ def test_weights_files_both_ways(tmp_path):
     back.load_weights(tmp_path / "theirs.weights.h5")
     np.testing.assert_allclose(back.predict(X, verbose=0), _np(theirs.predict(X, verbose=0)), rtol=1e-6, atol=1e-6)
     assert back.optimizer.iterations == 4
+
+
+def test_seed002_network_written_seed_style_loads_in_keras(tmp_path):
+    """Seed 002's network (input_shape= on the first layer, BN after each hidden Dense, one-hot targets)."""
+    L = bk.layers
+    ours = bk.Sequential(
+        [L.Flatten(input_shape=(32, 32, 3))]
+        + [layer for units in (64, 32, 16) for layer in (L.Dense(units, activation="relu"), L.BatchNormalization())]
+        + [L.Dense(10, activation="softmax")]
+    )
+    ours.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    x = RNG.uniform(size=(64, 32, 32, 3)).astype(np.float32)
+    y = bk.utils.to_categorical(RNG.integers(0, 10, 64), 10)
+    ours.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0)
+    ours.save(tmp_path / "seed002.keras")
+    theirs = keras3.models.load_model(tmp_path / "seed002.keras")
+    assert theirs.input_shape == (None, 32, 32, 3) and int(_np(theirs.optimizer.iterations)) == 4
+    np.testing.assert_allclose(_np(theirs.predict(x, verbose=0)), ours.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    for a, b in zip(ours.weights, theirs.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), _np(b))
+    h_ours = ours.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0).history["loss"][0]
+    h_theirs = theirs.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0).history["loss"][0]
+    assert h_theirs == pytest.approx(h_ours, rel=1e-4)
