@@ -144,6 +144,24 @@ def test_model_checkpoint_matches_keras(kwargs, capsys, tmp_path, monkeypatch):
 
 
 @needs_keras
+def test_model_checkpoint_every_n_batches_matches_keras(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    saved = []
+    for lib in (callbacks, keras3.callbacks):
+        model = FakeModel()
+        cb = lib.ModelCheckpoint("e{epoch}-b{batch}-{loss:.3f}.keras", save_freq=3, verbose=1)
+        cb.set_model(model)
+        cb.on_train_begin()
+        for epoch in range(3):
+            cb.on_epoch_begin(epoch)
+            for batch in range(5):
+                cb.on_train_batch_end(batch, {"loss": 1.0 / (1 + epoch * 5 + batch)})
+            cb.on_epoch_end(epoch, {"loss": 0.1})
+        saved.append((model.saved, capsys.readouterr().out))
+    assert saved[0] == saved[1] and len(saved[0][0]) == 5
+
+
+@needs_keras
 def test_learning_rate_scheduler_matches_keras(capsys):
     def schedule(epoch, lr):
         return lr if epoch < 3 else lr * math.exp(-0.1)

@@ -2,7 +2,8 @@
 
 Both write into ``model.optimizer.learning_rate``, which is the engine optimizer's own rate (read by the C++
 update kernels at every step), and both add ``logs['learning_rate']`` at the end of each epoch, as Keras 3
-does, so ``history.history['learning_rate']`` records the rate at the end of each epoch.
+does, so ``history.history['learning_rate']`` records the rate each epoch trained with (ReduceLROnPlateau
+logs it before the reduction it may make at that epoch's end).
 """
 
 import warnings

@@ -89,13 +89,17 @@ def read(h5, model, where, include_optimizer=True):
                     f"{tuple(value.shape)} in the file (layers/{key})"
                 )
             assignments.append((tensor, value))
-    optimizer_values = None
+    optimizer_datasets = []
     if include_optimizer and model.optimizer is not None:
-        datasets = _group_datasets(h5, "optimizer", where)
-        if datasets:  # absent when the file was saved without an optimizer
-            optimizer_state.check(model.optimizer, _trainable_params(model), datasets, where)
-            optimizer_values = [np.asarray(ds[()]) for ds in datasets]
-    for tensor, value in assignments:
-        tensor.copy_from(np.ascontiguousarray(value[()], dtype=np.float32))
-    if optimizer_values is not None:
+        optimizer_datasets = _group_datasets(h5, "optimizer", where)  # none: the file was saved without one
+        if optimizer_datasets:
+            optimizer_state.check(model.optimizer, _trainable_params(model), optimizer_datasets, where)
+    try:  # read everything before assigning anything: a damaged dataset leaves the model as it was
+        arrays = [np.ascontiguousarray(ds[()], dtype=np.float32) for _, ds in assignments]
+        optimizer_values = [np.asarray(ds[()]) for ds in optimizer_datasets]
+    except OSError as e:
+        raise ValueError(f"{where}: cannot read the weights ({e})") from None
+    for (tensor, _), array in zip(assignments, arrays, strict=True):
+        tensor.copy_from(array)
+    if optimizer_values:
         optimizer_state.restore(model.optimizer, _trainable_params(model), optimizer_values)
