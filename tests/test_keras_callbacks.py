@@ -281,3 +281,10 @@ def test_terminate_on_nan_stops_fit_at_the_bad_batch(capsys):
     assert "Batch 1: Invalid loss, terminating training" in capsys.readouterr().out
     assert len(history.history["loss"]) == 1 and math.isnan(history.history["loss"][0])
     assert model.optimizer.iterations == 2
+
+
+def test_progress_line_shows_the_learning_rate_as_keras_does(capsys):
+    model = _model(keras.optimizers.SGD(1e-4))
+    cb = callbacks.LearningRateScheduler(lambda epoch, lr: lr)
+    model.fit(X, Y, epochs=1, verbose=2, callbacks=[cb])
+    assert capsys.readouterr().out.rstrip().endswith("learning_rate: 1.0000e-04")  # Keras's e-notation below 1e-3

@@ -26,7 +26,8 @@ def _fmt_time(seconds):
 
 
 def format_logs(logs):
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+    """Keras's rule: 4 decimals, or 4 significant digits in e-notation at or below 1e-3 (learning_rate: 1.0000e-04)."""
+    return " - ".join(f"{k}: {v:.4f}" if abs(v) > 1e-3 else f"{k}: {v:.4e}" for k, v in logs.items())
 
 
 class Progbar:
