@@ -22,6 +22,11 @@ def _path(filepath, argname="filepath"):
         raise TypeError(f"{argname} must be a path (str or os.PathLike), got {type(filepath).__name__}") from None
 
 
+def _no_custom_objects(custom_objects):
+    if custom_objects:
+        raise ValueError("custom_objects: bnlab finds layer classes by name (LAYER_CLASSES); pass none")
+
+
 def save_model(model, filepath, overwrite=True, zipped=None, include_optimizer=True, **kwargs):
     """Write ``model`` to a ``.keras`` archive: architecture, weights, compile arguments, optimizer state."""
     if kwargs:
@@ -48,8 +53,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, include_optimizer=T
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """The model of a ``.keras`` archive, built, with its weights and (``compile=True``) optimizer state."""
-    if custom_objects:
-        raise ValueError("custom_objects: bnlab finds layer classes by name; custom objects are not supported")
+    _no_custom_objects(custom_objects)
     if not safe_mode:
         raise ValueError("safe_mode=False would allow code in the file (lambdas); bnlab always loads safely")
     path = _path(filepath)
@@ -97,8 +101,7 @@ def load_weights(model, filepath, skip_mismatch=False):
 
 def model_from_json(json_string, custom_objects=None):
     """The model ``model.to_json()`` describes, built and (if the JSON has compile arguments) compiled."""
-    if custom_objects:
-        raise ValueError("custom_objects: bnlab finds layer classes by name; custom objects are not supported")
+    _no_custom_objects(custom_objects)
     try:
         config = json.loads(json_string)
     except (TypeError, json.JSONDecodeError) as e:
