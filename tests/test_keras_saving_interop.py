@@ -136,3 +136,35 @@ def test_seed002_network_written_seed_style_loads_in_keras(tmp_path):
     h_ours = ours.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0).history["loss"][0]
     h_theirs = theirs.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0).history["loss"][0]
     assert h_theirs == pytest.approx(h_ours, rel=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["SparseCategoricalCrossentropy", "CategoricalCrossentropy", "MeanSquaredError"])
+def test_keras_loss_and_metric_objects_and_optional_weights_load_in_bnlab(tmp_path, loss):
+    """Loss and metric objects (not strings), Dense without bias, BN without gamma and beta, SGD nesterov."""
+    L = keras3.layers
+    theirs = keras3.Sequential(
+        [
+            L.Input((5,)),
+            L.Dense(4, use_bias=False, kernel_initializer=keras3.initializers.HeNormal(seed=3)),
+            L.BatchNormalization(center=False, scale=False),
+            L.Dense(3),
+        ]
+    )
+    sparse = loss.startswith("Sparse")
+    loss_object = getattr(keras3.losses, loss)(**({"from_logits": True} if "Crossentropy" in loss else {}))
+    metric = keras3.metrics.SparseCategoricalAccuracy() if sparse else keras3.metrics.CategoricalAccuracy()
+    theirs.compile(
+        optimizer=keras3.optimizers.SGD(0.1, momentum=0.5, nesterov=True), loss=loss_object, metrics=[metric]
+    )
+    x = RNG.uniform(size=(32, 5)).astype(np.float32)
+    labels = RNG.integers(0, 3, 32)
+    y = labels if sparse else bk.utils.to_categorical(labels, 3)
+    theirs.fit(x, y, batch_size=16, shuffle=False, verbose=0)
+    theirs.save(tmp_path / "theirs.keras")
+    ours = bk.models.load_model(tmp_path / "theirs.keras")
+    assert type(ours.loss).__name__ == loss and ours.loss.from_logits == ("Crossentropy" in loss)
+    assert ours._metric_name == ("sparse_categorical_accuracy" if sparse else "categorical_accuracy")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), _np(theirs.predict(x, verbose=0)), rtol=1e-6, atol=1e-6)
+    h_ours = ours.fit(x, y, batch_size=16, shuffle=False, verbose=0).history["loss"][0]
+    h_theirs = theirs.fit(x, y, batch_size=16, shuffle=False, verbose=0).history["loss"][0]
+    assert h_ours == pytest.approx(h_theirs, rel=1e-4)
