@@ -283,6 +283,11 @@ def test_overwrite_false_and_extensions(tmp_path):
         model.save(tmp_path / "m.h5")
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         model.save_weights(tmp_path / "m.h5")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        model.save(tmp_path / "no" / "m.keras")
+    (tmp_path / "d.weights.h5").mkdir()
+    with pytest.raises(IsADirectoryError, match="directory"):
+        model.save_weights(tmp_path / "d.weights.h5")
 
 
 # ---- bad files ----

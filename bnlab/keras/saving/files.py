@@ -38,6 +38,9 @@ def write_atomically(path, write):
 
 
 def check_writable(path, overwrite):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot save to {path}: it is a directory")
     if not overwrite and os.path.exists(path):
