@@ -16,12 +16,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import bnlab.torch as bt  # noqa: E402
-import bnlab.torch.nn as bnn  # noqa: E402
-import bnlab.torch.nn.functional as bF  # noqa: E402
+from test_torch_conv import CONV_CASES, POOL_CASES  # noqa: E402
 from test_torch_parity import close, data, pair  # noqa: E402
 
-tF = torch.nn.functional
+import bnlab.torch as bt  # noqa: E402
+import bnlab.torch.nn as bnn  # noqa: E402
+import bnlab.torch.nn.functional as BF  # noqa: E402
+
+TF = torch.nn.functional
 
 
 # ---------------------------------------------------------------- BatchNorm2d
@@ -154,3 +156,106 @@ def test_conv2d_init_is_pytorchs_distribution():
     assert abs(np.abs(w).max() - np.abs(reference).max()) < 0.01 * bound
     bt.manual_seed(0)
     np.testing.assert_array_equal(bnn.Conv2d(16, 64, 3).weight.detach().numpy(), w)  # reproducible
+
+
+# ---------------------------------------------------------------- functional parity
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding", "bias"), CONV_CASES)
+def test_conv2d_forward_and_backward_match_pytorch(x_shape, w_shape, stride, padding, bias):
+    rng = np.random.default_rng(13)
+    (xb, xt), (wb, wt) = data(rng, *x_shape), data(rng, *w_shape)
+    bb, bt_ = data(rng, w_shape[0]) if bias else (None, None)
+    leaves = [t for t in (xb, xt, wb, wt, bb, bt_) if t is not None]
+    for t in leaves:
+        t.requires_grad_()
+    yb, yt = BF.conv2d(xb, wb, bb, stride, padding), TF.conv2d(xt, wt, bt_, stride, padding)
+    close(yb, yt, what="output")
+    (gb, gt) = data(rng, *yt.shape)
+    (yb * gb).sum().backward(), (yt * gt).sum().backward()
+    close(xb.grad, xt.grad, what="input grad")
+    close(wb.grad, wt.grad, what="weight grad")
+    if bias:
+        close(bb.grad, bt_.grad, what="bias grad")
+
+
+@pytest.mark.parametrize(("x_shape", "kernel", "stride", "padding"), POOL_CASES)
+def test_pooling_forward_and_backward_match_pytorch(x_shape, kernel, stride, padding):
+    rng = np.random.default_rng(14)
+    calls = [
+        ("max", lambda f, x: f.max_pool2d(x, kernel, stride, padding)),
+        ("avg", lambda f, x: f.avg_pool2d(x, kernel, stride, padding)),
+        ("avg_no_pad", lambda f, x: f.avg_pool2d(x, kernel, stride, padding, count_include_pad=False)),
+        ("adaptive", lambda f, x: f.adaptive_avg_pool2d(x, 1)),
+    ]
+    for name, call in calls:
+        xb, xt = data(rng, *x_shape)
+        xb.requires_grad_(), xt.requires_grad_()
+        yb, yt = call(BF, xb), call(TF, xt)
+        close(yb, yt, what=f"{name} output")
+        gb, gt = data(rng, *yt.shape)
+        (yb * gb).sum().backward(), (yt * gt).sum().backward()
+        close(xb.grad, xt.grad, what=f"{name} input grad")
+
+
+@pytest.mark.parametrize(
+    ("call", "kind"),
+    [
+        (lambda f, m: f.conv2d(m.zeros(2, 3), m.zeros(4, 3, 3, 3)), RuntimeError),
+        (lambda f, m: f.conv2d(m.zeros(2, 4, 8, 8), m.zeros(5, 3, 3, 3)), RuntimeError),
+        (lambda f, m: f.conv2d(m.zeros(2, 3, 8, 8), m.zeros(4, 3, 3, 3), m.zeros(5)), RuntimeError),
+    ],
+)
+def test_conv2d_shape_errors_carry_pytorchs_message(call, kind):
+    with pytest.raises(kind) as expected:
+        call(TF, torch)
+    with pytest.raises(kind) as got:
+        call(BF, bt)
+    assert str(got.value) == str(expected.value)
+
+
+# ---------------------------------------------------------------- a small CNN, 5 optimizer steps
+def small_cnn(nn):
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_small_cnn_five_steps_match_pytorch(optimizer):
+    torch.manual_seed(0)
+    t = small_cnn(torch.nn)
+    b = small_cnn(bnn)
+    pair(b, t)
+    assert repr(b) == repr(t)
+    kwargs = {"lr": 0.05, "momentum": 0.9} if optimizer == "SGD" else {"lr": 0.01}
+    ob, ot = (
+        getattr(bt.optim, optimizer)(b.parameters(), **kwargs),
+        getattr(torch.optim, optimizer)(t.parameters(), **kwargs),
+    )
+    rng = np.random.default_rng(15)
+    for step in range(5):
+        xb, xt = data(rng, 16, 3, 12, 12)
+        labels = rng.integers(0, 10, 16)
+        lb = bnn.CrossEntropyLoss()(b(xb), bt.tensor(labels))
+        lt = torch.nn.CrossEntropyLoss()(t(xt), torch.from_numpy(labels))
+        close(lb, lt, rtol=1e-4, what=f"loss at step {step}")
+        ob.zero_grad(), ot.zero_grad()
+        lb.backward(), lt.backward()
+        ob.step(), ot.step()
+    for (name, pb), pt in zip(b.named_parameters(), t.parameters(), strict=True):
+        close(pb, pt, rtol=1e-4, what=f"{name} after 5 {optimizer} steps")
+    for (name, vb), vt in zip(b.named_buffers(), t.buffers(), strict=True):
+        if vt.is_floating_point():
+            close(vb, vt, rtol=1e-4, what=name)
+    b.eval(), t.eval()
+    xb, xt = data(rng, 4, 3, 12, 12)
+    with bt.no_grad(), torch.no_grad():
+        close(b(xb), t(xt), rtol=1e-4, what="eval output")

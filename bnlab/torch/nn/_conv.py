@@ -51,15 +51,6 @@ def _unbatch(oc, unbatched: bool):
     return _T.view(oc, list(oc.shape[1:])) if unbatched else oc
 
 
-def _window(stride, pads) -> _core.ops.Window2d:
-    """The engine's window description: strides and (top, bottom, left, right) paddings, channels first."""
-    win = _O.Window2d()
-    win.stride_h, win.stride_w = stride
-    win.pad_top, win.pad_bottom, win.pad_left, win.pad_right = pads
-    win.channels_last = False
-    return win
-
-
 def _conv_pads(padding, kernel) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) for an int pair, 'valid' or 'same' (k - 1 in total, the odd one after)."""
     if padding == "valid":
@@ -106,7 +97,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
         )
     wc, bc = w._c, bias._c if bias is not None else None
     cache, oc = _O.ConvCache(), _core.Tensor()
-    _O.conv2d_forward(oc, cache, xc, wc, bc, _window(stride, pads))
+    _O.conv2d_forward(oc, cache, xc, wc, bc, stride, pads, False)  # channels first
     out = wrap(_unbatch(oc, unbatched), x.device)
     if not autograd._GradMode.enabled or not (x._rg or w._rg or (bias is not None and bias._rg)):
         return out
@@ -173,7 +164,7 @@ def max_pool2d(
         raise ValueError("max_pool2d: return_indices=True is not supported by bnlab")
     x, xc, unbatched = _pool_input(input, "max_pool2d", kernel, stride, pad)
     cache, oc = _O.PoolCache(), _core.Tensor()
-    _O.max_pool2d_forward(oc, cache, xc, kernel[0], kernel[1], _window(stride, (pad[0], pad[0], pad[1], pad[1])))
+    _O.max_pool2d_forward(oc, cache, xc, kernel, stride, (pad[0], pad[0], pad[1], pad[1]), False)
     return _taped_pool("MaxPool2DWithIndices", x, oc, unbatched, _O.max_pool2d_backward, cache)
 
 
@@ -193,8 +184,8 @@ def avg_pool2d(
         raise ValueError("avg_pool2d: divisor_override is not supported by bnlab (leave it None)")
     x, xc, unbatched = _pool_input(input, "avg_pool2d", kernel, stride, pad)
     cache, oc = _O.PoolCache(), _core.Tensor()
-    win = _window(stride, (pad[0], pad[0], pad[1], pad[1]))
-    _O.avg_pool2d_forward(oc, cache, xc, kernel[0], kernel[1], win, bool(count_include_pad))
+    pads = (pad[0], pad[0], pad[1], pad[1])
+    _O.avg_pool2d_forward(oc, cache, xc, kernel, stride, pads, False, bool(count_include_pad))
     return _taped_pool("AvgPool2D", x, oc, unbatched, _O.avg_pool2d_backward, cache)
 
 
