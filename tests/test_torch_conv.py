@@ -332,6 +332,20 @@ def test_input_gradient_only_when_requested():
     assert p.grad.shape == p.shape
 
 
+def test_retain_graph_backward_twice_doubles_the_gradients():
+    bt.manual_seed(4)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.MaxPool2d(2), nn.AvgPool2d(1), nn.AdaptiveAvgPool2d(1))
+    x = bt.randn(2, 2, 7, 7, requires_grad=True)
+    y = model(x).sum()
+    y.backward(retain_graph=True)
+    gx, gw = x.grad.numpy().copy(), model[0].weight.grad.numpy().copy()
+    y.backward()  # the caches (im2col columns, argmax) are still there and unchanged
+    np.testing.assert_allclose(x.grad.numpy(), 2 * gx, rtol=1e-6)
+    np.testing.assert_allclose(model[0].weight.grad.numpy(), 2 * gw, rtol=1e-5)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
 def test_small_cnn_learns_a_toy_task():
     """Bright top half vs bright bottom half: a Conv-BN-ReLU-Pool network separates them in a few steps."""
     bt.manual_seed(2)
