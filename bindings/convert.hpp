@@ -16,6 +16,7 @@ Tensor from_numpy(const py::array& arr, Device device);
 
 void bind_tensor(py::module_& m);
 void bind_ops(py::module_& m);
+void bind_conv(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_tensor_ops(py::module_& m);
 

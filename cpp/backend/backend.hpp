@@ -23,6 +23,20 @@ enum class Act : int { Linear = 0, Relu = 1, Sigmoid = 2, Tanh = 3, Softmax = 4 
 // indices (int32), categorical takes one row of targets per sample.
 enum class XentForm : int { CategoricalProbs = 0, CategoricalLogits = 1, SparseProbs = 2, SparseLogits = 3 };
 
+// The geometry of a 2-D convolution or pooling window sliding over x, which is (N, H, W, C) when channels_last
+// (Keras) and (N, C, H, W) otherwise (PyTorch). The output is (N, OH, OW, K) or (N, K, OH, OW); pooling has
+// K == C. Output pixel (oh, ow) reads input rows oh*SH - pad_top + [0, KH) and columns ow*SW - pad_left + [0, KW);
+// indices outside [0, H) x [0, W) are padding (the bottom and right padding are implied by OH and OW).
+struct Conv2dShape {
+  std::int64_t N = 0, C = 0, H = 0, W = 0;  // input
+  std::int64_t K = 0;                       // output channels
+  std::int64_t KH = 0, KW = 0;              // window
+  std::int64_t SH = 1, SW = 1;              // strides
+  std::int64_t pad_top = 0, pad_left = 0;
+  std::int64_t OH = 0, OW = 0;  // output
+  bool channels_last = true;
+};
+
 struct Backend {
   const char* name;
 
@@ -86,6 +100,49 @@ struct Backend {
   // moving = moving * keep + batch * batch_scale * (1 - keep), elementwise over (C). Keras blends the biased
   // variance (batch_scale 1); PyTorch the unbiased one (batch_scale M / (M - 1)).
   void (*blend)(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C);
+
+  // ---- 2-D convolution (im2col + GEMM), geometry in Conv2dShape s; R = KH*KW*C values per output pixel ----
+  // channels_last: weight (KH, KW, C, K) (Keras kernel), cols (N*OH*OW, R) with rows (n, oh, ow) and columns
+  //   (kh, kw, c), out = cols @ weight, one GEMM for the batch.
+  // otherwise:     weight (K, C, KH, KW) (PyTorch weight), cols (N, R, OH*OW) with rows (c, kh, kw), out[n] =
+  //   weight @ cols[n], one GEMM per sample. Neither layout transposes the weight.
+  // The forward writes cols (the im2col of the input, padding as zeros), the cache its backward reads.
+  void (*conv2d_forward)(float* out,           // (N, OH, OW, K) or (N, K, OH, OW)
+                         float* cols,          // (N*OH*OW*R) cache for backward
+                         const float* inp,     // (N, H, W, C) or (N, C, H, W)
+                         const float* weight,  // (KH, KW, C, K) or (K, C, KH, KW)
+                         const float* bias,    // (K) or nullptr
+                         const Conv2dShape& s);
+  // dinp assigned (skipped when nullptr: then dcols is not touched); dweight and dbias ACCUMULATE when
+  // `accumulate`, else are assigned. dcols is scratch: (N*OH*OW, R) channels_last, (R, OH*OW) otherwise.
+  void (*conv2d_backward)(float* dinp,          // (N, H, W, C) or (N, C, H, W), or nullptr
+                          float* dcols,         // scratch, see above
+                          float* dweight,       // same layout as weight
+                          float* dbias,         // (K) or nullptr
+                          const float* dout,    // (N, OH, OW, K) or (N, K, OH, OW)
+                          const float* cols,    // from forward
+                          const float* weight,  // (KH, KW, C, K) or (K, C, KH, KW)
+                          const Conv2dShape& s, bool accumulate);
+
+  // ---- 2-D pooling (K == C), windows never entirely in the padding ----
+  // Max: argmax gets the winner's index within its input plane, ih*W + iw (PyTorch's return_indices); the
+  // first maximum wins ties and a NaN wins over numbers. Padding never wins.
+  void (*max_pool2d_forward)(float* out,            // (N, OH, OW, C) or (N, C, OH, OW)
+                             std::int32_t* argmax,  // same shape as out, cache for backward
+                             const float* inp,      // (N, H, W, C) or (N, C, H, W)
+                             const Conv2dShape& s);
+  void (*max_pool2d_backward)(float* dinp,                 // input's shape, assigned
+                              const float* dout,           // output's shape
+                              const std::int32_t* argmax,  // from forward
+                              const Conv2dShape& s);
+  // Average: the window's sum over its divisor, KH*KW when count_include_pad (PyTorch's default), else the
+  // number of input values the window covers (Keras/TF 'same').
+  void (*avg_pool2d_forward)(float* out,        // (N, OH, OW, C) or (N, C, OH, OW)
+                             const float* inp,  // (N, H, W, C) or (N, C, H, W)
+                             const Conv2dShape& s, bool count_include_pad);
+  void (*avg_pool2d_backward)(float* dinp,        // input's shape, assigned
+                              const float* dout,  // output's shape
+                              const Conv2dShape& s, bool count_include_pad);
 
   // ---- activations (elementwise, except softmax which is per row of width D) ----
   void (*activation_forward)(float* out, const float* inp, std::int64_t rows, std::int64_t D, Act act);

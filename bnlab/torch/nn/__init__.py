@@ -1,20 +1,24 @@
 """``bnlab.torch.nn``: modules (layers and models), ``Parameter``, ``functional`` and ``init``.
 
-``import bnlab.torch.nn as nn`` then ``nn.Linear``, ``nn.BatchNorm1d``, ``nn.ReLU``, ``nn.CrossEntropyLoss``,
-``nn.Module``... as in PyTorch.
+``import bnlab.torch.nn as nn`` then ``nn.Linear``, ``nn.Conv2d``, ``nn.BatchNorm1d``, ``nn.BatchNorm2d``,
+``nn.MaxPool2d``, ``nn.ReLU``, ``nn.CrossEntropyLoss``, ``nn.Module``... as in PyTorch.
 """
 
 from . import functional, init
 from .modules import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
     BatchNormTrainingModeWarning,
+    Conv2d,
     CrossEntropyLoss,
     Dropout,
     Flatten,
     Identity,
     Linear,
     LogSoftmax,
+    MaxPool2d,
     Module,
     ModuleList,
     MSELoss,
@@ -28,9 +32,12 @@ from .modules import (
 from .parameter import Parameter
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNormTrainingModeWarning",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
@@ -38,6 +45,7 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "ModuleList",
     "NLLLoss",

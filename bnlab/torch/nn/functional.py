@@ -1,5 +1,6 @@
 """``nn.functional``: the layers' maths as functions — linear, batch_norm, activations, dropout, softmax.
-The losses (cross_entropy, nll_loss, mse_loss) live in ``_losses`` and are re-exported here.
+The losses (cross_entropy, nll_loss, mse_loss) live in ``_losses``, convolution and pooling (conv2d,
+max_pool2d, avg_pool2d, adaptive_avg_pool2d) in ``_conv``; both are re-exported here.
 
 Every forward and backward here runs in the C++ engine (``_core.ops`` / ``_core.tensor_ops``); Python only
 checks arguments, keeps the caches the backward needs and tapes the op (see ``autograd``).
@@ -23,11 +24,15 @@ from ..tensor import Tensor, check_same_device, wrap
 from ._losses import cross_entropy, mse_loss, nll_loss
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
     "batch_norm",
+    "conv2d",
     "cross_entropy",
     "dropout",
     "linear",
     "log_softmax",
+    "max_pool2d",
     "mse_loss",
     "nll_loss",
     "relu",
@@ -312,3 +317,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
         record("NativeDropout", out, (x,), backward)
     return out
+
+
+from ._conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # noqa: E402  (it uses the helpers above)

@@ -1,18 +1,23 @@
-"""The layers of ``bnlab.torch.nn``, one file per family (module, linear, batchnorm, activation, dropout,
-loss, container)."""
+"""The layers of ``bnlab.torch.nn``, one file per family (module, linear, conv, pooling, batchnorm, activation,
+dropout, loss, container)."""
 
 from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNormTrainingModeWarning
 from .container import ModuleList, Sequential
+from .conv import Conv2d
 from .dropout import Dropout, Flatten
 from .linear import Identity, Linear
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNormTrainingModeWarning",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
@@ -20,6 +25,7 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "ModuleList",
     "NLLLoss",

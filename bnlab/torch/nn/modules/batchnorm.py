@@ -2,6 +2,9 @@
 
     y = weight * (x - mean) / sqrt(var + eps) + bias        per channel C of x (N, C) or (N, C, L)
 
+``BatchNorm2d`` is the same on (N, C, H, W): the engine sees it as (N, C, L) with L = H*W, so each channel's
+statistics are over its N*H*W values (the "spatial batch normalization" of CNNs).
+
 Training mode (``model.train()``, the default): mean and the BIASED var come from the batch (over the N*L
 values of each channel), and the running statistics are updated in place:
 
@@ -19,7 +22,8 @@ uses (and updates with) batch statistics — bnlab says so once with a :class:`B
 Parameters: weight (gamma, ones) and bias (beta, zeros) when ``affine``. Buffers: running_mean (zeros),
 running_var (ones), num_batches_tracked (0). Errors (messages as PyTorch's): a training batch with one value
 per channel ("Expected more than 1 value per channel when training, got input size torch.Size([1, C])"),
-and inputs that are not 2-D or 3-D ("expected 2D or 3D input (got 4D input)").
+and inputs of the wrong rank ("expected 2D or 3D input (got 4D input)"; BatchNorm2d: "expected 4D input
+(got 2D input)").
 
 Reading the internals: on the CPU, ``bn.running_mean.numpy()`` is a view of the engine's memory. On a GPU
 (``model.to('cuda')``) the buffers live on the device and ``.numpy()`` raises, as in PyTorch;

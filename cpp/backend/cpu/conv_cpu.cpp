@@ -1,0 +1,209 @@
+// conv_cpu.cpp — 2-D convolution on the CPU: im2col into the caller's cols buffer, then cblas_sgemm.
+//
+// A convolution is a matrix product once every output pixel's receptive field is laid out as a row (or column)
+// of a matrix: out[p, k] = sum_r cols[p, r] * W[r, k] with r = (kh, kw, c) ranging over R = KH*KW*C values.
+//
+// channels_last (Keras: x (N, H, W, C), W (KH, KW, C, K)): cols is (P = N*OH*OW, R), rows (n, oh, ow),
+//   columns (kh, kw, c): the kernel flattened row-major is already W (R, K), and out (P, K) = cols @ W is the
+//   (N, OH, OW, K) output. One GEMM for the whole batch.
+//   Backward: dW (R, K) = cols^T @ dout,  db = sum_p dout[p, :],  dcols (P, R) = dout @ W^T, and dx is col2im of
+//   dcols: every cols entry was a copy of one x value (or padding), so its gradient adds back to that value.
+// channels_first (PyTorch: x (N, C, H, W), W (K, C, KH, KW)): cols[n] is (R, OH*OW), rows (c, kh, kw), and the
+//   weight flattened row-major is W (K, R): out[n] (K, OH*OW) = W @ cols[n], one GEMM per sample.
+//   Backward: dW (K, R) += dout[n] @ cols[n]^T,  dcols (R, OH*OW) = W^T @ dout[n],  dx[n] = col2im(dcols).
+// Neither layout copies or transposes the weight; the transposes are the GEMM's flags.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "backend/cpu/kernels_cpu.hpp"
+
+namespace bnlab::cpu {
+
+GemmTally& conv_gemm_tally() {
+  static GemmTally tally;
+  return tally;
+}
+
+namespace {
+using i64 = std::int64_t;
+
+// Row-major C (m, n) = alpha op(A) op(B) + beta C, counted in the tally.
+void gemm(bool ta, bool tb, i64 m, i64 n, i64 k, const float* a, i64 lda, const float* b, i64 ldb, float beta, float* c,
+          i64 ldc) {
+  if (m == 0 || n == 0) return;
+  const auto start = std::chrono::steady_clock::now();
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
+              c, static_cast<int>(ldc));
+  GemmTally& t = conv_gemm_tally();
+  t.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  t.flops += 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  t.calls += 1;
+}
+
+// The outputs o in [0, count) whose input index o*stride + offset lies in [0, len): the range [lo, hi).
+struct Range {
+  i64 lo, hi;
+};
+Range inside(i64 offset, i64 stride, i64 len, i64 count) {
+  const i64 lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  const i64 hi = len - offset <= 0 ? 0 : std::min(count, (len - offset - 1) / stride + 1);
+  return {std::min(lo, hi), hi};
+}
+
+// ---- channels_last: cols (P, R), row (n, oh, ow) holds x[n, oh*SH - pt + kh, ow*SW - pl + kw, :] for each
+// (kh, kw): KW*C contiguous values of x per kernel row when the window is inside the input. ----
+// Visits every (cols segment of C values, matching x row or nullptr for padding): f(seg, src).
+template <class F>
+void walk_nhwc(const Conv2dShape& s, F f) {
+  const i64 C = s.C, R = s.KH * s.KW * C;
+  for (i64 n = 0; n < s.N; ++n)
+    for (i64 oh = 0; oh < s.OH; ++oh)
+      for (i64 ow = 0; ow < s.OW; ++ow) {
+        const i64 p = (n * s.OH + oh) * s.OW + ow;
+        const i64 iw0 = ow * s.SW - s.pad_left;
+        for (i64 kh = 0; kh < s.KH; ++kh) {
+          const i64 ih = oh * s.SH - s.pad_top + kh;
+          const i64 seg = p * R + kh * s.KW * C;  // offset of (kh, kw = 0) in cols
+          if (ih < 0 || ih >= s.H) {
+            f(seg, static_cast<i64>(-1), s.KW * C);
+            continue;
+          }
+          const i64 row = (n * s.H + ih) * s.W;  // x offset of (n, ih, 0) in pixels
+          if (iw0 >= 0 && iw0 + s.KW <= s.W) {   // the whole kernel row is inside: one contiguous run
+            f(seg, (row + iw0) * C, s.KW * C);
+            continue;
+          }
+          for (i64 kw = 0; kw < s.KW; ++kw) {
+            const i64 iw = iw0 + kw;
+            f(seg + kw * C, iw < 0 || iw >= s.W ? static_cast<i64>(-1) : (row + iw) * C, C);
+          }
+        }
+      }
+}
+
+void im2col_nhwc(float* cols, const float* x, const Conv2dShape& s) {
+  walk_nhwc(s, [&](i64 seg, i64 src, i64 len) {
+    if (src < 0)
+      std::fill(cols + seg, cols + seg + len, 0.0f);
+    else
+      std::copy(x + src, x + src + len, cols + seg);
+  });
+}
+
+void col2im_nhwc(float* dx, const float* dcols, const Conv2dShape& s) {
+  std::fill(dx, dx + s.N * s.H * s.W * s.C, 0.0f);
+  walk_nhwc(s, [&](i64 seg, i64 src, i64 len) {
+    if (src < 0) return;  // padding has no gradient
+    float* d = dx + src;
+    const float* g = dcols + seg;
+    for (i64 i = 0; i < len; ++i) d[i] += g[i];
+  });
+}
+
+// ---- channels_first, one sample: cols (R, OH*OW), row (c, kh, kw) holds x[c, oh*SH - pt + kh, ow*SW - pl + kw]
+// over (oh, ow); the ow range that lands inside the input is computed once per (kw). ----
+template <bool kToCols>
+void im2col_nchw_sample(float* cols, float* dx, const float* x, const float* dcols, const Conv2dShape& s) {
+  for (i64 c = 0; c < s.C; ++c)
+    for (i64 kh = 0; kh < s.KH; ++kh)
+      for (i64 kw = 0; kw < s.KW; ++kw) {
+        const i64 r = (c * s.KH + kh) * s.KW + kw;
+        const Range w = inside(kw - s.pad_left, s.SW, s.W, s.OW);
+        for (i64 oh = 0; oh < s.OH; ++oh) {
+          const i64 ih = oh * s.SH - s.pad_top + kh;
+          const i64 at = r * s.OH * s.OW + oh * s.OW;
+          const bool row_inside = ih >= 0 && ih < s.H;
+          const i64 base = (c * s.H + ih) * s.W - s.pad_left + kw;  // x index of (c, ih, ow*SW - pl + kw) at ow 0
+          if constexpr (kToCols) {
+            float* out = cols + at;
+            if (!row_inside) {
+              std::fill(out, out + s.OW, 0.0f);
+              continue;
+            }
+            std::fill(out, out + w.lo, 0.0f);
+            for (i64 ow = w.lo; ow < w.hi; ++ow) out[ow] = x[base + ow * s.SW];
+            std::fill(out + w.hi, out + s.OW, 0.0f);
+          } else {
+            if (!row_inside) continue;
+            const float* g = dcols + at;
+            for (i64 ow = w.lo; ow < w.hi; ++ow) dx[base + ow * s.SW] += g[ow];
+          }
+        }
+      }
+}
+
+i64 rows_per_pixel(const Conv2dShape& s) { return s.KH * s.KW * s.C; }
+}  // namespace
+
+void conv2d_forward(float* out,           // (N, OH, OW, K) or (N, K, OH, OW)
+                    float* cols,          // (N*OH*OW*R)
+                    const float* inp,     // (N, H, W, C) or (N, C, H, W)
+                    const float* weight,  // (KH, KW, C, K) or (K, C, KH, KW)
+                    const float* bias,    // (K) or nullptr
+                    const Conv2dShape& s) {
+  const i64 R = rows_per_pixel(s), K = s.K, pix = s.OH * s.OW, P = s.N * pix;
+  const float beta = bias ? 1.0f : 0.0f;  // sgemm adds the product to the broadcast bias
+  if (s.channels_last) {
+    im2col_nhwc(cols, inp, s);
+    if (bias)
+      for (i64 p = 0; p < P; ++p) std::copy(bias, bias + K, out + p * K);
+    gemm(false, false, P, K, R, cols, R, weight, K, beta, out, K);
+    return;
+  }
+  for (i64 n = 0; n < s.N; ++n) {
+    float* cn = cols + n * R * pix;
+    float* on = out + n * K * pix;
+    im2col_nchw_sample<true>(cn, nullptr, inp + n * s.C * s.H * s.W, nullptr, s);
+    if (bias)
+      for (i64 k = 0; k < K; ++k) std::fill(on + k * pix, on + (k + 1) * pix, bias[k]);
+    gemm(false, false, K, pix, R, weight, R, cn, pix, beta, on, pix);
+  }
+}
+
+void conv2d_backward(float* dinp,          // (N, H, W, C) or (N, C, H, W), or nullptr
+                     float* dcols,         // (P, R) or (R, OH*OW) scratch
+                     float* dweight,       // (KH, KW, C, K) or (K, C, KH, KW), accumulates or assigns
+                     float* dbias,         // (K) or nullptr, accumulates or assigns
+                     const float* dout,    // (N, OH, OW, K) or (N, K, OH, OW)
+                     const float* cols,    // (N*OH*OW*R) from forward
+                     const float* weight,  // (KH, KW, C, K) or (K, C, KH, KW)
+                     const Conv2dShape& s, bool accumulate) {
+  const i64 R = rows_per_pixel(s), K = s.K, pix = s.OH * s.OW, P = s.N * pix;
+  if (!accumulate) {
+    std::fill(dweight, dweight + R * K, 0.0f);  // matters only for an empty batch: the first sgemm assigns
+    if (dbias) std::fill(dbias, dbias + K, 0.0f);
+  }
+  const float keep = accumulate ? 1.0f : 0.0f;
+  if (s.channels_last) {
+    if (P > 0) gemm(true, false, R, K, P, cols, R, dout, K, keep, dweight, K);  // dW = cols^T dout
+    if (dbias)
+      for (i64 p = 0; p < P; ++p)
+        for (i64 k = 0; k < K; ++k) dbias[k] += dout[p * K + k];
+    if (dinp) {
+      gemm(false, true, P, R, K, dout, K, weight, K, 0.0f, dcols, R);  // dcols = dout W^T
+      col2im_nhwc(dinp, dcols, s);
+    }
+    return;
+  }
+  if (dinp) std::fill(dinp, dinp + s.N * s.C * s.H * s.W, 0.0f);
+  for (i64 n = 0; n < s.N; ++n) {
+    const float* dn = dout + n * K * pix;
+    const float* cn = cols + n * R * pix;
+    gemm(false, true, K, R, pix, dn, pix, cn, pix, n == 0 ? keep : 1.0f, dweight, R);  // dW += dout[n] cols[n]^T
+    if (dbias)
+      for (i64 k = 0; k < K; ++k) {
+        float t = 0.0f;
+        for (i64 q = 0; q < pix; ++q) t += dn[k * pix + q];
+        dbias[k] += t;
+      }
+    if (dinp) {
+      gemm(true, false, R, pix, K, weight, R, dn, pix, 0.0f, dcols, pix);  // dcols = W^T dout[n]
+      im2col_nchw_sample<false>(nullptr, dinp + n * s.C * s.H * s.W, nullptr, dcols, s);
+    }
+  }
+}
+
+}  // namespace bnlab::cpu

@@ -1,0 +1,117 @@
+// pool_cpu.cpp — 2-D max and average pooling on the CPU, both layouts (K == C in the Conv2dShape).
+//
+// Output pixel (oh, ow) of channel c pools the window rows [oh*SH - pt, +KH) x columns [ow*SW - pl, +KW),
+// clipped to the input: padding never enters a max, and enters an average only through its divisor.
+// Max:     y = x[argmax];  dx[argmax] += dy (every other input of the window gets nothing from this output).
+// Average: y = sum(window) / d with d = KH*KW (count_include_pad) or the clipped window's size;
+//          dx[i] += dy / d for every input i of the window.
+// Windows overlap when the stride is below the kernel, so the backward passes zero dx and accumulate.
+// channels_last walks the C channels of a pixel as one contiguous, vectorisable run.
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/kernels_cpu.hpp"
+
+namespace bnlab::cpu {
+namespace {
+using i64 = std::int64_t;
+
+struct Window {
+  i64 h0, h1, w0, w1;  // clipped to the input
+  i64 count() const { return (h1 - h0) * (w1 - w0); }
+};
+Window window(const Conv2dShape& s, i64 oh, i64 ow) {
+  const i64 h = oh * s.SH - s.pad_top, w = ow * s.SW - s.pad_left;
+  return {std::max<i64>(h, 0), std::min(h + s.KH, s.H), std::max<i64>(w, 0), std::min(w + s.KW, s.W)};
+}
+
+// Calls f(plane_offset, channel_stride, channels, out_offset, window) once per output pixel and plane group:
+// channels_last: one call per (n, oh, ow) covering all C channels (element (h, w, c) at plane_offset +
+// (h*W + w)*C + c); channels_first: one call per (n, c, oh, ow) with a single channel.
+template <class F>
+void for_each_window(const Conv2dShape& s, F f) {
+  const i64 HW = s.H * s.W, OHW = s.OH * s.OW;
+  if (s.channels_last) {
+    for (i64 n = 0; n < s.N; ++n)
+      for (i64 oh = 0; oh < s.OH; ++oh)
+        for (i64 ow = 0; ow < s.OW; ++ow)
+          f(n * HW * s.C, s.C, s.C, ((n * s.OH + oh) * s.OW + ow) * s.C, window(s, oh, ow));
+    return;
+  }
+  for (i64 plane = 0; plane < s.N * s.C; ++plane)
+    for (i64 oh = 0; oh < s.OH; ++oh)
+      for (i64 ow = 0; ow < s.OW; ++ow) f(plane * HW, 1, 1, plane * OHW + oh * s.OW + ow, window(s, oh, ow));
+}
+
+float divisor(const Conv2dShape& s, const Window& win, bool count_include_pad) {
+  return static_cast<float>(count_include_pad ? s.KH * s.KW : win.count());
+}
+}  // namespace
+
+void max_pool2d_forward(float* out,            // (N, OH, OW, C) or (N, C, OH, OW)
+                        std::int32_t* argmax,  // same shape as out
+                        const float* inp,      // (N, H, W, C) or (N, C, H, W)
+                        const Conv2dShape& s) {
+  for_each_window(s, [&](i64 base, i64 cs, i64 nc, i64 o, const Window& win) {
+    float* best = out + o;
+    std::int32_t* at = argmax + o;
+    const float* first = inp + base + (win.h0 * s.W + win.w0) * cs;
+    for (i64 c = 0; c < nc; ++c) {
+      best[c] = first[c];
+      at[c] = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
+    }
+    for (i64 h = win.h0; h < win.h1; ++h)
+      for (i64 w = win.w0; w < win.w1; ++w) {
+        const float* px = inp + base + (h * s.W + w) * cs;
+        const auto idx = static_cast<std::int32_t>(h * s.W + w);
+        for (i64 c = 0; c < nc; ++c) {
+          const float v = px[c];
+          const bool take = v > best[c] || (std::isnan(v) && !std::isnan(best[c]));
+          best[c] = take ? v : best[c];
+          at[c] = take ? idx : at[c];
+        }
+      }
+  });
+}
+
+void max_pool2d_backward(float* dinp,                 // (N, H, W, C) or (N, C, H, W), assigned
+                         const float* dout,           // (N, OH, OW, C) or (N, C, OH, OW)
+                         const std::int32_t* argmax,  // from forward
+                         const Conv2dShape& s) {
+  std::fill(dinp, dinp + s.N * s.C * s.H * s.W, 0.0f);
+  for_each_window(s, [&](i64 base, i64 cs, i64 nc, i64 o, const Window&) {
+    for (i64 c = 0; c < nc; ++c) dinp[base + argmax[o + c] * cs + c] += dout[o + c];
+  });
+}
+
+void avg_pool2d_forward(float* out,        // (N, OH, OW, C) or (N, C, OH, OW)
+                        const float* inp,  // (N, H, W, C) or (N, C, H, W)
+                        const Conv2dShape& s, bool count_include_pad) {
+  for_each_window(s, [&](i64 base, i64 cs, i64 nc, i64 o, const Window& win) {
+    float* acc = out + o;
+    std::fill(acc, acc + nc, 0.0f);
+    for (i64 h = win.h0; h < win.h1; ++h)
+      for (i64 w = win.w0; w < win.w1; ++w) {
+        const float* px = inp + base + (h * s.W + w) * cs;
+        for (i64 c = 0; c < nc; ++c) acc[c] += px[c];
+      }
+    const float d = divisor(s, win, count_include_pad);
+    for (i64 c = 0; c < nc; ++c) acc[c] /= d;
+  });
+}
+
+void avg_pool2d_backward(float* dinp,        // (N, H, W, C) or (N, C, H, W), assigned
+                         const float* dout,  // (N, OH, OW, C) or (N, C, OH, OW)
+                         const Conv2dShape& s, bool count_include_pad) {
+  std::fill(dinp, dinp + s.N * s.C * s.H * s.W, 0.0f);
+  for_each_window(s, [&](i64 base, i64 cs, i64 nc, i64 o, const Window& win) {
+    const float d = divisor(s, win, count_include_pad);
+    for (i64 h = win.h0; h < win.h1; ++h)
+      for (i64 w = win.w0; w < win.w1; ++w) {
+        float* px = dinp + base + (h * s.W + w) * cs;
+        for (i64 c = 0; c < nc; ++c) px[c] += dout[o + c] / d;
+      }
+  });
+}
+
+}  // namespace bnlab::cpu
