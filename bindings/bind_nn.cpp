@@ -3,7 +3,10 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
+#include <array>
+
 #include "convert.hpp"
+#include "nn/conv_layers.hpp"
 #include "nn/model.hpp"
 
 namespace bnlab::bind {
@@ -76,6 +79,27 @@ void bind_nn(py::module_& m) {
   py::class_<Dropout, Layer, std::shared_ptr<Dropout>>(m, "Dropout")
       .def(py::init<float, std::uint64_t>(), arg("rate"), arg("seed"));
   py::class_<Flatten, Layer, std::shared_ptr<Flatten>>(m, "Flatten").def(py::init<>());
+  using Pair = std::array<std::int64_t, 2>;
+  const auto spec = [](Pair k, Pair s, bool same) { return WindowSpec{k[0], k[1], s[0], s[1], same}; };
+  py::class_<Conv2D, Layer, std::shared_ptr<Conv2D>>(m, "Conv2D")
+      .def(py::init([spec](std::int64_t filters, Pair kernel_size, Pair strides, bool same, bool use_bias, Act act) {
+             return std::make_shared<Conv2D>(filters, spec(kernel_size, strides, same), use_bias, act);
+           }),
+           arg("filters"), arg("kernel_size"), arg("strides"), arg("same"), arg("use_bias"), arg("activation"))
+      .def_readonly("kernel", &Conv2D::kernel)
+      .def_readonly("bias", &Conv2D::bias)
+      .def_readonly("dkernel", &Conv2D::dkernel)
+      .def_readonly("dbias", &Conv2D::dbias);
+  py::class_<Pooling2D, Layer, std::shared_ptr<Pooling2D>> pooling(m, "Pooling2D");
+  py::enum_<Pooling2D::Mode>(pooling, "Mode")
+      .value("Max", Pooling2D::Mode::Max)
+      .value("Average", Pooling2D::Mode::Average);
+  pooling.def(py::init([spec](Pooling2D::Mode mode, Pair pool_size, Pair strides, bool same) {
+                return std::make_shared<Pooling2D>(mode, spec(pool_size, strides, same));
+              }),
+              arg("mode"), arg("pool_size"), arg("strides"), arg("same"));
+  py::class_<GlobalAveragePooling2D, Layer, std::shared_ptr<GlobalAveragePooling2D>>(m, "GlobalAveragePooling2D")
+      .def(py::init<>());
 
   py::class_<Optimizer, std::shared_ptr<Optimizer>>(m, "Optimizer")
       .def_readwrite("learning_rate", &Optimizer::learning_rate)

@@ -1,7 +1,9 @@
 // test_no_allocation.cpp — once warm, the training loop allocates nothing: after the first epoch of a
 // Sequential (Flatten -> Dense relu -> BatchNorm -> [Dropout] -> Dense softmax, Adam, sparse cross-entropy),
 // further epochs with the same batch size and data perform ZERO heap allocations, also when the last batch is
-// partial, and also when evaluation passes alternate with training (Keras's fit with validation data).
+// partial, and also when evaluation passes alternate with training (Keras's fit with validation data). The same
+// holds for a small CNN (Conv2D -> BatchNorm + ReLU fused -> MaxPooling2D -> Conv2D -> AveragePooling2D ->
+// GlobalAveragePooling2D -> Dense softmax).
 //
 // Two counters: this file replaces the global operator new/delete of the test executable (every form,
 // counting with an atomic; the replacement is the standard mechanism, [replacement.functions]), and the
@@ -14,6 +16,7 @@
 #include <new>
 
 #include "backend/backend.hpp"
+#include "nn/conv_layers.hpp"
 #include "training_fixture.hpp"
 
 namespace {
@@ -138,6 +141,38 @@ TEST_F(NoAllocation, TrainingAlternatingWithEvaluationAllocatesNothing) {
   const Allocations steady = during(*m, train, &val, 16, 1, 2);
   EXPECT_EQ(steady.news, 0);
   EXPECT_EQ(steady.storages, 0);
+}
+
+// A small CNN on (6, 6, 2) images: every convolution and pooling layer, BN + ReLU fused after a convolution.
+std::shared_ptr<nn::Sequential> make_cnn() {
+  auto m = std::make_shared<nn::Sequential>();
+  m->add(std::make_shared<nn::Conv2D>(4, nn::WindowSpec{3, 3, 1, 1, true}, true, Act::Linear));
+  m->add(std::make_shared<nn::BatchNorm>(2, 0.99f, 1e-3f, true, true));
+  m->add(std::make_shared<nn::Activation>(Act::Relu));
+  m->add(std::make_shared<nn::Pooling2D>(nn::Pooling2D::Mode::Max, nn::WindowSpec{2, 2, 2, 2, false}));
+  m->add(std::make_shared<nn::Conv2D>(5, nn::WindowSpec{2, 2, 1, 1, false}, false, Act::Relu));
+  m->add(std::make_shared<nn::Pooling2D>(nn::Pooling2D::Mode::Average, nn::WindowSpec{2, 2, 1, 1, true}));
+  m->add(std::make_shared<nn::GlobalAveragePooling2D>());
+  m->add(std::make_shared<nn::Dense>(kClasses, true, Act::Softmax));
+  m->build({6, 6, 2}, Device::CPU);
+  for (const nn::Param& p : m->trainable_params())
+    if (p.name == "kernel") *p.value = uniform(p.value->shape(), -0.5f, 0.5f, 11);
+  m->compile(std::make_shared<nn::Adam>(1e-2f, 0.9f, 0.999f, 1e-7f, false, true, 0.0f),
+             nn::LossSpec{nn::LossSpec::Kind::Xent, XentForm::SparseProbs, 1e-7f});
+  return m;
+}
+
+TEST_F(NoAllocation, SteadyStateEpochsOfACnnAllocateNothing) {
+  auto m = make_cnn();
+  ASSERT_EQ(m->fused_bn_relu_layers(), std::vector<std::int64_t>{1});
+  const std::int64_t n = 5 * 8 + 3;  // a partial last batch
+  const Data train{normal({n, 6, 6, 2}, 0.0f, 1.0f, 12), labels(n, kClasses, 13)};
+  const Data val{normal({20, 6, 6, 2}, 0.0f, 1.0f, 14), labels(20, kClasses, 15)};
+  const Allocations warm = during(*m, train, &val, 8, 0, 1);
+  EXPECT_GT(warm.news + warm.storages, 0);
+  const Allocations steady = during(*m, train, &val, 8, 1, 3);
+  EXPECT_EQ(steady.news, 0) << "operator new calls in 3 warm epochs of a CNN";
+  EXPECT_EQ(steady.storages, 0) << "tensor storage allocations in 3 warm epochs of a CNN";
 }
 
 }  // namespace

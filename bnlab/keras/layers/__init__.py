@@ -1,17 +1,23 @@
 """bnlab.keras.layers: the layers of the seeds, with Keras's names, defaults and weight layouts."""
 
 from bnlab.keras.layers.base import Layer, Variable
+from bnlab.keras.layers.convolutional import Conv2D
 from bnlab.keras.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from bnlab.keras.layers.normalization import BatchNormalization
+from bnlab.keras.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 
 __all__ = [
     "Activation",
+    "AveragePooling2D",
     "BatchNormalization",
+    "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAveragePooling2D",
     "Input",
     "InputLayer",
     "Layer",
+    "MaxPooling2D",
     "Variable",
 ]

@@ -107,6 +107,15 @@ void dense_forward(float* out, const float* inp, const float* weight, const floa
 void dense_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
                     std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in, bool accumulate);
 
+void conv2d_forward(float* out, float* cols, const float* inp, const float* weight, const float* bias,
+                    const Conv2dShape& s);
+void conv2d_backward(float* dinp, float* dcols, float* dweight, float* dbias, const float* dout, const float* cols,
+                     const float* weight, const Conv2dShape& s, bool accumulate);
+void max_pool2d_forward(float* out, std::int32_t* argmax, const float* inp, const Conv2dShape& s);
+void max_pool2d_backward(float* dinp, const float* dout, const std::int32_t* argmax, const Conv2dShape& s);
+void avg_pool2d_forward(float* out, const float* inp, const Conv2dShape& s, bool count_include_pad);
+void avg_pool2d_backward(float* dinp, const float* dout, const Conv2dShape& s, bool count_include_pad);
+
 void batchnorm_forward_train(float* out, float* xhat, float* mean, float* var, float* rstd, const float* inp,
                              const float* gamma, const float* beta, std::int64_t N, std::int64_t C, std::int64_t L,
                              float eps, bool fuse_relu);

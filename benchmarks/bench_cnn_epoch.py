@@ -1,0 +1,143 @@
+"""One training epoch of the lab's small CNN, bnlab.keras against PyTorch, side by side in one run on the CPU.
+
+Network: bnlab.keras.applications.cnn_model (the network of ``bnlab compare --arch cnn``) on 28x28x1 images,
+Conv(32, 3, same)-[BN]-ReLU-MaxPool-Conv(64, 3, same)-[BN]-ReLU-MaxPool-Flatten-Dense(128)-[BN]-ReLU-Dense(10),
+and the same layers in PyTorch (NCHW, BatchNorm2d/1d), Adam, sparse cross-entropy. Batch sizes 64 and 256,
+with and without BN. Both get the same thread count (2 by default), the same data already in memory (random
+images of Fashion-MNIST's shape; the time does not depend on the values), a fresh permutation per epoch.
+Each cell is the best of --repeats epochs of --samples samples after a warm-up of a few batches.
+
+GEMM rates: the engine's cblas_sgemm on a 1024^3 product (measured in this run), and the convolutions' own
+sgemm calls during bnlab's timed epochs (the engine tallies their time and work:
+``_core.ops.conv_gemm_tally()``), so that the im2col GEMMs can be judged against what the library can do.
+
+    python benchmarks/bench_cnn_epoch.py --out benchmarks/results_cnn_epoch.md
+"""
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+from bench_keras_epoch import sgemm_gflops
+from report import write_report
+
+
+def bnlab_epoch(bn, x, y, bs, repeats):
+    import bnlab.keras as keras
+    from bnlab import _core
+    from bnlab.keras.applications import cnn_model
+
+    keras.utils.set_random_seed(0)
+    model = cnn_model(x.shape[1:], 10, bn=bn)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[: 4 * bs], y[: 4 * bs], batch_size=bs, epochs=1, verbose=0)  # warm-up: buffers sized
+    best, gemm = float("inf"), None
+    for _ in range(repeats):
+        _core.ops.reset_conv_gemm_tally()
+        t = time.perf_counter()
+        model.fit(x, y, batch_size=bs, epochs=1, verbose=0)
+        elapsed = time.perf_counter() - t
+        if elapsed < best:
+            best, gemm = elapsed, _core.ops.conv_gemm_tally()
+    seconds, flops, _ = gemm
+    return best, flops / seconds / 1e9, seconds
+
+
+def torch_model(bn):
+    import torch
+    from torch import nn
+
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1), *([nn.BatchNorm2d(cout)] if bn else []), nn.ReLU(), nn.MaxPool2d(2)]
+
+    head = [nn.Flatten(), nn.Linear(64 * 7 * 7, 128), *([nn.BatchNorm1d(128)] if bn else []), nn.ReLU()]
+    torch.manual_seed(0)
+    return nn.Sequential(*block(1, 32), *block(32, 64), *head, nn.Linear(128, 10))
+
+
+def torch_epoch(bn, x_nchw, y, bs, repeats):
+    import torch
+
+    model = torch_model(bn)
+    opt = torch.optim.Adam(model.parameters(), eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x_nchw), torch.from_numpy(y.astype(np.int64))
+
+    def epoch(n):
+        perm = torch.randperm(n)
+        for i in range(0, n, bs):
+            idx = perm[i : i + bs]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+
+    epoch(4 * bs)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        epoch(len(xt))
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=10_000, help="samples per epoch (Fashion-MNIST has 60,000)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--note", default="", help="a line about the machine's state, written into the report")
+    parser.add_argument("--out", help="write the Markdown report here (atomically)")
+    args = parser.parse_args()
+
+    import torch
+
+    from bnlab import _core
+
+    torch.set_num_threads(args.threads)
+    _core.set_num_threads(args.threads)
+    peak = sgemm_gflops(args.threads)
+    rng = np.random.default_rng(0)
+    x = rng.random((args.samples, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, args.samples).astype(np.int32)
+    x_nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    rows = []
+    for bn in (False, True):
+        for bs in args.batch_sizes:
+            tb, conv_rate, gemm_s = bnlab_epoch(bn, x, y, bs, args.repeats)
+            tt = torch_epoch(bn, x_nchw, y, bs, args.repeats)
+            rows.append(("yes" if bn else "no", bs, tb, tt, conv_rate, gemm_s))
+            print(f"bn={bn} bs={bs}: bnlab {tb:.2f}s (conv GEMMs {conv_rate:.1f} GFLOP/s) torch {tt:.2f}s", flush=True)
+    lines = [
+        "| BN | batch | bnlab s/epoch | PyTorch s/epoch | PyTorch / bnlab | conv GEMM GFLOP/s | % of sgemm "
+        "| conv GEMM share of the epoch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for bn, bs, tb, tt, rate, gemm_s in rows:
+        lines.append(
+            f"| {bn} | {bs} | {tb:.2f} | {tt:.2f} | {tt / tb:.2f}× | {rate:.1f} | {100 * rate / peak:.0f}% "
+            f"| {100 * gemm_s / tb:.0f}% |"
+        )
+    header = [
+        "# Benchmark: one epoch of the lab's CNN on the CPU, bnlab.keras against PyTorch",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; threads: {args.threads} "
+        f"each; PyTorch {torch.__version__}; {args.samples:,} samples of 28x28x1 per epoch; best of "
+        f"{args.repeats} epoch(s) after a warm-up of 4 batches.",
+        f"Engine cblas_sgemm (OpenBLAS) on 1024³ in the same run: {peak:.1f} GFLOP/s.",
+        *([args.note] if args.note else []),
+        "",
+        "Command: `python benchmarks/bench_cnn_epoch.py --out benchmarks/results_cnn_epoch.md`",
+        "",
+    ]
+    report = "\n".join(header + lines) + "\n"
+    print(report)
+    if args.out:
+        write_report(args.out, report)
+
+
+if __name__ == "__main__":
+    main()
