@@ -5,6 +5,7 @@ from bnlab.keras.layers.convolutional import Conv2D
 from bnlab.keras.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from bnlab.keras.layers.normalization import BatchNormalization
 from bnlab.keras.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from bnlab.keras.layers.normalization_family import GroupNormalization, LayerNormalization
 
 __all__ = [
     "Activation",
@@ -15,9 +16,11 @@ __all__ = [
     "Dropout",
     "Flatten",
     "GlobalAveragePooling2D",
+    "GroupNormalization",
     "Input",
     "InputLayer",
     "Layer",
+    "LayerNormalization",
     "MaxPooling2D",
     "Variable",
 ]

@@ -22,6 +22,7 @@ from .._types import Size
 from ..autograd import accumulate_leaf, record
 from ..tensor import Tensor, check_same_device, wrap
 from ._losses import cross_entropy, mse_loss, nll_loss
+from ._norm_functional import group_norm, layer_norm
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -30,6 +31,8 @@ __all__ = [
     "conv2d",
     "cross_entropy",
     "dropout",
+    "group_norm",
+    "layer_norm",
     "linear",
     "log_softmax",
     "max_pool2d",
