@@ -101,6 +101,8 @@ def get(identifier):
 def prepare_targets(loss, y, num_classes, argname="y"):
     """Targets as the engine wants them: int32 indices for sparse losses, float32 rows otherwise."""
     y = np.asarray(y)
+    if y.dtype.kind not in "biuf":  # object, str, complex...: no class index or probability to read
+        raise TypeError(f"{argname} must be a numeric array of real numbers, got dtype {y.dtype}")
     if loss.sparse:
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]

@@ -1,0 +1,33 @@
+"""Regression tests for what the fuzz suite (tests/fuzz) found: each test is one finding, fixed."""
+
+import numpy as np
+import pytest
+
+from bnlab import keras
+
+
+def _model():
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("epsilon", [float("nan"), float("inf")])
+def test_batchnorm_epsilon_must_be_finite(epsilon):
+    """epsilon=NaN passed the `epsilon <= 0` check and turned every output into NaN."""
+    with pytest.raises(ValueError, match=r"epsilon must be a finite number > 0, got (nan|inf)"):
+        keras.layers.BatchNormalization(epsilon=epsilon)
+
+
+def test_complex_inputs_are_refused_not_truncated():
+    """Complex x was cast to float32, dropping the imaginary part (NumPy's ComplexWarning only)."""
+    x = np.ones((4, 2), np.complex64) * 1j
+    with pytest.raises(TypeError, match="x must be a numeric array of real numbers, got dtype complex64"):
+        _model().predict(x, verbose=0)
+
+
+@pytest.mark.parametrize("y", [np.array([1j, 0j]), np.array(["1", "0"]), np.array([1, None], dtype=object)])
+def test_non_numeric_targets_are_named(y):
+    """Complex targets lost their imaginary part; str and object ones failed inside np.isfinite."""
+    with pytest.raises(TypeError, match="y must be a numeric array of real numbers, got dtype"):
+        _model().fit(np.ones((2, 2), np.float32), y, verbose=0)
