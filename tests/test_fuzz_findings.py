@@ -1,9 +1,12 @@
 """Regression tests for what the fuzz suite (tests/fuzz) found: each test is one finding, fixed."""
 
+import dataset_fixtures as fx
 import numpy as np
 import pytest
 
 from bnlab import keras
+from bnlab.datasets import _idx
+from bnlab.datasets._errors import DatasetFileError
 
 
 def _model():
@@ -31,3 +34,14 @@ def test_non_numeric_targets_are_named(y):
     """Complex targets lost their imaginary part; str and object ones failed inside np.isfinite."""
     with pytest.raises(TypeError, match="y must be a numeric array of real numbers, got dtype"):
         _model().fit(np.ones((2, 2), np.float32), y, verbose=0)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_an_idx_header_announcing_terabytes_costs_only_the_file(gz, tmp_path):
+    """A flipped count byte announced 2**32 - 1 images of 28x28 (3.4 TB) and the reader allocated that much
+    up front (MemoryError, or a huge lazy allocation); now memory grows with the data the file holds."""
+    raw = bytearray(fx.idx_bytes(fx.make_images(3, (28, 28))))
+    raw[4:8] = b"\xff\xff\xff\xff"
+    path = fx.write_bytes(tmp_path / "images", bytes(raw), gz=gz)
+    with pytest.raises(DatasetFileError, match="truncated: expected 3367254359280 bytes"):
+        _idx.read_idx_images(path, count=None)
