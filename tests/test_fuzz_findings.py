@@ -45,3 +45,18 @@ def test_an_idx_header_announcing_terabytes_costs_only_the_file(gz, tmp_path):
     path = fx.write_bytes(tmp_path / "images", bytes(raw), gz=gz)
     with pytest.raises(DatasetFileError, match="truncated: expected 3367254359280 bytes"):
         _idx.read_idx_images(path, count=None)
+
+
+@pytest.mark.parametrize("seed", [float("inf"), 1.5, -1, True])
+def test_dropout_seed_must_be_a_non_negative_int(seed):
+    """seed=inf raised OverflowError from int(); 1.5 was truncated silently."""
+    with pytest.raises(ValueError, match="seed must be None or an int >= 0"):
+        keras.layers.Dropout(0.5, seed=seed)
+
+
+@pytest.mark.parametrize("label", [1e30, 2.0**63, -1e30])
+def test_huge_labels_are_out_of_range_not_cast(label):
+    """Labels like 1e30 were cast to int64 first (undefined: NumPy's 'invalid value' warning) and the range
+    check read the cast value."""
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
+        _model().fit(np.ones((1, 2), np.float32), np.array([label]), verbose=0)

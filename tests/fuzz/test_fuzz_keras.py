@@ -25,7 +25,7 @@ ACTIVATIONS = {
     None: lambda z: z,
     "linear": lambda z: z,
     "relu": lambda z: np.maximum(z, 0),
-    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "sigmoid": lambda z: 0.5 * (1 + np.tanh(z / 2)),  # 1 / (1 + exp(-z)) without overflow
     "tanh": np.tanh,
     "softmax": lambda z: (
         np.exp(z - z.max(-1, keepdims=True)) / np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True)
