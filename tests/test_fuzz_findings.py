@@ -4,6 +4,7 @@ import dataset_fixtures as fx
 import numpy as np
 import pytest
 
+import bnlab.torch as torch
 from bnlab import keras
 from bnlab.datasets import _idx
 from bnlab.datasets._errors import DatasetFileError
@@ -60,3 +61,21 @@ def test_huge_labels_are_out_of_range_not_cast(label):
     check read the cast value."""
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         _model().fit(np.ones((1, 2), np.float32), np.array([label]), verbose=0)
+
+
+def test_view_and_permute_need_their_arguments():
+    """t.view() and t.permute() returned t unchanged; PyTorch raises TypeError (view(()) and permute(())
+    of a 0-dim tensor stay valid)."""
+    t = torch.tensor(1.0)
+    for call in (t.view, t.permute):
+        with pytest.raises(TypeError, match="missing 1 required positional argument"):
+            call()
+    assert t.view(()).shape == () and t.permute(()).shape == ()
+
+
+@pytest.mark.parametrize(("start", "end"), [(1, -1), (0, 1), (-2, -1)])
+def test_flatten_checks_dims_of_a_0_dim_tensor(start, end):
+    """flatten(0-dim tensor, start_dim=1) returned shape (1,); PyTorch: dims must be in [-1, 0]."""
+    with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-1, 0\]"):
+        torch.flatten(torch.tensor(1.0), start, end)
+    assert torch.flatten(torch.tensor(1.0), 0, -1).shape == (1,)
