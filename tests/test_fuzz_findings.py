@@ -79,3 +79,18 @@ def test_flatten_checks_dims_of_a_0_dim_tensor(start, end):
     with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-1, 0\]"):
         torch.flatten(torch.tensor(1.0), start, end)
     assert torch.flatten(torch.tensor(1.0), 0, -1).shape == (1,)
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        (torch.tensor(1.0), True),
+        (True, torch.tensor(1.0)),
+        (torch.tensor([True]), torch.tensor([1])),
+        (1, torch.tensor(False)),
+    ],
+)
+def test_subtraction_with_bool_is_refused_as_in_pytorch(pair):
+    """x - True computed x - 1 (and bool tensors were subtracted as NumPy does); PyTorch refuses it."""
+    with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor is not supported"):
+        pair[0] - pair[1]

@@ -121,7 +121,7 @@ UNARY = {
     "relu": lambda lib, a, s: lib.relu(a),
     "sigmoid": lambda lib, a, s: lib.sigmoid(a),
     "tanh": lambda lib, a, s: lib.tanh(a),
-    "float/long": lambda lib, a, s: (a.float(), a.long()),
+    "float/long": lambda lib, a, s: (a.float(), a[lib.abs(a) < 1e6].long()),  # NaN/inf -> int is undefined
     "add scalar": lambda lib, a, s: a + s,
     "rsub scalar": lambda lib, a, s: s - a,
     "mul scalar": lambda lib, a, s: s * a,
