@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import tempfile
 import warnings
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -27,15 +29,20 @@ def examples(share: float = 1.0) -> settings:
     )
 
 
+HANG_LOG = Path(tempfile.gettempdir()) / "bnlab-fuzz-hang.txt"
+
+
 @contextlib.contextmanager
 def watchdog(seconds: float = HANG_SECONDS):
-    """Kill the process with every thread's traceback if the body runs longer than ``seconds`` (a hang in
-    C++ holds no Python frame that a signal could interrupt, so this is a watchdog thread)."""
-    faulthandler.dump_traceback_later(seconds, exit=True)
-    try:
-        yield
-    finally:
-        faulthandler.cancel_dump_traceback_later()
+    """End the process if the body runs longer than ``seconds``, with every thread's traceback in HANG_LOG
+    (pytest captures stderr, and a hang in C++ holds no Python frame a signal could interrupt, so this is
+    faulthandler's watchdog thread)."""
+    with open(HANG_LOG, "w") as log:
+        faulthandler.dump_traceback_later(seconds, exit=True, file=log)
+        try:
+            yield
+        finally:
+            faulthandler.cancel_dump_traceback_later()
 
 
 def check_error(exc: BaseException) -> None:
