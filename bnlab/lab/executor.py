@@ -13,7 +13,8 @@
 
 Every path calls the same ``run_one``, so for the same specs and thread count the numbers are equal.
 Finished runs are handed to ``on_done`` in this process as they arrive (the caller saves them at once). A
-failing run (or a worker process that dies) is reported to ``on_failed`` and the others go on. On Ctrl-C,
+failing run (or a worker process that dies) is reported to ``on_failed`` and the others go on; a worker
+process that cannot even start (a broken install) raises LabError with its own last stderr line. On Ctrl-C,
 workers are stopped (local processes killed, Dask futures cancelled) and KeyboardInterrupt propagates;
 what was handed over is safe.
 """
