@@ -1,6 +1,8 @@
 # bnlab — the two commands of the README, plus the pieces they are made of.
 #   make demo   runs the main job (BN against no BN on Fashion-MNIST) and writes a report
 #   make test   runs every test: pytest, the GoogleTest unit tests (ctest), clang-format and ruff
+#   make fuzz   the fuzz suite (tests/fuzz) with Hypothesis's long profile: thousands of examples per test
+#   make sanitize  engine, unit tests and Python module with ASan+UBSan (build/sanitize); ctest + pytest on it
 # Both set up what is missing first: Debian packages, .venv, the package with its test extras.
 
 PY      := .venv/bin/python
@@ -10,7 +12,7 @@ CTEST_BUILD := build/ctest
 CMAKE   := .venv/bin/cmake
 NINJA   := .venv/bin/ninja
 
-.PHONY: demo test setup system venv pytest ctest lint format bench clean
+.PHONY: demo test setup system venv pytest ctest lint format bench fuzz sanitize clean
 
 demo: setup
 	$(PY) -m bnlab compare $(DEMO_ARGS)
@@ -50,6 +52,12 @@ format: setup
 	.venv/bin/ruff check --fix bnlab tests benchmarks notebooks
 	.venv/bin/ruff format bnlab tests benchmarks notebooks
 	clang-format -i $$(find cpp bindings -name '*.cpp' -o -name '*.hpp' -o -name '*.cu' -o -name '*.cuh')
+
+fuzz: setup
+	HYPOTHESIS_PROFILE=long .venv/bin/pytest -q tests/fuzz --hypothesis-show-statistics $(PYTEST_ARGS)
+
+sanitize: setup
+	bash .ci/sanitize.sh
 
 bench: setup
 	$(PY) -m pip install --quiet torch==2.13.0

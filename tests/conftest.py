@@ -1,10 +1,20 @@
-"""Shared fixtures: the real Fashion-MNIST from Debian (small slices of it), and the seeds' directory."""
+"""Shared fixtures: the real Fashion-MNIST from Debian (small slices of it), the seeds' directory, and the
+Hypothesis profiles."""
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Hypothesis profiles. "bnlab" (the default; `make test`): a bounded number of examples, the same ones every
+# run (derandomized), so the fuzz suite (tests/fuzz) takes about a minute. "long" (`make fuzz`,
+# HYPOTHESIS_PROFILE=long): thousands of fresh random examples per test, failures kept in .hypothesis/.
+settings.register_profile("bnlab", max_examples=40, deadline=None, derandomize=True, database=None)
+settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bnlab"))
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"

@@ -11,8 +11,11 @@ Python version (``cifar-10-python.tar.gz`` -> ``cifar-10-batches-py/``): ``data_
 Unpickling can run arbitrary code (a pickle may name any importable function and call it), so these files
 are read with :class:`RestrictedUnpickler`, whose ``find_class`` allows only the globals a NumPy array
 needs: ``numpy.core.multiarray._reconstruct`` (or ``numpy._core.multiarray._reconstruct``),
-``numpy.ndarray`` and ``numpy.dtype``. Anything else (``os.system``, ``builtins.eval``...) is refused
-before it is called. ``encoding="bytes"`` keeps the Python 2 strings as bytes, as Keras does.
+``numpy.ndarray`` and ``numpy.dtype``; and ``_codecs.encode``, which is how Python 3 writes ``bytes`` at
+pickle protocols 0-2 (``_codecs.encode(text, "latin1")``: those protocols have no bytes opcode), as
+PyTorch's weights-only unpickler allows it, here narrowed to exactly that call. Anything else
+(``os.system``, ``builtins.eval``...) is refused before it is called. ``encoding="bytes"`` keeps the
+Python 2 strings as bytes, as Keras does.
 
 Binary version (``cifar-10-binary.tar.gz`` -> ``cifar-10-batches-bin/``): ``data_batch_1.bin`` ...
 ``data_batch_5.bin`` and ``test_batch.bin`` hold 10000 records of 3073 bytes: 1 label byte, then the
@@ -57,6 +60,22 @@ NUM_CLASSES = 10
 MAX_BATCH_BYTES = 64 << 20  # a real batch is ~31 MB; anything far larger is refused before reading it
 
 
+def _latin1_bytes(*args: object) -> bytes:
+    """What ``_codecs.encode(text, "latin1")`` returns, and the only call of it allowed.
+
+    Python 3 pickles ``bytes`` at protocols 0-2 as ``_codecs.encode(b.decode("latin1"), "latin1")``: each
+    byte 0..255 becomes the character of that code point, and encoding it back gives the bytes. Any other
+    arguments (another codec, an errors handler, a non-str) are refused, so the codec machinery cannot be
+    reached through this name.
+    """
+    if len(args) != 2 or type(args[0]) is not str or type(args[1]) is not str or args[1] != "latin1":
+        shown = ", ".join(repr(a) if type(a) is str and len(a) <= 20 else type(a).__name__ for a in args)
+        raise pickle.UnpicklingError(
+            f"refusing _codecs.encode({shown}): only _codecs.encode(str, 'latin1'), the form of bytes, is allowed"
+        )
+    return args[0].encode("latin1")
+
+
 def _allowed_globals() -> dict[tuple[str, str], object]:
     try:
         from numpy._core.multiarray import _reconstruct
@@ -67,6 +86,7 @@ def _allowed_globals() -> dict[tuple[str, str], object]:
         ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_bytes,
     }
 
 
@@ -74,7 +94,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that can rebuild NumPy arrays and plain containers, and nothing else.
 
     ``find_class`` is the single place where a pickle turns a name into a Python object it can call; this
-    one returns only the three NumPy globals needed to rebuild an ndarray and raises
+    one returns only the three NumPy globals needed to rebuild an ndarray and the checked stand-in of
+    ``_codecs.encode`` that rebuilds bytes, and raises
     ``pickle.UnpicklingError`` for every other name, so a malicious ``__reduce__`` never runs.
     """
 

@@ -43,13 +43,22 @@ def _open(path: str | os.PathLike[str]) -> BinaryIO:
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
+_FIRST_ALLOCATION = 64 << 20  # bytes; the largest real file (MNIST's training images, 47 MB) fits at once
+
+
 def _read_exactly(f: BinaryIO, n: int) -> np.ndarray:
-    """Read up to ``n`` bytes into a fresh writable uint8 array; the result is shorter at end of file."""
-    out = np.empty(n, dtype=np.uint8)
-    view = memoryview(out)
+    """Read up to ``n`` bytes into a fresh writable uint8 array; the result is shorter at end of file.
+
+    The buffer starts at ``min(n, 64 MB)`` and doubles as data arrives, so a corrupt header that announces
+    terabytes costs only as much memory as the file really holds."""
+    out = np.empty(min(n, _FIRST_ALLOCATION), dtype=np.uint8)
     got = 0
     while got < n:
-        k = f.readinto(view[got:])
+        if got == len(out):
+            grown = np.empty(min(n, 2 * len(out)), dtype=np.uint8)
+            grown[:got] = out
+            out = grown
+        k = f.readinto(memoryview(out)[got:])
         if not k:
             break
         got += k

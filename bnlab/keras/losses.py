@@ -101,6 +101,8 @@ def get(identifier):
 def prepare_targets(loss, y, num_classes, argname="y"):
     """Targets as the engine wants them: int32 indices for sparse losses, float32 rows otherwise."""
     y = np.asarray(y)
+    if y.dtype.kind not in "biuf":  # object, str, complex...: no class index or probability to read
+        raise TypeError(f"{argname} must be a numeric array of real numbers, got dtype {y.dtype}")
     if loss.sparse:
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
@@ -115,13 +117,13 @@ def prepare_targets(loss, y, num_classes, argname="y"):
             and (not np.all(np.isfinite(y)) or np.any(y != np.round(y)))
         ):
             raise ValueError(f"{argname}: class indices must be whole numbers")
-        labels = y.astype(np.int64)
-        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        # the range is checked before the cast: 1e30 or 2**63 would not survive it
+        if y.size and (y.min() < 0 or y.max() >= num_classes):
             raise ValueError(
                 f"{argname}: labels must be in [0, {num_classes}) for a model with {num_classes} outputs, "
-                f"found values from {labels.min()} to {labels.max()}"
+                f"found values from {y.min()} to {y.max()}"
             )
-        return np.ascontiguousarray(labels, dtype=np.int32)
+        return np.ascontiguousarray(y, dtype=np.int32)
     if y.ndim != 2 or y.shape[1] != num_classes:
         hint = " (class indices need sparse_categorical_crossentropy, or utils.to_categorical)" if y.ndim == 1 else ""
         raise ValueError(

@@ -71,8 +71,8 @@ class Trainer:
         if x is None:
             raise ValueError(f"{argname} is required")
         arr = np.asarray(x)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"{argname} must be a numeric array, got dtype {arr.dtype}")
+        if arr.dtype.kind not in "biuf":  # object, str, complex (casting would drop the imaginary part)...
+            raise TypeError(f"{argname} must be a numeric array of real numbers, got dtype {arr.dtype}")
         if arr.ndim < 2:
             raise ValueError(f"{argname} must have a batch axis and at least one feature axis, got shape {arr.shape}")
         if arr.shape[0] == 0:

@@ -13,12 +13,14 @@
 
 Every path calls the same ``run_one``, so for the same specs and thread count the numbers are equal.
 Finished runs are handed to ``on_done`` in this process as they arrive (the caller saves them at once). A
-failing run (or a worker process that dies) is reported to ``on_failed`` and the others go on. On Ctrl-C,
+failing run (or a worker process that dies) is reported to ``on_failed`` and the others go on; a worker
+process that cannot even start (a broken install) raises LabError with its own last stderr line. On Ctrl-C,
 workers are stopped (local processes killed, Dask futures cancelled) and KeyboardInterrupt propagates;
 what was handed over is safe.
 """
 
 import contextlib
+import json
 import os
 import selectors
 import subprocess
@@ -27,7 +29,6 @@ import time
 import traceback
 import uuid
 from collections import deque
-from pathlib import Path
 
 from bnlab.lab import worker
 from bnlab.lab.config import LabError, RunSpec
@@ -86,25 +87,67 @@ def _deliver(outcome, on_done, on_failed):
 
 
 # ---- local processes ----
+# The worker runs this interpreter with this process's flags (-S, -I, -X ... as multiprocessing passes them)
+# and this process's sys.path, so it imports the bnlab this process imported: ``python -c`` would otherwise
+# put the current folder first, and a source checkout's bnlab (without the compiled _core) would shadow an
+# installed one. worker.main then checks that it did.
+_BOOT = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+    "from bnlab.lab.worker import main; sys.exit(main(sys.argv[2]))"
+)
+_STDERR_KEPT = 8192  # bytes of a worker's stderr kept to explain its death
+
+
 class _Worker:
-    """One worker process running ``bnlab.lab.worker.main`` (see worker.py for why not multiprocessing)."""
+    """One worker process running ``bnlab.lab.worker.main`` (see worker.py for why not multiprocessing).
+
+    Its stderr is a pipe that the parent copies to its own stderr as it arrives (``pump_stderr``), keeping the
+    tail, so a worker that dies can say why: before it reported ready, ``LabError`` with its last line; after,
+    the run fails with it."""
 
     def __init__(self, threads, data):
         import bnlab
 
         env = dict(os.environ, **dict.fromkeys(_THREAD_VARS, str(threads)))
-        root = str(Path(bnlab.__file__).resolve().parent.parent)  # import the same bnlab as this process
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        command = [sys.executable, "-c", "import sys; from bnlab.lab.worker import main; sys.exit(main())"]
+        flags = subprocess._args_from_interpreter_flags()  # what multiprocessing passes its children
+        command = [sys.executable, *flags, "-c", _BOOT, json.dumps(sys.path), bnlab.__file__]
         self.proc = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0, start_new_session=True
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            bufsize=0,
+            start_new_session=True,
         )
-        self.spec = None
-        worker.send(self.proc.stdin, ("init", threads, data))
+        self.spec, self.ready, self.stderr_tail = None, False, b""
+        try:
+            worker.send(self.proc.stdin, ("init", threads, data))
+        except OSError:  # it exited before reading its data: its stderr says why
+            self.stop(kill=True)
+            raise LabError(self.death("could not start")) from None
 
     def start(self, spec):
         self.spec = spec
         worker.send(self.proc.stdin, ("run", spec.to_dict()))
+
+    def pump_stderr(self):
+        """Copy what the worker wrote to stderr to ours; False at its end."""
+        chunk = os.read(self.proc.stderr.fileno(), 65536)
+        self._keep(chunk)
+        return bool(chunk)
+
+    def _keep(self, chunk):
+        if chunk:
+            sys.stderr.write(chunk.decode(errors="replace"))
+            sys.stderr.flush()
+            self.stderr_tail = (self.stderr_tail + chunk)[-_STDERR_KEPT:]
+
+    def death(self, what):
+        """One line: ``worker process <what> (exit status N): <its last stderr line>``."""
+        lines = [line.strip() for line in self.stderr_tail.decode(errors="replace").splitlines() if line.strip()]
+        why = f": {lines[-1]}" if lines else ""
+        return f"worker process {what} (exit status {self.proc.returncode}){why}"
 
     def stop(self, kill=False):
         with contextlib.suppress(OSError):
@@ -112,10 +155,8 @@ class _Worker:
                 self.proc.kill()
             else:
                 worker.send(self.proc.stdin, ("stop",))
-        self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()
+        _, rest = self.proc.communicate()  # closes stdin, reads stdout and stderr to their end, waits
+        self._keep(rest)
 
 
 def _in_processes(specs, data, jobs, threads, on_epoch, on_done, on_failed):
@@ -126,8 +167,16 @@ def _in_processes(specs, data, jobs, threads, on_epoch, on_done, on_failed):
     def add_worker():
         w = _Worker(threads, data)
         workers.append(w)
-        selector.register(w.proc.stdout, selectors.EVENT_READ, w)
+        selector.register(w.proc.stdout, selectors.EVENT_READ, (w, True))
+        selector.register(w.proc.stderr, selectors.EVENT_READ, (w, False))
         return w
+
+    def drop(w):
+        for stream in (w.proc.stdout, w.proc.stderr):
+            with contextlib.suppress(KeyError):
+                selector.unregister(stream)
+        workers.remove(w)
+        w.stop(kill=True)
 
     def next_run(w):
         w.spec = None
@@ -139,15 +188,25 @@ def _in_processes(specs, data, jobs, threads, on_epoch, on_done, on_failed):
             next_run(add_worker())
         while any(w.spec is not None for w in workers):
             for key, _ in selector.select(timeout=0.5):
-                w = key.data
+                w, is_messages = key.data
+                if w not in workers:  # dropped earlier in this batch
+                    continue
+                if not is_messages:
+                    if not w.pump_stderr():
+                        selector.unregister(key.fileobj)
+                    continue
                 message = worker.receive(w.proc.stdout)
+                if message is None and not w.ready:  # it could not even start: neither will the others
+                    drop(w)
+                    raise LabError(w.death("could not start"))
                 if message is None:  # the process died (killed, out of memory): report, replace, go on
-                    selector.unregister(w.proc.stdout)
-                    workers.remove(w)
-                    w.stop(kill=True)
-                    on_failed(w.spec, f"worker process died (exit status {w.proc.returncode})")
+                    drop(w)
+                    if w.spec is not None:  # (it may have died idle, its run delivered)
+                        on_failed(w.spec, w.death("died"))
                     if todo:
                         next_run(add_worker())
+                elif message[0] == "ready":
+                    w.ready = True
                 elif message[0] == "epoch":
                     on_epoch(message[1])
                 else:

@@ -1,17 +1,18 @@
-"""A local worker process (``python -c "from bnlab.lab.worker import main; main()"``), driven by
-executor.py over its stdin/stdout.
+"""A local worker process (``python -c "...; from bnlab.lab.worker import main; main(parent_bnlab)"``, the
+command in executor.py), driven by executor.py over its stdin/stdout.
 
 Why not multiprocessing: its "spawn" start method re-imports the caller's main script in every worker,
 so a plain script that calls ``bnlab.lab.sweep`` without an ``if __name__ == "__main__"`` guard would
 fail; and "fork" after the engine's BLAS threads started is unsafe. A fresh interpreter that imports only
 bnlab has neither problem, and starts with ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` already set.
 
-Protocol: length-prefixed pickles (8-byte big-endian length, then the pickle). The parent sends
-``("init", threads, data)`` once, then ``("run", spec_dict)`` per run, then ``("stop",)``; the worker
-answers each run with zero or more ``("epoch", event)`` and one ``("outcome", outcome)`` (see
-executor._attempt). The worker starts in its own session, so Ctrl-C in the terminal reaches only the
-parent, which then kills the workers. Anything the worker prints goes to stderr; stdout carries only
-messages.
+Protocol: length-prefixed pickles (8-byte big-endian length, then the pickle). Once its imports worked the
+worker says ``("ready",)``; a worker that exits before that could not start (its stderr, which the parent
+copies to its own, says why). The parent sends ``("init", threads, data)`` once, then ``("run", spec_dict)``
+per run, then ``("stop",)``; the worker answers each run with zero or more ``("epoch", event)`` and one
+``("outcome", outcome)`` (see executor._attempt). The worker starts in its own session, so Ctrl-C in the
+terminal reaches only the parent, which then kills the workers. Anything the worker prints goes to stderr;
+stdout carries only messages.
 """
 
 import os
@@ -52,13 +53,21 @@ def receive(stream):
     return None if payload is None else pickle.loads(payload)
 
 
-def main():
+def main(parent_bnlab=None):
+    """Serve the parent until it says stop. ``parent_bnlab``: the parent's ``bnlab.__file__``; a worker that
+    imported another bnlab refuses to start."""
     messages = os.fdopen(os.dup(1), "wb")  # the message channel is the original stdout...
     os.dup2(2, 1)  # ...and whatever else writes to stdout lands on stderr
     sys.stdout = sys.stderr
     commands = sys.stdin.buffer
+    import bnlab
+
+    if parent_bnlab is not None and os.path.realpath(bnlab.__file__) != os.path.realpath(parent_bnlab):
+        raise ImportError(f"the worker imported bnlab from {bnlab.__file__}, its parent from {parent_bnlab}")
     from bnlab.lab.config import RunSpec
     from bnlab.lab.executor import _attempt
+
+    send(messages, ("ready",))
 
     threads, data = 1, None
     while True:

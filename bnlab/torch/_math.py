@@ -66,6 +66,13 @@ def _is_number(x) -> bool:
     return isinstance(x, numbers.Number) and not isinstance(x, complex)
 
 
+def _is_bool(x) -> bool:
+    """A Python/NumPy bool or a bool tensor (PyTorch refuses them in subtraction)."""
+    if isinstance(x, Tensor):
+        return x._c is None and x._a.dtype == np.bool_
+    return isinstance(x, (bool, np.bool_)) or (isinstance(x, np.ndarray) and x.dtype == np.bool_)
+
+
 def host_result(array, device) -> Tensor:
     """A NumPy result as a tensor: floats become float32 (engine), the rest stay host data."""
     return host(np.asarray(array), device)
@@ -76,6 +83,11 @@ def arith(name: str, a, b):
     """``a <name> b`` for Add, Sub, Mul, Div where at least one operand is a Tensor; NotImplemented for
     operands of other types."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if name == "Sub" and any(_is_bool(v) for v in (a, b)):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a "
+            "mask, use the `~` or `logical_not()` operator instead."
+        )
     if ta and tb:
         device = common_device(a, b)
         if a._c is None and b._c is None:

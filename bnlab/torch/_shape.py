@@ -74,6 +74,8 @@ def infer_shape(shape: list[int], numel: int) -> list[int]:
 
 def view(t: Tensor, *shape) -> Tensor:
     """The same memory seen with another shape (one dimension may be -1)."""
+    if not shape:  # PyTorch: view() needs a shape; view(()) is the 0-dim one
+        raise TypeError("view() missing 1 required positional argument: 'size'")
     new = infer_shape(_shape_args(shape), t.numel())
     if t._c is None:
         return host(t._a.reshape(new), t.device)
@@ -87,9 +89,9 @@ def view(t: Tensor, *shape) -> Tensor:
 
 def flatten(t: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     shape = list(t.shape)
+    s, e = norm_dim(start_dim, len(shape)), norm_dim(end_dim, len(shape))  # a 0-dim tensor counts as 1 dim
     if not shape:
         return view(t, 1)
-    s, e = norm_dim(start_dim, len(shape)), norm_dim(end_dim, len(shape))
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     n = 1
@@ -118,6 +120,8 @@ def _from_numpy_like(array: np.ndarray, like: Tensor) -> Tensor:
 
 def permute(t: Tensor, *dims) -> Tensor:
     """Dimensions reordered (a copy); backward applies the inverse order to g."""
+    if not dims:  # PyTorch: permute() needs the dims; permute(()) is the empty order of a 0-dim tensor
+        raise TypeError('permute() missing 1 required positional argument: "dims"')
     order = [norm_dim(d, t.dim()) for d in _shape_args(dims)]
     if sorted(order) != list(range(t.dim())):
         raise RuntimeError(f"permute(): dims {order} are not a permutation of the {t.dim()} dimensions")

@@ -5,6 +5,8 @@ zero bias — Keras's layout and defaults. Dropout is inverted: in training each
 probability 1 - rate and scaled by 1 / (1 - rate), so inference is the identity.
 """
 
+import numpy as np
+
 from bnlab import _core
 from bnlab.keras import activations, initializers, random_state
 from bnlab.keras.config_args import init_kwargs
@@ -126,6 +128,8 @@ class Dropout(Layer):
             raise ValueError(f"rate must be in [0, 1), got {rate!r}")
         if noise_shape is not None:
             raise ValueError("noise_shape is not supported by bnlab's Dropout; leave it None")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
         self.rate = float(rate)
         self.seed = seed
 

@@ -81,8 +81,8 @@ class BatchNormalization(Layer):
             raise TypeError(f"axis must be an int, got {axis!r}")
         if not 0.0 <= float(momentum) <= 1.0:
             raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-        if float(epsilon) <= 0.0:
-            raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
+        if not 0.0 < float(epsilon) < math.inf:  # NaN fails too: it would turn every output into NaN
+            raise ValueError(f"epsilon must be a finite number > 0, got {epsilon!r}")
         if synchronized:
             raise ValueError("synchronized=True needs several devices; bnlab trains on one")
         self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
