@@ -174,3 +174,32 @@ def test_compare_sweeps_the_product_of_the_axes(tmp_path, fashion):
     assert "| batch size | lr | init scale | norm |" in md
     with open(out / "epochs.csv") as f:
         assert f.readline().startswith("run_id,batch_size,learning_rate,init_scale,dropout,seed,norm,epoch")
+
+
+KINDS = {"layer": "layernorm", "group": "groupnorm", "renorm": "batchnorm", "ghost": "batchnorm"}
+
+
+@pytest.mark.parametrize("norm", sorted(KINDS))
+def test_each_alternative_trains_when_this_build_has_it(norm):
+    if not networks._available(norm):
+        pytest.skip(f"this build of bnlab has no layer for --norm {norm}")
+    spec = _spec(norm=norm, groups=4 if norm == "group" else None, virtual_batch_size=4 if norm == "ghost" else None)
+    record = run_one(spec, _tiny_data(), threads=1)
+    assert [layer["kind"] for layer in record["layers"]] == ["dense", KINDS[norm], "dense", KINDS[norm], "output"]
+    assert not record["diverged"] and record["run_id"].startswith(f"bs20-seed0-{norm}-")
+    d = record["deploy"]
+    if KINDS[norm] == "batchnorm":
+        assert set(record["bn_final"]) == set(d["moving_stats"]) and len(d["moving_stats"]) == 2
+    else:  # no batch statistics: one function in both modes
+        assert d["train_mode_accuracy"] == pytest.approx(d["inference_accuracy"], abs=1e-9)
+
+
+@pytest.mark.skipif(not hasattr(keras.layers, "Conv2D"), reason="this build of bnlab has no Conv2D")
+def test_the_cnn_arch_runs_on_grey_images():
+    spec = _spec(arch="cnn", hidden=(4, 8, 16), bn_position="before")
+    record = run_one(spec, _tiny_data(), threads=1)
+    kinds = [layer["kind"] for layer in record["layers"]]
+    assert kinds == ["conv", "batchnorm", "conv", "batchnorm", "dense", "batchnorm", "output"]
+    assert [layer["units"] for layer in record["layers"]] == [4, 4, 8, 8, 16, 16, 4]
+    assert len(record["bn_final"]["bn_conv1"]["moving_mean"]) == 4  # one statistic per channel
+    assert not record["diverged"] and schema.validate(json.loads(store.dumps(record)), schema.RUN) == []

@@ -155,7 +155,7 @@ def _write(result, plan):
     page = ["<h1>Claims about batch normalization, measured</h1>", f"<p>{html.escape(RULE)}</p>"]
     rows = [(e["statement"], e["verdict"], f"{_spread(e['effect'])} {e['effect']['unit']}") for e in result.entries]
     md += ["| claim | verdict | effect: mean ± std (min, max) over seeds |", "|---|---|---|"]
-    md += [f"| {a} | **{b}** | {c} |" for a, b, c in rows]
+    md += [f"| {a} | **{b}** | {c} |" for a, b, c in rows] + [""]
     page.append(
         "<table class='summary'><thead><tr><th>claim</th><th>verdict</th><th>effect: mean ± std (min, max)</th></tr>"
         "</thead><tbody>"
