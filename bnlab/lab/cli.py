@@ -99,7 +99,7 @@ def _parser():
         nargs="+",
         default=list(cfg.DEFAULT_BATCH_SIZES),
         metavar="B",
-        help=f"the sweep (default {' '.join(map(str, cfg.DEFAULT_BATCH_SIZES))})",
+        help=f"batch sizes, an axis of the sweep (default {' '.join(map(str, cfg.DEFAULT_BATCH_SIZES))})",
     )
     c.add_argument(
         "--seeds",
@@ -174,7 +174,9 @@ def _claims_parser(sub, cores):
     )
     c.add_argument("--quick", action="store_true", help="smaller experiments (under 2 minutes on 2 cores)")
     c.add_argument("--only", nargs="+", metavar="CLAIM", help=f"run only these claims: {' '.join(CLAIMS)}")
-    c.add_argument("--seeds", type=int, default=3, help="seeds per comparison, at least 3 (default 3)")
+    c.add_argument(
+        "--seeds", type=int, default=None, help="seeds per comparison, at least 3 (default 5; 3 with --quick)"
+    )
     c.add_argument(
         "--out", default="bnlab-claims", help="run folder; an existing one is resumed (default ./bnlab-claims)"
     )
