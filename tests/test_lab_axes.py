@@ -104,7 +104,7 @@ def test_ghost_needs_whole_virtual_batches_in_the_last_batch():
 
 
 def test_a_norm_this_build_lacks_is_refused(monkeypatch):
-    monkeypatch.setattr(networks, "_available", lambda norm: norm in ("none", "batch"))
+    monkeypatch.setattr(networks, "norm_available", lambda norm: norm in ("none", "batch"))
     with pytest.raises(LabError, match=r"--norm layer \(LN\) needs LayerNormalization in bnlab.keras.layers"):
         sweep(norms=["none", "layer"], limit=300, epochs=1, seeds=1, batch_sizes=[20])
 
@@ -181,7 +181,7 @@ KINDS = {"layer": "layernorm", "group": "groupnorm", "renorm": "batchnorm", "gho
 
 @pytest.mark.parametrize("norm", sorted(KINDS))
 def test_each_alternative_trains_when_this_build_has_it(norm):
-    if not networks._available(norm):
+    if not networks.norm_available(norm):
         pytest.skip(f"this build of bnlab has no layer for --norm {norm}")
     spec = _spec(norm=norm, groups=4 if norm == "group" else None, virtual_batch_size=4 if norm == "ghost" else None)
     record = run_one(spec, _tiny_data(), threads=1)

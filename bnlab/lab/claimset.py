@@ -23,7 +23,7 @@ import numpy as np
 
 from bnlab.lab import analysis
 from bnlab.lab.config import LabError
-from bnlab.lab.networks import _available
+from bnlab.lab.networks import norm_available
 
 K_SPREAD = 1.0
 VERDICTS = ("supports", "weakens", "cannot tell")
@@ -149,7 +149,7 @@ def sweeps(preset, seeds=None):
     """{sweep name: keyword arguments of sweep()} of a preset (``seeds``: the preset's when None)."""
     p = PRESETS[preset]
     common = {**BASE, "limit": p["limit"], "epochs": p["epochs"], "seeds": seeds or p["seeds"]}
-    small_norms = ("none", "batch", *(n for n in ALTERNATIVES if _available(n)))
+    small_norms = ("none", "batch", *(n for n in ALTERNATIVES if norm_available(n)))
     small = min(p["small_batches"])
     return {
         "base": {**common, "norms": ("none", "batch"), "batch_sizes": (BATCH,), "learning_rate": LR},

@@ -67,7 +67,8 @@ def make_norm(spec, name):
     raise ValueError(f"no layer for norm {spec.norm!r}")
 
 
-def _available(norm):
+def norm_available(norm):
+    """Whether this build of bnlab has the layer ``norm`` needs."""
     if norm == "none":
         return True
     if norm in ("layer", "group"):
@@ -84,7 +85,7 @@ def _available(norm):
 def check_available(config):
     """Raise LabError when this bnlab lacks a layer the sweep needs (a norm, or the CNN's layers)."""
     for norm in config.norms:
-        if not _available(norm):
+        if not norm_available(norm):
             raise LabError(
                 f"--norm {norm} ({NORM_NAMES[norm]}) needs {_NORM_NEEDS[norm]} in bnlab.keras.layers, which this "
                 "build of bnlab does not have: leave it out of --norm"
