@@ -7,7 +7,8 @@ of the validation split) this measures:
 * ``train_accuracy`` — inference mode on as many of the first training images: with
   ``inference_accuracy``, the generalization gap measured the same way on both sides;
 * ``inference_accuracy`` — the deployed network (moving statistics; what evaluate/predict compute);
-* ``train_mode_accuracy`` — the same images in batches of ``batch_size`` (8: a small serving batch) with
+* ``train_mode_accuracy`` — the same images in batches of ``batch_size`` (8, a small serving batch; for
+  ghost BN the first multiple of its virtual batch size from 8 up) with
   every BatchNormalization layer in training mode (batch statistics), everything else in inference mode
   (dropout off). The moving statistics are restored afterwards. For a model without batch statistics
   (none, layer, group) both are the same function, so the two numbers agree up to float rounding;
@@ -19,6 +20,8 @@ of the validation split) this measures:
   (σ² + ε))|. With momentum 0.99 the moving averages remember about the last 100 batches, of weights that
   have since moved: they lag.
 """
+
+import math
 
 import numpy as np
 
@@ -77,7 +80,8 @@ def _lag(model, x):
 def measure(model, x, y, x_train, y_train, spec):
     """The ``deploy`` block for ``model`` on held-out images ``x`` (float32, scaled) and labels ``y``, and
     training images ``x_train``, ``y_train``."""
-    batch = max(DEPLOY_BATCH, spec.virtual_batch_size or 0)  # ghost BN needs whole virtual batches
+    k = spec.virtual_batch_size or 1  # ghost BN needs whole virtual batches: the multiple of k from 8 up
+    batch = k * math.ceil(DEPLOY_BATCH / k)
     n = min(DEPLOY_SAMPLES, len(x)) // batch * batch  # whole batches only
     x, y = x[:n], y[:n]
     shifted = (x * np.float32(SHIFT_SCALE) + np.float32(SHIFT_OFFSET)).astype(np.float32)
