@@ -1,5 +1,5 @@
 """`bnlab claims`: the verdict rule on synthetic effects (all three outcomes), each claim's effect computed
-from synthetic run records by hand, the CLI's errors (exit 2), and a real small run of four claims."""
+from synthetic run records by hand, the CLI's errors (exit 2), and a real small run of three claims (15 s)."""
 
 import json
 
@@ -160,7 +160,7 @@ def test_claims_cli_bad_input_is_one_line_and_exit_2(args, fix, tmp_path, capsys
 
 
 @pytest.mark.slow
-def test_a_real_run_of_four_claims_writes_a_computed_report(tmp_path, fashion):
+def test_a_real_run_of_three_claims_writes_a_computed_report(tmp_path, fashion):
     """Convergence, overhead and deployment share one sweep (6 runs of the quick preset)."""
     out = tmp_path / "claims"
     result = claims(out=out, quick=True, only=["convergence", "overhead", "deployment"], jobs=2, threads=1)
