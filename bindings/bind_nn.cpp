@@ -5,6 +5,7 @@
 
 #include "convert.hpp"
 #include "nn/model.hpp"
+#include "nn/norm_layers.hpp"
 
 namespace bnlab::bind {
 using namespace nn;
@@ -43,6 +44,23 @@ void bind_nn(py::module_& m) {
             return out.to(out.device());  // a copy: the layer reuses its output buffer on the next call
           },
           arg("x"), arg("training"))
+      .def(
+          "backward",
+          [](Layer& l, const Tensor& dout) {
+            l.begin_step();  // parameter gradients assigned, as the first backward of a training step
+            const Tensor& dx = l.backward(dout, false, true);
+            return dx.to(dx.device());  // a copy, as forward's
+          },
+          arg("dout"), "d(loss)/d(input) for dout = d(loss)/d(output) of the last forward; fills the layer's grads")
+      .def(
+          "forward_backward",
+          [](Layer& l, const Tensor& x, const Tensor& dout, bool training) {
+            l.forward(x, training);
+            l.begin_step();
+            l.backward(dout, false, true);
+          },
+          arg("x"), arg("dout"), arg("training"), py::call_guard<py::gil_scoped_release>(),
+          "One forward and backward with no copies (for benchmarks); results stay in the layer.")
       .def("params",
            [](Layer& l) {
              py::list out;
@@ -72,6 +90,41 @@ void bind_nn(py::module_& m) {
       .def_readonly("dbeta", &BatchNorm::dbeta)
       .def_readonly("dx", &BatchNorm::dx)
       .def_readonly("cache", &BatchNorm::cache);
+  py::class_<GroupNorm, Layer, std::shared_ptr<GroupNorm>>(m, "GroupNorm")
+      .def(py::init<std::int64_t, int, float, bool, bool>(), arg("groups"), arg("axis"), arg("epsilon"), arg("center"),
+           arg("scale"))
+      .def_readonly("gamma", &GroupNorm::gamma)
+      .def_readonly("beta", &GroupNorm::beta)
+      .def_readonly("dgamma", &GroupNorm::dgamma)
+      .def_readonly("dbeta", &GroupNorm::dbeta)
+      .def_readonly("dx", &GroupNorm::dx)
+      .def_readonly("cache", &GroupNorm::cache);
+  py::class_<LayerNorm, GroupNorm, std::shared_ptr<LayerNorm>>(m, "LayerNorm")
+      .def(py::init<int, float, bool, bool>(), arg("first_axis"), arg("epsilon"), arg("center"), arg("scale"));
+  py::class_<ops::RenormClip>(m, "RenormClip")
+      .def(py::init([](float rmin, float rmax, float dmax) {
+             return ops::RenormClip{rmin, rmax, dmax};
+           }),
+           arg("rmin"), arg("rmax"), arg("dmax"))
+      .def_readonly("rmin", &ops::RenormClip::rmin)
+      .def_readonly("rmax", &ops::RenormClip::rmax)
+      .def_readonly("dmax", &ops::RenormClip::dmax);
+  py::class_<BatchRenorm, BatchNorm, std::shared_ptr<BatchRenorm>>(m, "BatchRenorm")
+      .def(py::init<int, float, float, bool, bool, ops::RenormClip, float>(), arg("axis"), arg("momentum"),
+           arg("epsilon"), arg("center"), arg("scale"), arg("clip"), arg("renorm_momentum"))
+      .def_readwrite("renorm_momentum", &BatchRenorm::renorm_momentum)
+      .def_property_readonly("moving_stddev", [](BatchRenorm& l) { return l.state.moving_stddev; })
+      .def_property_readonly("renorm_mean", [](BatchRenorm& l) { return l.state.renorm_mean; })
+      .def_property_readonly("renorm_stddev", [](BatchRenorm& l) { return l.state.renorm_stddev; })
+      .def_property_readonly("r", [](BatchRenorm& l) { return l.corr.r; })
+      .def_property_readonly("d", [](BatchRenorm& l) { return l.corr.d; });
+  py::class_<GhostBatchNorm, BatchNorm, std::shared_ptr<GhostBatchNorm>>(m, "GhostBatchNorm")
+      .def(py::init<int, float, float, bool, bool, std::int64_t>(), arg("axis"), arg("momentum"), arg("epsilon"),
+           arg("center"), arg("scale"), arg("virtual_batch_size"))
+      .def_readonly("virtual_batch_size", &GhostBatchNorm::virtual_batch_size)
+      .def_property_readonly("ghost_cache", [](GhostBatchNorm& l) { return l.ghost.bn; })
+      .def_property_readonly("ghost_mean", [](GhostBatchNorm& l) { return l.ghost.mean; })
+      .def_property_readonly("ghost_var", [](GhostBatchNorm& l) { return l.ghost.var; });
   py::class_<Activation, Layer, std::shared_ptr<Activation>>(m, "Activation").def(py::init<Act>(), arg("act"));
   py::class_<Dropout, Layer, std::shared_ptr<Dropout>>(m, "Dropout")
       .def(py::init<float, std::uint64_t>(), arg("rate"), arg("seed"));

@@ -3,6 +3,8 @@
 #include <pybind11/stl.h>
 
 #include "convert.hpp"
+#include "ops/batchrenorm.hpp"
+#include "ops/groupnorm.hpp"
 #include "ops/ops.hpp"
 
 namespace bnlab::bind {
@@ -59,6 +61,31 @@ void bind_ops(py::module_& root) {
       },
       arg("dinp"), arg("dgamma").none(true), arg("dbeta").none(true), arg("dout"), arg("cache"),
       arg("gamma").none(true), arg("N"), arg("C"), arg("L"), arg("relu_out").none(true) = py::none(), nogil);
+  py::class_<ops::NormCache>(m, "NormCache")
+      .def(py::init<>())
+      .def_readonly("xhat", &ops::NormCache::xhat)
+      .def_readonly("mean", &ops::NormCache::mean)
+      .def_readonly("rstd", &ops::NormCache::rstd);
+  m.def(
+      "groupnorm_forward",
+      [](Tensor& out, ops::NormCache& cache, const Tensor& inp, const Tensor* gamma, const Tensor* beta, std::int64_t N,
+         std::int64_t A, std::int64_t G, std::int64_t K, std::int64_t L, float eps) {
+        ops::groupnorm_forward(out, cache, inp, gamma, beta, {N, A, G, K, L}, eps);
+      },
+      arg("out"), arg("cache"), arg("inp"), arg("gamma").none(true), arg("beta").none(true), arg("N"), arg("A"),
+      arg("G"), arg("K"), arg("L"), arg("eps"), nogil);
+  m.def(
+      "groupnorm_backward",
+      [](Tensor& dinp, Tensor* dgamma, Tensor* dbeta, const Tensor& dout, const ops::NormCache& cache,
+         const Tensor* gamma, std::int64_t N, std::int64_t A, std::int64_t G, std::int64_t K, std::int64_t L) {
+        ops::groupnorm_backward(dinp, dgamma, dbeta, dout, cache, gamma, {N, A, G, K, L});
+      },
+      arg("dinp"), arg("dgamma").none(true), arg("dbeta").none(true), arg("dout"), arg("cache"),
+      arg("gamma").none(true), arg("N"), arg("A"), arg("G"), arg("K"), arg("L"), nogil);
+  m.def("layernorm_forward", &ops::layernorm_forward, arg("out"), arg("cache"), arg("inp"), arg("gamma").none(true),
+        arg("beta").none(true), arg("R"), arg("D"), arg("eps"), nogil);
+  m.def("layernorm_backward", &ops::layernorm_backward, arg("dinp"), arg("dgamma").none(true), arg("dbeta").none(true),
+        arg("dout"), arg("cache"), arg("gamma").none(true), arg("R"), arg("D"), nogil);
   m.def("blend", &ops::blend, arg("moving"), arg("batch"), arg("keep"), arg("batch_scale") = 1.0f, nogil);
   m.def("activation_forward", &ops::activation_forward, arg("out"), arg("inp"), arg("act"), nogil);
   m.def("activation_backward", &ops::activation_backward, arg("dinp"), arg("dout"), arg("out"), arg("act"), nogil);

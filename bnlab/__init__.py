@@ -17,11 +17,17 @@ __version__ = "0.1.0"
 _SUBPACKAGES = ("keras", "data", "datasets", "torch", "torchvision", "lab", "config")
 
 
+# Functions exported at the top level, loaded on first use: name -> module.
+_FUNCTIONS = {"fold_batchnorm": "bnlab.keras.folding"}
+
+
 def __getattr__(name):
     if name in _SUBPACKAGES:
         return importlib.import_module(f"bnlab.{name}")
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(_FUNCTIONS[name]), name)
     raise AttributeError(f"module 'bnlab' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), *_SUBPACKAGES])
+    return sorted([*globals(), *_SUBPACKAGES, *_FUNCTIONS])

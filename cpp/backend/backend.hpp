@@ -87,6 +87,39 @@ struct Backend {
   // variance (batch_scale 1); PyTorch the unbiased one (batch_scale M / (M - 1)).
   void (*blend)(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C);
 
+  // ---- group normalisation; layer normalisation is its one-group case (see cpu/groupnorm_cpu.cpp) ----
+  // x viewed as (N, A, G, K, L): group (n, g) is normalised over its A*K*L values, channel c = g*K + k carries
+  // gamma[c] and beta[c]. Layer norm of x (R, D): (R, 1, 1, D, 1). Statistics in one read of x.
+  void (*groupnorm_forward)(float* out,          // (N, A, G, K, L)
+                            float* xhat,         // (N, A, G, K, L) cache for backward
+                            float* mean,         // (N, G) cache
+                            float* rstd,         // (N, G) 1/sqrt(var+eps), cache
+                            const float* inp,    // (N, A, G, K, L)
+                            const float* gamma,  // (G*K) or nullptr
+                            const float* beta,   // (G*K) or nullptr
+                            std::int64_t N, std::int64_t A, std::int64_t G, std::int64_t K, std::int64_t L, float eps);
+  // dgamma/dbeta ACCUMULATE (may be nullptr).
+  void (*groupnorm_backward)(float* dinp,         // (N, A, G, K, L)
+                             float* dgamma,       // (G*K) or nullptr
+                             float* dbeta,        // (G*K) or nullptr
+                             const float* dout,   // (N, A, G, K, L)
+                             const float* xhat,   // (N, A, G, K, L) from forward
+                             const float* rstd,   // (N, G) from forward
+                             const float* gamma,  // (G*K) or nullptr (treated as ones)
+                             std::int64_t N, std::int64_t A, std::int64_t G, std::int64_t K, std::int64_t L);
+
+  // ---- batch renormalisation's per-feature steps (the x-sized work is the batchnorm kernels'; see
+  // cpu/batchrenorm_cpu.cpp for the equations and Keras's order). All (C). ----
+  // gamma_eff, beta_eff, r, d assigned; renorm_mean/stddev and moving_mean/stddev blended; moving_var assigned.
+  void (*batchrenorm_correct)(float* gamma_eff, float* beta_eff, float* r, float* d, float* renorm_mean,
+                              float* renorm_stddev, float* moving_mean, float* moving_stddev, float* moving_var,
+                              const float* mean, const float* var, const float* gamma, const float* beta,
+                              std::int64_t C, float eps, float rmin, float rmax, float dmax, float momentum,
+                              float renorm_momentum);
+  // dgamma += r * sum_dy_xhat + d * sum_dy, dbeta += sum_dy (ACCUMULATE; either may be nullptr).
+  void (*batchrenorm_param_grads)(float* dgamma, float* dbeta, const float* sum_dy_xhat, const float* sum_dy,
+                                  const float* r, const float* d, std::int64_t C);
+
   // ---- activations (elementwise, except softmax which is per row of width D) ----
   void (*activation_forward)(float* out, const float* inp, std::int64_t rows, std::int64_t D, Act act);
   // dinp from dout and the forward OUTPUT (all five activations can be differentiated from it).

@@ -49,10 +49,20 @@ const Tensor& BatchNorm::run_forward(const Tensor& x, bool training, bool fuse_r
     ops::batchnorm_forward_infer(out_, x, moving_mean, moving_variance, g, b, s, epsilon_, fuse_relu);
     return out_;
   }
-  ops::batchnorm_forward_train(out_, cache, x, g, b, s, epsilon_, fuse_relu);
+  train_forward(x, fuse_relu);
+  return out_;
+}
+
+void BatchNorm::train_forward(const Tensor& x, bool fuse_relu) {
+  ops::batchnorm_forward_train(out_, cache, x, scale_ ? &gamma : nullptr, center_ ? &beta : nullptr, view_of(x),
+                               epsilon_, fuse_relu);
   ops::blend(moving_mean, cache.mean, momentum);
   ops::blend(moving_variance, cache.var, momentum);
-  return out_;
+}
+
+void BatchNorm::train_backward(const Tensor& dout) {
+  ops::batchnorm_backward(dx, scale_ ? &dgamma : nullptr, center_ ? &dbeta : nullptr, dout, cache,
+                          scale_ ? &gamma : nullptr, view_of(dout), fused_relu_ ? &out_ : nullptr);
 }
 
 const Tensor& BatchNorm::backward(const Tensor& dout, bool, bool) {
@@ -75,8 +85,7 @@ const Tensor& BatchNorm::backward(const Tensor& dout, bool, bool) {
     dbeta.fill(0.0f);
     fresh_grads_ = false;
   }
-  ops::batchnorm_backward(dx, scale_ ? &dgamma : nullptr, center_ ? &dbeta : nullptr, dout, cache,
-                          scale_ ? &gamma : nullptr, view_of(dout), fused_relu_ ? &out_ : nullptr);
+  train_backward(dout);
   return dx;
 }
 

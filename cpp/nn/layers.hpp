@@ -49,7 +49,11 @@ class BatchNorm : public Layer {
   ops::BNCache cache;                                // xhat, batch mean, biased batch variance, rstd
   float momentum;  // Keras convention: moving = momentum * moving + (1 - momentum) * batch
 
- private:
+ protected:
+  // The training-mode transform and its backward; the variants (nn/batchnorm_variants.hpp) replace them and
+  // keep the inference transform. train_backward runs after the parameter gradients were readied.
+  virtual void train_forward(const Tensor& x, bool fuse_relu);
+  virtual void train_backward(const Tensor& dout);
   int axis_;  // index into the per-sample shape
   float epsilon_;
   bool center_, scale_;

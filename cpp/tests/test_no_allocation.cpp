@@ -14,6 +14,7 @@
 #include <new>
 
 #include "backend/backend.hpp"
+#include "nn/norm_layers.hpp"
 #include "training_fixture.hpp"
 
 namespace {
@@ -138,6 +139,25 @@ TEST_F(NoAllocation, TrainingAlternatingWithEvaluationAllocatesNothing) {
   const Allocations steady = during(*m, train, &val, 16, 1, 2);
   EXPECT_EQ(steady.news, 0);
   EXPECT_EQ(steady.storages, 0);
+}
+
+TEST_F(NoAllocation, TheOtherNormalizationLayersAllocateNothingOnceWarm) {
+  const std::vector<std::pair<const char*, nn::LayerPtr>> norms = {
+      {"LayerNorm", std::make_shared<nn::LayerNorm>(0, 1e-3f, true, true)},
+      {"GroupNorm", std::make_shared<nn::GroupNorm>(4, 0, 1e-3f, true, true)},
+      {"BatchRenorm",
+       std::make_shared<nn::BatchRenorm>(0, 0.99f, 1e-3f, true, true, ops::RenormClip{0.5f, 2.0f, 1.0f}, 0.9f)},
+      {"GhostBatchNorm", std::make_shared<nn::GhostBatchNorm>(0, 0.99f, 1e-3f, true, true, 4)},
+  };
+  for (const auto& [name, norm] : norms) {
+    SCOPED_TRACE(name);
+    auto m = make_mlp(true, 5, norm);
+    const Data train = make_data(8 * 16, 1), val = make_data(32, 4);
+    during(*m, train, &val, 16, 0, 1);
+    const Allocations steady = during(*m, train, &val, 16, 1, 2);
+    EXPECT_EQ(steady.news, 0);
+    EXPECT_EQ(steady.storages, 0);
+  }
 }
 
 }  // namespace

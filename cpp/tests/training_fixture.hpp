@@ -16,12 +16,12 @@ constexpr int kClasses = 4;
 inline const Shape kSampleShape{3, 4};
 
 // Kernels drawn from glorot_uniform with a fixed seed (build() leaves them at zero; the Python layer
-// initialises them), biases zero.
-inline std::shared_ptr<nn::Sequential> make_mlp(bool dropout, unsigned seed = 5) {
+// initialises them), biases zero. `norm` replaces the BatchNorm layer when given.
+inline std::shared_ptr<nn::Sequential> make_mlp(bool dropout, unsigned seed = 5, nn::LayerPtr norm = nullptr) {
   auto m = std::make_shared<nn::Sequential>();
   m->add(std::make_shared<nn::Flatten>());
   m->add(std::make_shared<nn::Dense>(16, true, Act::Relu));
-  m->add(std::make_shared<nn::BatchNorm>(0, 0.99f, 1e-3f, true, true));
+  m->add(norm ? norm : std::make_shared<nn::BatchNorm>(0, 0.99f, 1e-3f, true, true));
   if (dropout) m->add(std::make_shared<nn::Dropout>(0.25f, 7));
   m->add(std::make_shared<nn::Dense>(kClasses, true, Act::Softmax));
   m->build(kSampleShape, Device::CPU);

@@ -3,6 +3,7 @@
 from bnlab.keras.layers.base import Layer, Variable
 from bnlab.keras.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from bnlab.keras.layers.normalization import BatchNormalization
+from bnlab.keras.layers.normalization_family import GroupNormalization, LayerNormalization
 
 __all__ = [
     "Activation",
@@ -10,8 +11,10 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GroupNormalization",
     "Input",
     "InputLayer",
     "Layer",
+    "LayerNormalization",
     "Variable",
 ]

@@ -10,20 +10,44 @@ Inference (``training=False``: evaluate, predict, fit's validation, or a layer w
 Backward (per feature, N values): dgamma = sum(dy * x_hat), dbeta = sum(dy),
     dx = gamma / sqrt(var_B + epsilon) / N * (N * dy - sum(dy) - x_hat * sum(dy * x_hat)).
 
+Batch renormalization (``renorm=True``, Ioffe 2017; Keras 3.14+'s semantics, which are Keras 2's): training
+normalises with the batch statistics but corrects them towards moving ones, with r and d constants in the
+backward (no gradient flows through them):
+    sigma_B = sqrt(var_B + epsilon),  sigma_R = max(renorm_stddev, sqrt(epsilon))
+    r = clip(sigma_B / sigma_R, rmin, rmax),  d = clip((mu_B - renorm_mean) / sigma_R, -dmax, dmax)
+    y = gamma * (x_hat * r + d) + beta
+then renorm_mean, renorm_stddev blend mu_B, sigma_B with ``renorm_momentum``; moving_mean and moving_stddev
+blend them with ``momentum``, and moving_variance = max(moving_stddev^2 - epsilon, 0). r and d use the renorm
+statistics from BEFORE this batch. ``renorm_clipping`` maps rmax (>= 1), rmin (<= 1), dmax (>= 0); missing keys
+mean no clipping (inf, 0, inf). With r = 1, d = 0 it is plain BN. Inference is plain BN's.
+Extra weights, after BN's four: moving_stddev, renorm_mean, renorm_stddev.
+
+Ghost batch norm (``virtual_batch_size=k``, Keras 2's; Keras 3 removed it): in training, the batch of B is
+reshaped to (k, B/k, ...) and each of the B/k virtual batches (samples j, j + B/k, j + 2B/k, ...) is
+normalised with its own mean and variance; the moving statistics blend the averages over the virtual batches
+of their means and biased variances. k must divide every training batch. Inference is plain BN's.
+
 Conventions: Keras's momentum 0.99 is PyTorch's momentum 0.01 (PyTorch weights the NEW batch by momentum);
 Keras's epsilon is 1e-3, PyTorch's 1e-5; PyTorch blends the UNBIASED variance into running_var.
 A batch of one in training has variance 0, so x_hat = 0 and y = beta: no error, but no signal either.
 
 Exposed arrays (NumPy views of the engine's memory on the CPU; copies on a GPU): ``gamma``, ``beta``,
 ``moving_mean``, ``moving_variance`` (Variables), and after a training step ``batch_mean``,
-``batch_variance`` (biased), ``inv_std`` = 1/sqrt(var_B + eps), ``x_hat``, ``dgamma``, ``dbeta`` and ``dx``.
+``batch_variance`` (biased), ``inv_std`` = 1/sqrt(var_B + eps), ``x_hat``, ``dgamma``, ``dbeta`` and ``dx``;
+with renorm also ``r`` and ``d``. With virtual_batch_size the batch statistics are per virtual batch, shape
+(B/k * C,), v-major.
 """
+
+import math
+
+import numpy as np
 
 from bnlab import _core
 from bnlab.keras import initializers
 from bnlab.keras.layers.base import Layer
 
-_REMOVED = ("virtual_batch_size", "fused", "adjustment", "renorm", "renorm_clipping", "renorm_momentum")
+_REMOVED = ("fused", "adjustment")
+_CLIP_KEYS = ("rmax", "rmin", "dmax")
 
 
 class BatchNormalization(Layer):
@@ -41,6 +65,10 @@ class BatchNormalization(Layer):
         moving_mean_initializer="zeros",
         moving_variance_initializer="ones",
         synchronized=False,
+        renorm=False,
+        renorm_clipping=None,
+        renorm_momentum=0.99,
+        virtual_batch_size=None,
         **kwargs,
     ):
         removed = [k for k in _REMOVED if k in kwargs]
@@ -63,6 +91,18 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.renorm = bool(renorm)
+        self.renorm_clipping = _check_clipping(renorm_clipping) if renorm else renorm_clipping
+        if not 0.0 <= float(renorm_momentum) <= 1.0:
+            raise ValueError(f"renorm_momentum must be in [0, 1], got {renorm_momentum!r}")
+        self.renorm_momentum = float(renorm_momentum)
+        if virtual_batch_size is not None:
+            k = virtual_batch_size
+            if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+                raise ValueError(f"virtual_batch_size must be a positive integer, got {virtual_batch_size!r}")
+            if renorm:
+                raise ValueError("virtual_batch_size with renorm=True: bnlab supports one or the other")
+        self.virtual_batch_size = virtual_batch_size
 
     def build(self, input_shape):
         rank = len(input_shape) - (1 if input_shape and input_shape[0] is None else 0)
@@ -75,7 +115,18 @@ class BatchNormalization(Layer):
         super().build(input_shape)
 
     def _create_engine(self):
-        return _core.BatchNorm(self._per_sample_axis, self.momentum, self.epsilon, self.center, self.scale)
+        args = (self._per_sample_axis, self.momentum, self.epsilon, self.center, self.scale)
+        if self.renorm:
+            c = self.renorm_clipping
+            clip = _core.RenormClip(c.get("rmin", 0.0), c.get("rmax", math.inf), c.get("dmax", math.inf))
+            return _core.BatchRenorm(*args, clip, self.renorm_momentum)
+        if self.virtual_batch_size is not None:
+            if self._per_sample_axis != 0:
+                raise ValueError(
+                    f"virtual_batch_size needs the feature axis right after the batch axis, got axis={self.axis}"
+                )
+            return _core.GhostBatchNorm(*args, self.virtual_batch_size)
+        return _core.BatchNorm(*args)
 
     def _initialize(self):
         e = self._engine
@@ -83,6 +134,11 @@ class BatchNormalization(Layer):
         e.beta.copy_from(self.beta_initializer(e.beta.shape))
         e.moving_mean.copy_from(self.moving_mean_initializer(e.moving_mean.shape))
         e.moving_variance.copy_from(self.moving_variance_initializer(e.moving_variance.shape))
+        if self.renorm:  # as Keras: the standard deviations start at sqrt(moving_variance_initializer)
+            std = np.sqrt(np.asarray(self.moving_variance_initializer(e.moving_variance.shape), dtype=np.float32))
+            e.moving_stddev.copy_from(std)
+            e.renorm_stddev.copy_from(std)
+            e.renorm_mean.copy_from(self.moving_mean_initializer(e.moving_mean.shape))
 
     def _variables(self):
         if self._engine is None:
@@ -93,7 +149,10 @@ class BatchNormalization(Layer):
             out.append(("gamma", e.gamma, True))
         if self.center:
             out.append(("beta", e.beta, True))
-        return [*out, ("moving_mean", e.moving_mean, False), ("moving_variance", e.moving_variance, False)]
+        out += [("moving_mean", e.moving_mean, False), ("moving_variance", e.moving_variance, False)]
+        if self.renorm:
+            out += [(n, getattr(e, n), False) for n in ("moving_stddev", "renorm_mean", "renorm_stddev")]
+        return out
 
     def _var(self, name):
         return next((v for v in self.weights if v.name == name), None)
@@ -118,7 +177,8 @@ class BatchNormalization(Layer):
     def _cache(self, name):
         if self._engine is None:
             return None
-        t = getattr(self._engine.cache, name)
+        cache = self._engine.ghost_cache if self.virtual_batch_size is not None else self._engine.cache
+        t = getattr(cache, name)
         return t.numpy() if t.defined else None
 
     @property
@@ -140,6 +200,22 @@ class BatchNormalization(Layer):
     def x_hat(self):
         """The normalised input of the last training step, shape (batch, ...)."""
         return self._cache("xhat")
+
+    @property
+    def r(self):
+        """Batch renorm's r = clip(sigma_B / sigma_R, rmin, rmax) of the last training step, shape (C,)."""
+        return self._renorm("r")
+
+    @property
+    def d(self):
+        """Batch renorm's d = clip((mu_B - renorm_mean) / sigma_R, -dmax, dmax) of the last training step."""
+        return self._renorm("d")
+
+    def _renorm(self, name):
+        if self._engine is None or not self.renorm:
+            return None
+        t = getattr(self._engine, name)
+        return t.numpy() if t.defined else None
 
     def _grad(self, name):
         if self._engine is None:
@@ -170,4 +246,27 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
+            "virtual_batch_size": self.virtual_batch_size,
         }
+
+
+def _check_clipping(clipping):
+    """renorm_clipping checked: known keys, rmax >= 1 >= rmin >= 0, dmax >= 0 (else r = 1, d = 0 is unreachable)."""
+    clipping = dict(clipping or {})
+    unknown = sorted(set(clipping) - set(_CLIP_KEYS))
+    if unknown:
+        raise ValueError(f"renorm_clipping: unknown keys {unknown}; supported: {list(_CLIP_KEYS)}")
+    for key, value in clipping.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+            raise ValueError(f"renorm_clipping[{key!r}] must be a number, got {value!r}")
+    rmax, rmin, dmax = clipping.get("rmax"), clipping.get("rmin"), clipping.get("dmax")
+    if rmax is not None and rmax < 1.0:
+        raise ValueError(f"renorm_clipping: rmax must be >= 1 (r = 1 is plain batch norm), got rmax={rmax}")
+    if rmin is not None and not 0.0 <= rmin <= 1.0:
+        raise ValueError(f"renorm_clipping: rmin must be in [0, 1] (r = 1 is plain batch norm), got rmin={rmin}")
+    if dmax is not None and dmax < 0.0:
+        raise ValueError(f"renorm_clipping: dmax must be >= 0, got dmax={dmax}")
+    return clipping

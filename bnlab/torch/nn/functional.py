@@ -21,11 +21,14 @@ from .._types import Size
 from ..autograd import accumulate_leaf, record
 from ..tensor import Tensor, check_same_device, wrap
 from ._losses import cross_entropy, mse_loss, nll_loss
+from ._norm_functional import group_norm, layer_norm
 
 __all__ = [
     "batch_norm",
     "cross_entropy",
     "dropout",
+    "group_norm",
+    "layer_norm",
     "linear",
     "log_softmax",
     "mse_loss",

@@ -21,6 +21,18 @@ void batchnorm_backward(float* dinp, float* dgamma, float* dbeta, const float* d
                         const float* rstd, const float* gamma, const float* relu_out, std::int64_t N, std::int64_t C,
                         std::int64_t L);
 void blend(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C);
+void groupnorm_forward(float* out, float* xhat, float* mean, float* rstd, const float* inp, const float* gamma,
+                       const float* beta, std::int64_t N, std::int64_t A, std::int64_t G, std::int64_t K,
+                       std::int64_t L, float eps);
+void groupnorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
+                        const float* rstd, const float* gamma, std::int64_t N, std::int64_t A, std::int64_t G,
+                        std::int64_t K, std::int64_t L);
+void batchrenorm_correct(float* gamma_eff, float* beta_eff, float* r, float* d, float* renorm_mean,
+                         float* renorm_stddev, float* moving_mean, float* moving_stddev, float* moving_var,
+                         const float* mean, const float* var, const float* gamma, const float* beta, std::int64_t C,
+                         float eps, float rmin, float rmax, float dmax, float momentum, float renorm_momentum);
+void batchrenorm_param_grads(float* dgamma, float* dbeta, const float* sum_dy_xhat, const float* sum_dy, const float* r,
+                             const float* d, std::int64_t C);
 
 void activation_forward(float* out, const float* inp, std::int64_t rows, std::int64_t D, Act act);
 void activation_backward(float* dinp, const float* dout, const float* out, std::int64_t rows, std::int64_t D, Act act);

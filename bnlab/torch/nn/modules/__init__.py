@@ -8,6 +8,7 @@ from .dropout import Dropout, Flatten
 from .linear import Identity, Linear
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module
+from .normalization import GroupNorm, LayerNorm
 
 __all__ = [
     "BatchNorm1d",
@@ -16,7 +17,9 @@ __all__ = [
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
+    "GroupNorm",
     "Identity",
+    "LayerNorm",
     "Linear",
     "LogSoftmax",
     "MSELoss",

@@ -1,0 +1,88 @@
+"""``nn.LayerNorm`` and ``nn.GroupNorm``: per-sample normalization with PyTorch's exact semantics.
+
+    LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True)
+        x (*, *normalized_shape): each leading index normalised over its trailing values;
+        weight (ones) and bias (zeros) of shape normalized_shape
+    GroupNorm(num_groups, num_channels, eps=1e-5, affine=True)
+        x (N, C, *): each sample's group of C/num_groups channels normalised over those channels and every
+        position; weight (ones), bias (zeros) of shape (C)
+    y = weight * (x - mean) / sqrt(var + eps) + bias      (mean, biased var per sample and group)
+
+Unlike BatchNorm1d: statistics never mix samples, so there are no running statistics (no buffers),
+``model.train()`` and ``model.eval()`` give the same result, and a batch of one is fine. GroupNorm(C, C) is
+instance norm; GroupNorm(1, C) normalises the whole sample. Keras's equivalents default to eps = 1e-3 and, for
+GroupNormalization, channels-last input.
+"""
+
+from __future__ import annotations
+
+from ... import _factory
+from .. import _norm_functional as NF
+from ..parameter import Parameter
+from .module import Module
+
+__all__ = ["GroupNorm", "LayerNorm"]
+
+
+class LayerNorm(Module):
+    """Layer normalization over the trailing ``normalized_shape`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        if not ns or not all(isinstance(d, int) and d > 0 for d in ns):
+            raise ValueError(f"LayerNorm: normalized_shape must be positive ints, got {normalized_shape!r}")
+        self.normalized_shape = ns
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(_factory.ones(*ns))
+            if bias:
+                self.bias = Parameter(_factory.zeros(*ns))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if device is not None:
+            self.to(device)
+
+    def forward(self, input):
+        return NF.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Group normalization of (N, C, *) inputs (see the module docstring)."""
+
+    def __init__(
+        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None, dtype=None
+    ) -> None:
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError("num_channels must be divisible by num_groups")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        if affine:
+            self.weight = Parameter(_factory.ones(num_channels))
+            self.bias = Parameter(_factory.zeros(num_channels))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if device is not None:
+            self.to(device)
+
+    def forward(self, input):
+        return NF.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
