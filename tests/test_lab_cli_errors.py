@@ -27,7 +27,7 @@ def _env(**extra):
     ("args", "fix"),
     [
         (["--dataset", "imagenet"], "use --dataset with one of fashion_mnist, mnist, cifar10"),
-        (["--arch", "resnet50"], "use --arch with one of seed000, seed002, seed003, custom"),
+        (["--arch", "resnet50"], "use --arch with one of seed000, seed002, seed003, cnn, custom"),
         (["--arch", "custom"], "add --hidden 256 128"),
         (["--hidden", "256", "0"], "hidden width must be a whole number >= 1"),
         (["--arch", "seed002", "--hidden", "64"], "drop --arch (or use --arch custom)"),
@@ -38,6 +38,17 @@ def _env(**extra):
         (["--epochs", "0"], "epochs must be a whole number >= 1, got 0: fix --epochs"),
         (["--seeds", "0"], "fix --seeds"),
         (["--lr", "-0.1"], "learning rate must be a positive number"),
+        (["--lr", "0.1", "0"], "learning rate must be a positive number, got 0.0: e.g. --lr 0.05"),
+        (
+            ["--norm", "batch", "instance"],
+            "unknown normalization 'instance': use --norm with one of none, batch, layer",
+        ),
+        (["--norm", "group", "--groups", "3"], "--groups 3 does not divide the width 128"),
+        (["--norm", "group", "--groups", "0"], "group count must be a whole number >= 1, got 0: fix --groups"),
+        (["--norm", "ghost", "--virtual-batch-size", "5"], "--virtual-batch-size 5 does not divide the batch size 64"),
+        (["--init-scale", "1", "-2"], "init scale must be a positive number, got -2.0"),
+        (["--dropout", "1.5"], "dropout rate must be in [0, 1), got 1.5"),
+        (["--dropout", "0.2", "--dropout-position", "middle"], "use --dropout-position with one of before, after"),
         (["--validation-split", "1.5"], "e.g. --validation-split 0.2"),
         (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
         (["--jobs", "0"], "fix --jobs"),
@@ -101,7 +112,7 @@ def test_console_error_has_no_traceback(tmp_path):
 
 def test_no_command_is_exit_2(capsys):
     assert main([]) == 2
-    assert "bnlab: error: choose a command: bnlab compare" in capsys.readouterr().err
+    assert "bnlab: error: choose a command: bnlab compare [options] or bnlab claims" in capsys.readouterr().err
 
 
 @pytest.mark.slow

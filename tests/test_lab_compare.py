@@ -68,7 +68,8 @@ def test_every_artifact_is_written(run_dir):
         "plots/bn_params.png",
     }
     assert expected <= names
-    assert len([n for n in names if n.startswith("runs/")]) == 4  # 2 batch sizes x 1 seed x (BN, no BN)
+    assert len([n for n in names if n.startswith("runs/")]) == 4  # 2 batch sizes x 1 seed x (none, batch)
+    assert "plots/axes.png" not in names  # only batch size was swept
     assert not [n for n in names if n.endswith(".tmp")]
 
 
@@ -94,8 +95,10 @@ def test_runs_hold_sane_measurements(doc):
             assert stats["z_std"] > 0 and 0 < stats["relu_zero_frac"] < 1
             assert stats["act_p15"] <= stats["act_p50"] <= stats["act_p85"]
             assert 0 < stats["update_ratio_step"] < stats["update_ratio_epoch"]
-        if run["bn"]:
-            assert set(last["bn"]) == {"bn_1", "bn_2"}
+        d = run["deploy"]
+        assert d["samples"] == 600 and 0.3 < d["inference_accuracy"] <= 1
+        if run["norm"] == "batch":
+            assert set(last["bn"]) == {"bn_1", "bn_2"} and set(d["moving_stats"]) == {"bn_1", "bn_2"}
             assert len(run["bn_final"]["bn_1"]["moving_mean"]) == 128
             # BN before ReLU, applied with the probe batch's statistics: the ReLU input is standardized
             # up to gamma and beta, which stay near 1 and 0 after two epochs
@@ -108,9 +111,9 @@ def test_runs_hold_sane_measurements(doc):
 
 def test_bn_and_no_bn_start_from_the_same_weights(doc):
     """The paired design: same seed -> same initial Dense outputs on the probe batch."""
-    by = {(r["batch_size"], r["bn"]): r for r in doc["runs"]}
+    by = {(r["batch_size"], r["norm"]): r for r in doc["runs"]}
     for bs in (64, 128):
-        z0 = by[bs, False]["trace"][0]["layers"]["dense_1"], by[bs, True]["trace"][0]["layers"]["dense_1"]
+        z0 = by[bs, "none"]["trace"][0]["layers"]["dense_1"], by[bs, "batch"]["trace"][0]["layers"]["dense_1"]
         assert z0[0]["z_mean"] == z0[1]["z_mean"] and z0[0]["z_std"] == z0[1]["z_std"]
 
 
@@ -133,19 +136,19 @@ def test_csv_tables_match_the_json(run_dir, doc):
 def test_summary_numbers_match_the_runs(doc):
     summary = doc["summary"]
     assert [r["batch_size"] for r in summary["rows"]] == [64, 128]
-    by = {(r["batch_size"], r["bn"]): r for r in doc["runs"]}
+    by = {(r["batch_size"], r["norm"]): r for r in doc["runs"]}
     for row in summary["rows"]:
-        for key, bn in (("nobn", False), ("bn", True)):
-            run = by[row["batch_size"], bn]
-            assert row[key]["val_accuracy_final"] == run["epochs"][-1]["val_accuracy"]
-            assert row[key]["val_accuracy_epoch1"] == run["epochs"][0]["val_accuracy"]
-            assert row[key]["epoch_time"] == pytest.approx(np.median([e["epoch_time"] for e in run["epochs"]]))
-            assert row[key]["test_accuracy"] == run["test"]["accuracy"]
+        for norm in ("none", "batch"):
+            run, m = by[row["batch_size"], norm], row["models"][norm]
+            assert m["val_accuracy_final"] == run["epochs"][-1]["val_accuracy"]
+            assert m["val_accuracy_epoch1"] == run["epochs"][0]["val_accuracy"]
+            assert m["epoch_time"] == pytest.approx(np.median([e["epoch_time"] for e in run["epochs"]]))
+            assert m["test_accuracy"] == run["test"]["accuracy"]
             vals = [e["val_accuracy"] for e in run["epochs"]]
             reached = [i + 1 for i, v in enumerate(vals) if v >= summary["target_accuracy"]]
-            assert row[key]["epochs_to_target"] == (reached[0] if reached else None)
-        gap = 100 * (row["bn"]["val_accuracy_final"] - row["nobn"]["val_accuracy_final"])
-        assert row["gap_final"] == pytest.approx(gap)
+            assert m["epochs_to_target"] == (reached[0] if reached else None)
+        gap = 100 * (row["models"]["batch"]["val_accuracy_final"] - row["models"]["none"]["val_accuracy_final"])
+        assert row["vs_baseline"]["batch"]["gap_final"] == pytest.approx(gap)
     peaks = [max(e["val_accuracy"] for e in r["epochs"]) for r in doc["runs"]]  # one seed: the run is the mean
     assert summary["target_accuracy"] == np.floor(min(peaks) * 100) / 100
 
@@ -156,8 +159,8 @@ def test_conclusion_is_computed_from_the_numbers(doc):
     assert f"{100 * summary['target_accuracy']:.1f}%" in text
     for row in summary["rows"]:
         for key in ("gap_final", "gap_epoch1"):
-            assert f"{signed(row[key])} points" in text
-    overhead = [r["time_overhead"] for r in summary["rows"]]
+            assert f"{signed(row['vs_baseline']['batch'][key])} points" in text
+    overhead = [r["vs_baseline"]["batch"]["time_overhead"] for r in summary["rows"]]
     assert f"{abs(np.mean(overhead)) * 100:.0f}% {'longer' if np.mean(overhead) > 0 else 'less'}" in text
 
 
@@ -182,8 +185,10 @@ def test_report_references_images_that_exist(run_dir, doc):
     for src in re.findall(r"!\[[^]]*\]\(([^)]+)\)", md):
         assert (run_dir / src).is_file()
     for row in doc["summary"]["rows"]:  # the table shows the summary's numbers
-        cell = f"{100 * row['nobn']['val_accuracy_final']:.1f}% / {100 * row['bn']['val_accuracy_final']:.1f}%"
-        assert cell in html and cell in md
+        for norm, name in (("none", "no norm"), ("batch", "BN")):
+            cell = f"| {row['batch_size']} | {name} | {100 * row['models'][norm]['val_accuracy_epoch1']:.1f}% |"
+            assert cell in md
+            assert f"<td>{100 * row['models'][norm]['val_accuracy_epoch1']:.1f}%</td>" in html
     for sentence in doc["summary"]["conclusions"]:
         assert sentence in md
 
@@ -203,7 +208,7 @@ def test_results_api_reads_the_folder(run_dir):
     res = Results.load(run_dir)
     assert len(res.records) == 4
     html = res._repr_html_()
-    assert "<table" in html and "final val acc" in html
+    assert "<table" in html and "final val acc" in html and "no norm" in html
     assert str(res.summary()).startswith("batch size")
     fig = res.plot("curves")
     assert len(fig.axes) == 4
@@ -217,7 +222,8 @@ def test_results_api_reads_the_folder(run_dir):
     else:
         assert len(res.to_frame("epochs")) == 8
     assert len(res.tables()["epochs"]) == 8
-    assert analysis.groups(res.records).keys() == {(64, False), (64, True), (128, False), (128, True)}
+    cells = [(bs, 0.5, 1.0, 0.0) for bs in (64, 128)]
+    assert analysis.groups(res.records).keys() == {(c, n) for c in cells for n in ("none", "batch")}
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import pytest
 import bnlab.keras as keras
 from bnlab.lab import analysis, data, executor, recorder, schema, store, worker
 from bnlab.lab.config import LabError, RunSpec, SweepConfig
+from bnlab.lab.networks import build_model
 from bnlab.lab.progress import SweepProgress
-from bnlab.lab.runner import build_model, run_one
+from bnlab.lab.runner import run_one
 
 
 def _spec(**kw):
@@ -106,10 +107,14 @@ def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path, monkeypa
 
 
 def _record(bs, bn, seed, vals, times=(1.0, 1.0, 1.0)):
+    norm = "batch" if bn else "none"
     return {
-        "run_id": f"{bs}-{bn}-{seed}",
+        "run_id": f"{bs}-{norm}-{seed}",
         "batch_size": bs,
-        "bn": bn,
+        "learning_rate": 0.5,
+        "init_scale": 1.0,
+        "dropout": 0.0,
+        "norm": norm,
         "seed": seed,
         "diverged": False,
         "test": {"accuracy": vals[-1], "loss": 0.5},
@@ -129,26 +134,33 @@ def test_summary_arithmetic_on_known_numbers():
         _record(32, True, 0, [0.75, 0.82, 0.86], (1.5, 1.2, 1.2)),
         _record(32, True, 1, [0.71, 0.80, 0.84], (1.2, 1.2, 1.2)),
     ]
-    config = {"epochs": 3, "bn_position": "before", "target_accuracy": None}
+    config = {"epochs": 3, "bn_position": "before", "target_accuracy": None, "norms": ["none", "batch"]}
     summary = analysis.summarize(config, records, classes=10)
     assert summary["target_accuracy"] == 0.79  # floor of min(0.79, 0.85) to a whole percent
     row = summary["rows"][0]
-    assert row["nobn"]["epochs_to_target"] == 3 and row["bn"]["epochs_to_target"] == 2  # seed means
-    assert row["nobn"]["time_to_target"] == pytest.approx(3.5)  # mean of (2+1+1) and (1+1+1)
-    assert row["bn"]["time_to_target"] == pytest.approx(2.55)  # mean of (1.5+1.2) and (1.2+1.2)
-    assert row["gap_final"] == pytest.approx(6.0)
-    assert row["nobn"]["epoch_time"] == pytest.approx(1.0)  # medians 1.0 and 1.0
-    assert row["time_overhead"] == pytest.approx(0.2)
+    no, bn = row["models"]["none"], row["models"]["batch"]
+    assert row["baseline"] == "none" and (row["batch_size"], row["learning_rate"]) == (32, 0.5)
+    assert no["epochs_to_target"] == 3 and bn["epochs_to_target"] == 2  # seed means
+    assert no["time_to_target"] == pytest.approx(3.5)  # mean of (2+1+1) and (1+1+1)
+    assert bn["time_to_target"] == pytest.approx(2.55)  # mean of (1.5+1.2) and (1.2+1.2)
+    assert row["vs_baseline"]["batch"]["gap_final"] == pytest.approx(6.0)
+    assert no["epoch_time"] == pytest.approx(1.0)  # medians 1.0 and 1.0
+    assert row["vs_baseline"]["batch"]["time_overhead"] == pytest.approx(0.2)
+    assert "none" not in row["vs_baseline"]
     text = " ".join(summary["conclusions"])
-    assert "higher at every batch size (BN minus no BN: +28.0 points" in text
-    assert "batch size 32: 2 epochs with BN, 3 epochs without: BN got there sooner everywhere" in text
+    assert "higher than no norm's at every batch size (BN minus no norm: +28.0 points" in text
+    assert "batch size 32: 2 epochs with BN, 3 epochs with no norm: BN got there sooner everywhere" in text
     assert "took 20% longer" in text
     # the words follow the numbers: make BN lose and the sentences turn around
-    flipped = [{**r, "bn": not r["bn"]} for r in records]
+    flipped = [{**r, "norm": "none" if r["norm"] == "batch" else "batch"} for r in records]
     text = " ".join(analysis.summarize(config, flipped, classes=10)["conclusions"])
-    assert "higher at no batch size" in text and "BN was never sooner" in text and "less than without" in text
+    assert "higher than no norm's at no batch size" in text and "BN was never sooner" in text
+    assert "less than with no norm" in text
+    # the baseline is the first norm named: with batch first, the gaps are no norm minus BN
+    swapped = analysis.summarize({**config, "norms": ["batch", "none"]}, records, classes=10)
+    assert swapped["rows"][0]["vs_baseline"]["none"]["gap_final"] == pytest.approx(-6.0)
     given = analysis.summarize({**config, "target_accuracy": 0.9}, records, classes=10)
-    assert given["rows"][0]["bn"]["epochs_to_target"] is None and "not within 3 epochs" in " ".join(
+    assert given["rows"][0]["models"]["batch"]["epochs_to_target"] is None and "not within 3 epochs" in " ".join(
         given["conclusions"]
     )
 
@@ -156,19 +168,27 @@ def test_summary_arithmetic_on_known_numbers():
 def test_run_identity_covers_what_decides_the_numbers():
     a = _spec()
     assert a.key == RunSpec.from_dict(json.loads(json.dumps(a.to_dict()))).key
-    assert len({a.key, _spec(learning_rate=0.3).key, _spec(seed=1).key, _spec(bn=False).key}) == 4
-    assert a.run_id.startswith("bs50-seed0-bn-")
+    variants = [_spec(learning_rate=0.3), _spec(seed=1), _spec(norm="none"), _spec(init_scale=2.0), _spec(dropout=0.1)]
+    assert len({a.key, *(v.key for v in variants)}) == 6
+    assert a.run_id.startswith("bs50-seed0-batch-")
     runs = SweepConfig(batch_sizes=(32, 64), seeds=2).resolved().runs()
-    assert [(r.batch_size, r.seed, r.bn) for r in runs[:4]] == [
-        (32, 0, False),
-        (32, 0, True),
-        (32, 1, False),
-        (32, 1, True),
+    assert [(r.batch_size, r.seed, r.norm) for r in runs[:4]] == [
+        (32, 0, "none"),
+        (32, 0, "batch"),
+        (32, 1, "none"),
+        (32, 1, "batch"),
     ]
+    grid = SweepConfig(
+        batch_sizes=(32,), seeds=1, learning_rates=(0.1, 0.2), dropouts=(0, 0.5), norms=("batch", "group")
+    )
+    specs = grid.resolved().runs()
+    assert len(specs) == 8 and len({s.run_id for s in specs}) == 8
+    assert {(s.norm, s.groups) for s in specs} == {("batch", None), ("group", 4)}
+    assert {(s.dropout, s.dropout_position) for s in specs} == {(0.0, None), (0.5, "before")}
     assert SweepConfig(hidden=(32, 16)).resolved().arch == "custom"
     assert SweepConfig().resolved().arch == "seed003"
     assert SweepConfig(arch="seed002").resolved().bn_position == "after"
-    assert SweepConfig(optimizer="adam").resolved().learning_rate == 0.001
+    assert SweepConfig(optimizer="adam").resolved().learning_rates == (0.001,)
 
 
 def test_worker_protocol_round_trip():
@@ -211,8 +231,8 @@ def test_progress_lines_without_a_terminal():
     p.close()
     assert out.getvalue().splitlines() == [
         "1 of 3 runs already finished in this folder: skipping them",
-        "  bs=50 seed=0 BN: epoch 1/2  loss 0.500  val acc 0.800",
-        "[1/2] bs=50 seed=0 BN: val acc 0.810 after 1 epoch (3.0 s)",
+        "  bs=50 lr=0.5 seed=0 BN: epoch 1/2  loss 0.500  val acc 0.800",
+        "[1/2] bs=50 lr=0.5 seed=0 BN: val acc 0.810 after 1 epoch (3.0 s)",
     ]
     quiet = io.StringIO()
     q = SweepProgress(2, quiet=True, stream=quiet)
@@ -240,10 +260,11 @@ def test_signed_numbers_never_read_minus_zero():
 def test_unreliable_runs_are_named_and_do_not_set_the_target():
     records = [_record(64, False, s, v) for s, v in enumerate(([0.6, 0.8, 0.82], [0.6, 0.79, 0.81], [0.6, 0.7, 0.3]))]
     records += [_record(64, True, s, [0.8, 0.84, 0.85]) for s in range(3)]
-    summary = analysis.summarize({"epochs": 3, "bn_position": "before", "target_accuracy": None}, records)
+    config = {"epochs": 3, "bn_position": "before", "target_accuracy": None, "norms": ["none", "batch"]}
+    summary = analysis.summarize(config, records)
     assert summary["target_accuracy"] == 0.76  # the no-BN peak (epoch 2: mean 0.7633), not its final 0.6433
     text = " ".join(summary["conclusions"])
-    assert "seed 2 without BN at batch size 64 ended at 30.0% (median of its seeds 81.0%)" in text
+    assert "seed 2 with no norm at batch size 64 ended at 30.0% (median of its seeds 81.0%)" in text
     assert "with BN at batch size 64 ended" not in text
 
 
@@ -259,4 +280,5 @@ def test_a_cifar_shaped_run_works_end_to_end():
     record = run_one(spec, lab_data, threads=1)
     assert record["n_train"] == 240 and record["params"] > 3072 * 32
     assert [layer["kind"] for layer in record["layers"]] == ["dense", "batchnorm", "dense", "batchnorm", "output"]
+    assert record["deploy"]["samples"] == 56 and record["deploy"]["batch_size"] == 8  # 60 held out, whole batches
     assert schema.validate(json.loads(store.dumps(record)), schema.RUN) == []

@@ -3,8 +3,10 @@
 Everything in the report is computed here from the records; no sentence is written in advance. Conventions
 (docs/LAB.md repeats them):
 
-* a *group* is one batch size with or without BN; its curves are the mean over seeds, its spread the
-  min and max over seeds;
+* a *cell* is one combination of the sweep's axes (batch size, learning rate, init scale, dropout); a
+  *group* is one cell with one normalization; its curves are the mean over seeds, its spread the min
+  and max over seeds. Within a cell every norm is compared with the *baseline*, the first norm of the
+  sweep (``none`` by default);
 * time per epoch of a run is the median of its epochs' ``epoch_time`` (robust to a hiccup of a loaded
   machine), averaged over seeds;
 * epochs to target: the first epoch whose seed-mean validation accuracy reaches the target. The target is
@@ -23,6 +25,8 @@ import warnings
 
 import numpy as np
 
+from bnlab.lab.config import CELL_AXES, NORMS, cell_of
+
 
 def value(v):
     return float("nan") if v is None else float(v)
@@ -37,12 +41,21 @@ def layer_series(record, layer, key, table="layers"):
     return np.array([value(e[table].get(layer, {}).get(key)) for e in record["epochs"]], dtype=float)
 
 
-def groups(records):
-    """{(batch_size, bn): [records sorted by seed]}, batch sizes ascending, no-BN first."""
+def groups(records, norms=NORMS):
+    """{(cell, norm): [records sorted by seed]}: cells ascending, norms in the order of ``norms``."""
+    rank = {n: i for i, n in enumerate(norms)}
     out = {}
-    for r in sorted(records, key=lambda r: (r["batch_size"], r["bn"], r["seed"])):
-        out.setdefault((r["batch_size"], r["bn"]), []).append(r)
+    for r in sorted(records, key=lambda r: (cell_of(r), rank.get(r["norm"], len(rank)), r["seed"])):
+        out.setdefault((cell_of(r), r["norm"]), []).append(r)
     return out
+
+
+def cells(grouped):
+    return sorted({cell for cell, _ in grouped})
+
+
+def cell_dict(cell):
+    return dict(zip(CELL_AXES, cell, strict=True))
 
 
 def band(runs, fn):
@@ -104,26 +117,27 @@ def _model_row(runs, target):
 
 
 def summarize(config, records, classes=10):
-    """The summary: target accuracy, one row per batch size (no BN vs BN), computed conclusions."""
-    grouped = groups(records)
+    """The summary: target accuracy, one row per cell (each norm, and each against the baseline), computed
+    conclusions."""
+    norms = config.get("norms") or list(NORMS)
+    grouped = groups(records, norms)
     target, source = config.get("target_accuracy"), "given"
     if target is None:
         target, source = auto_target(grouped, classes), "auto"
     rows = []
-    for bs in sorted({bs for bs, _ in grouped}):
-        if (bs, False) not in grouped or (bs, True) not in grouped:
-            continue  # a failed or missing half: no comparison for this batch size
-        nobn, bn = _model_row(grouped[bs, False], target), _model_row(grouped[bs, True], target)
-        rows.append(
-            {
-                "batch_size": bs,
-                "nobn": nobn,
-                "bn": bn,
-                "gap_epoch1": 100 * (bn["val_accuracy_epoch1"] - nobn["val_accuracy_epoch1"]),
-                "gap_final": 100 * (bn["val_accuracy_final"] - nobn["val_accuracy_final"]),
-                "time_overhead": bn["epoch_time"] / nobn["epoch_time"] - 1,
-            }
-        )
+    for cell in cells(grouped):
+        models = {n: _model_row(grouped[cell, n], target) for n in norms if (cell, n) in grouped}
+        baseline = norms[0]
+        base = models.get(baseline)
+        vs = {}
+        for n, m in models.items():
+            if base is not None and n != baseline:
+                vs[n] = {
+                    "gap_epoch1": 100 * (m["val_accuracy_epoch1"] - base["val_accuracy_epoch1"]),
+                    "gap_final": 100 * (m["val_accuracy_final"] - base["val_accuracy_final"]),
+                    "time_overhead": m["epoch_time"] / base["epoch_time"] - 1,
+                }
+        rows.append({**cell_dict(cell), "baseline": baseline, "models": models, "vs_baseline": vs})
     drift = drift_summary(config, grouped)
     from bnlab.lab.conclusions import conclusions
 
@@ -137,17 +151,17 @@ def summarize(config, records, classes=10):
 
 
 def drift_summary(config, grouped):
-    """How far each hidden layer's distributions moved over training, per model (seed means, smallest
-    batch size): for the Dense output ``z`` and for the normalized quantity, the std at the last probe over
+    """How far each hidden layer's distributions moved over training, per norm (seed means, first cell:
+    the smallest batch size): for the Dense output ``z`` and for the normalized quantity, the std at the last probe over
     the std at the first, and the shift of the mean in units of the first std; and the fraction of ReLU
     outputs that are zero at the first and the last probe."""
     if not grouped:
         return {}
     norm_kind = normalized_kind(config["bn_position"])
-    bs = min(bs for bs, _ in grouped)
+    cell = cells(grouped)[0]
     out = {}
-    for bn in (False, True):
-        runs = grouped.get((bs, bn))
+    for norm in config.get("norms") or NORMS:
+        runs = grouped.get((cell, norm))
         if not runs:
             continue
         per_layer = {}
@@ -168,5 +182,5 @@ def drift_summary(config, grouped):
                     np.mean([value(r["trace"][index]["layers"][name]["relu_zero_frac"]) for r in runs])
                 )
             per_layer[name] = entry
-        out["bn" if bn else "nobn"] = per_layer
-    return {"batch_size": bs, "normalized": norm_kind, "layers": out}
+        out[norm] = per_layer
+    return {**cell_dict(cell), "normalized": norm_kind, "layers": out}

@@ -6,7 +6,8 @@ beyond the seed-to-seed spread) from the sign and size of the numbers, so a swee
 
 import numpy as np
 
-from bnlab.lab.analysis import value
+from bnlab.lab.analysis import cell_dict, value
+from bnlab.lab.config import NORM_NAMES
 
 
 def _pct(x):
@@ -23,120 +24,153 @@ def _pts(x):
     return f"{signed(x)} points"
 
 
-def _sizes(rows):
-    return ", ".join(str(r["batch_size"]) for r in rows)
+def varied_axes(config):
+    """The cell axes with more than one value in the sweep (batch size always counts)."""
+    values = {
+        "batch_size": config.get("batch_sizes") or [0],
+        "learning_rate": config.get("learning_rates") or [0],
+        "init_scale": config.get("init_scales") or [0],
+        "dropout": config.get("dropouts") or [0],
+    }
+    return [k for k, v in values.items() if k == "batch_size" or len(v) > 1]
 
 
-def _ahead(rows, key):
-    gaps = [r[key] for r in rows if np.isfinite(r[key])]
+def cell_name(row, config):
+    """'batch size 32' or 'batch size 32, lr 0.1, init ×2, dropout 0.5': the axes that vary."""
+    names = {
+        "batch_size": "batch size {:g}",
+        "learning_rate": "lr {:g}",
+        "init_scale": "init ×{:g}",
+        "dropout": "dropout {:g}",
+    }
+    return ", ".join(names[k].format(row[k]) for k in varied_axes(config))
+
+
+def _unit(config):
+    return "batch size" if varied_axes(config) == ["batch_size"] else "configuration"
+
+
+def _ahead(pairs, key, unit):
+    """(where, span) of a gap over the cells: 'at every batch size', 'from -1.0 to +3.0 points'."""
+    gaps = [g[key] for _, g in pairs if np.isfinite(g[key])]
     if not gaps:
         return None
     k = sum(g > 0 for g in gaps)
-    where = (
-        "at every batch size"
-        if k == len(gaps)
-        else "at no batch size"
-        if k == 0
-        else f"at {k} of {len(gaps)} batch sizes"
-    )
+    where = f"at every {unit}" if k == len(gaps) else f"at no {unit}" if k == 0 else f"at {k} of {len(gaps)} {unit}s"
     span = _pts(gaps[0]) if len(gaps) == 1 else f"from {_pts(min(gaps))} to {_pts(max(gaps))}"
     return where, span
 
 
 def conclusions(config, rows, drift, grouped, target):
-    out = []
-    if not rows:
-        return ["No batch size has finished runs both with and without BN, so there is nothing to compare yet."]
-    epochs = config["epochs"]
-    ahead = _ahead(rows, "gap_epoch1")
-    if ahead:
-        out.append(
-            f"After the first epoch, the BN model's mean validation accuracy was higher {ahead[0]} "
-            f"(BN minus no BN: {ahead[1]}; batch sizes {_sizes(rows)})."
-        )
-    if target is not None:
-        parts, faster, slower = [], 0, 0
-        for r in rows:
-            e_bn, e_no = r["bn"]["epochs_to_target"], r["nobn"]["epochs_to_target"]
-            fmt = lambda e: f"{e} epoch{'s' if e != 1 else ''}" if e else f"not within {epochs} epochs"  # noqa: E731
-            parts.append(f"batch size {r['batch_size']}: {fmt(e_bn)} with BN, {fmt(e_no)} without")
-            faster += (e_bn or epochs + 1) < (e_no or epochs + 1)
-            slower += (e_bn or epochs + 1) > (e_no or epochs + 1)
-        verdict = (
-            "BN got there sooner everywhere"
-            if faster == len(rows)
-            else "BN was never sooner"
-            if faster == 0 and slower
-            else "both took the same number of epochs everywhere"
-            if faster == slower == 0
-            else f"BN was sooner at {faster} of {len(rows)} batch sizes"
-        )
-        out.append(f"To reach {_pct(target)} validation accuracy — {'; '.join(parts)}: {verdict}.")
-        timed = [r for r in rows if r["bn"]["time_to_target"] and r["nobn"]["time_to_target"]]
-        if timed:
-            r = min(timed, key=lambda r: r["bn"]["time_to_target"])
-            out.append(
-                f"In wall time (the epochs' times added up, probes excluded), the fastest BN run to "
-                f"{_pct(target)} took "
-                f"{r['bn']['time_to_target']:.1f} s at batch size {r['batch_size']}, against "
-                f"{r['nobn']['time_to_target']:.1f} s without BN at the same batch size."
-            )
-    ahead = _ahead(rows, "gap_final")
-    if ahead:
-        sentence = f"After {epochs} epochs, BN's mean validation accuracy was higher {ahead[0]} ({ahead[1]})"
-        spreads = [
-            s
-            for r in rows
-            for s in (r["bn"]["val_accuracy_final_std"], r["nobn"]["val_accuracy_final_std"])
-            if s is not None
+    norms = config.get("norms") or [r["baseline"] for r in rows[:1]]
+    compared = [r for r in rows if r["vs_baseline"]]
+    if not compared:
+        return [
+            "No cell has finished runs of the baseline and of another normalization, so there is nothing to "
+            "compare yet."
         ]
-        if spreads:
-            spread = 100 * float(np.mean(spreads))
-            wins = sum(r["gap_final"] > 2 * spread for r in rows)
-            losses = sum(r["gap_final"] < -2 * spread for r in rows)
-            sentence += (
-                f"; against a seed-to-seed standard deviation of {spread:.1f} points, BN is ahead by more than "
-                f"twice that at {wins} and behind by more than twice that at {losses} of {len(rows)} batch sizes"
-            )
-        else:
-            sentence += "; with one seed per configuration the noise is not measured (use --seeds 3)"
-        out.append(sentence + ".")
-    overhead = [r["time_overhead"] for r in rows if np.isfinite(r["time_overhead"])]
-    if overhead:
-        mean = float(np.mean(overhead))
-        t_no = np.mean([r["nobn"]["epoch_time"] for r in rows])
-        t_bn = np.mean([r["bn"]["epoch_time"] for r in rows])
-        out.append(
-            f"An epoch with BN took {abs(mean) * 100:.0f}% {'longer' if mean > 0 else 'less'} than without "
-            f"on average ({t_bn:.2f} s vs {t_no:.2f} s per epoch, range {signed(min(overhead) * 100, 0)}% to "
-            f"{signed(max(overhead) * 100, 0)}% over batch sizes)."
-        )
-    if len(rows) > 1:
-        first, last = rows[0], rows[-1]
-        d_no = 100 * (last["nobn"]["val_accuracy_final"] - first["nobn"]["val_accuracy_final"])
-        d_bn = 100 * (last["bn"]["val_accuracy_final"] - first["bn"]["val_accuracy_final"])
-        out.append(
-            f"From batch size {first['batch_size']} to {last['batch_size']} (same number of epochs, so "
-            f"fewer steps), the final validation accuracy changed by {_pts(d_no)} without BN and "
-            f"{_pts(d_bn)} with BN."
-        )
-    out += _drift_sentences(drift)
-    out += _unstable(grouped)
-    diverged = [(r["batch_size"], m) for r in rows for m in ("nobn", "bn") if r[m]["diverged"]]
+    out = []
+    for norm in norms[1:]:
+        pairs = [(r, r["vs_baseline"][norm]) for r in compared if norm in r["vs_baseline"]]
+        if pairs:
+            out += _versus(config, pairs, norm, norms[0], target)
+    out += _drift_sentences(drift, norms)
+    out += _unstable(grouped, config)
+    diverged = [(r, n) for r in rows for n, m in r["models"].items() if m["diverged"]]
     if diverged:
         out.append(
             "Training diverged (the loss became NaN or infinite) in: "
-            + ", ".join(f"batch size {bs} {'with' if m == 'bn' else 'without'} BN" for bs, m in diverged)
+            + ", ".join(f"{cell_name(r, config)} with {NORM_NAMES[n]}" for r, n in diverged)
             + "."
         )
     return out
 
 
-def _unstable(grouped, points=5.0):
+def _versus(config, pairs, norm, baseline, target):
+    """The sentences comparing one normalization with the baseline over the cells where both finished."""
+    epochs, unit, out = config["epochs"], _unit(config), []
+    name, base = NORM_NAMES[norm], NORM_NAMES[baseline]
+    where = ", ".join(cell_name(r, config) for r, _ in pairs) if len(pairs) <= 4 else f"{len(pairs)} {unit}s"
+    ahead = _ahead(pairs, "gap_epoch1", unit)
+    if ahead:
+        out.append(
+            f"After the first epoch, the {name} model's mean validation accuracy was higher than {base}'s "
+            f"{ahead[0]} ({name} minus {base}: {ahead[1]}; {where})."
+        )
+    if target is not None:
+        parts, faster, slower = [], 0, 0
+        for r, _ in pairs:
+            e_n, e_b = r["models"][norm]["epochs_to_target"], r["models"][baseline]["epochs_to_target"]
+            fmt = lambda e: f"{e} epoch{'s' if e != 1 else ''}" if e else f"not within {epochs} epochs"  # noqa: E731
+            parts.append(f"{cell_name(r, config)}: {fmt(e_n)} with {name}, {fmt(e_b)} with {base}")
+            faster += (e_n or epochs + 1) < (e_b or epochs + 1)
+            slower += (e_n or epochs + 1) > (e_b or epochs + 1)
+        verdict = (
+            f"{name} got there sooner everywhere"
+            if faster == len(pairs)
+            else f"{name} was never sooner"
+            if faster == 0 and slower
+            else "both took the same number of epochs everywhere"
+            if faster == slower == 0
+            else f"{name} was sooner at {faster} of {len(pairs)} {unit}s"
+        )
+        out.append(f"To reach {_pct(target)} validation accuracy — {'; '.join(parts)}: {verdict}.")
+        timed = [r for r, _ in pairs if r["models"][norm]["time_to_target"] and r["models"][baseline]["time_to_target"]]
+        if timed:
+            r = min(timed, key=lambda r: r["models"][norm]["time_to_target"])
+            out.append(
+                f"In wall time (the epochs' times added up, probes excluded), the fastest {name} run to "
+                f"{_pct(target)} took {r['models'][norm]['time_to_target']:.1f} s at {cell_name(r, config)}, "
+                f"against {r['models'][baseline]['time_to_target']:.1f} s with {base} there."
+            )
+    ahead = _ahead(pairs, "gap_final", unit)
+    if ahead:
+        sentence = f"After {epochs} epochs, {name}'s mean validation accuracy was higher {ahead[0]} ({ahead[1]})"
+        spreads = [
+            s
+            for r, _ in pairs
+            for s in (r["models"][norm]["val_accuracy_final_std"], r["models"][baseline]["val_accuracy_final_std"])
+            if s is not None
+        ]
+        if spreads:
+            spread = 100 * float(np.mean(spreads))
+            wins = sum(g["gap_final"] > 2 * spread for _, g in pairs)
+            losses = sum(g["gap_final"] < -2 * spread for _, g in pairs)
+            sentence += (
+                f"; against a seed-to-seed standard deviation of {spread:.1f} points, {name} is ahead by more "
+                f"than twice that at {wins} and behind by more than twice that at {losses} of {len(pairs)} {unit}s"
+            )
+        else:
+            sentence += "; with one seed per configuration the noise is not measured (use --seeds 3)"
+        out.append(sentence + ".")
+    overhead = [g["time_overhead"] for _, g in pairs if np.isfinite(g["time_overhead"])]
+    if overhead:
+        mean = float(np.mean(overhead))
+        t_b = np.mean([r["models"][baseline]["epoch_time"] for r, _ in pairs])
+        t_n = np.mean([r["models"][norm]["epoch_time"] for r, _ in pairs])
+        out.append(
+            f"An epoch with {name} took {abs(mean) * 100:.0f}% {'longer' if mean > 0 else 'less'} than with {base} "
+            f"on average ({t_n:.2f} s vs {t_b:.2f} s per epoch, range {signed(min(overhead) * 100, 0)}% to "
+            f"{signed(max(overhead) * 100, 0)}% over {unit}s)."
+        )
+    by_size = [r for r, _ in pairs if all(r[k] == pairs[0][0][k] for k in ("learning_rate", "init_scale", "dropout"))]
+    if len(by_size) > 1:
+        first, last = by_size[0], by_size[-1]
+        d_b = 100 * (last["models"][baseline]["val_accuracy_final"] - first["models"][baseline]["val_accuracy_final"])
+        d_n = 100 * (last["models"][norm]["val_accuracy_final"] - first["models"][norm]["val_accuracy_final"])
+        out.append(
+            f"From batch size {first['batch_size']} to {last['batch_size']} (same number of epochs, so "
+            f"fewer steps), the final validation accuracy changed by {_pts(d_b)} with {base} and "
+            f"{_pts(d_n)} with {name}."
+        )
+    return out
+
+
+def _unstable(grouped, config, points=5.0):
     """Runs that ended far below their seeds' median: with one learning rate for both models, these are the
     sign that training at that rate is unreliable (the usual victim: the model without BN)."""
     notes = []
-    for (bs, bn), runs in grouped.items():
+    for (cell, norm), runs in grouped.items():
         if len(runs) < 3:
             continue  # with fewer seeds there is no meaningful median
         finals = [(r["seed"], value(r["epochs"][-1].get("val_accuracy"))) for r in runs]
@@ -145,7 +179,7 @@ def _unstable(grouped, points=5.0):
             if median is not None and (not np.isfinite(final) or final < median - points / 100):
                 ended = _pct(final) if np.isfinite(final) else "a non-finite value"
                 notes.append(
-                    f"seed {seed} {'with' if bn else 'without'} BN at batch size {bs} ended at {ended} "
+                    f"seed {seed} with {NORM_NAMES[norm]} at {cell_name(cell_dict(cell), config)} ended at {ended} "
                     f"(median of its seeds {_pct(median)})"
                 )
     if not notes:
@@ -155,9 +189,11 @@ def _unstable(grouped, points=5.0):
     ]
 
 
-def _drift_sentences(drift):
+def _drift_sentences(drift, norms):
+    """Per normalization against the baseline: how much the normalized quantity and z moved (first cell)."""
     layers = drift.get("layers", {}) if drift else {}
-    if not layers.get("bn") or not layers.get("nobn"):
+    baseline, out = norms[0], []
+    if not layers.get(baseline):
         return []
     quantity = "ReLU inputs" if drift["normalized"] == "act" else "block outputs (the next layer's inputs)"
 
@@ -168,31 +204,38 @@ def _drift_sentences(drift):
     def log_size(v):
         return abs(np.log(v)) if v > 0 else np.inf
 
-    z_no, z_bn = most("nobn", "z_std_ratio", log_size), most("bn", "z_std_ratio", log_size)
-    n_no, n_bn = most("nobn", "normalized_std_ratio", log_size), most("bn", "normalized_std_ratio", log_size)
-    s_no, s_bn = most("nobn", "normalized_mean_shift", abs), most("bn", "normalized_mean_shift", abs)
-    if not all(np.isfinite(v) for v in (z_no, z_bn, n_no, n_bn, s_no, s_bn)):
-        return []
-    steadier = log_size(n_bn) + s_bn < log_size(n_no) + s_no
-    verdict = (
-        "BN did not stop the weights from changing the pre-activations; it kept what the next layer sees steadier."
-        if steadier and log_size(z_bn) > 0.1
-        else "BN kept what the next layer sees steadier."
-        if steadier
-        else "here BN did not make what the next layer sees steadier."
-    )
-    dead = "; ".join(
-        f"{name}: {100 * layers['nobn'][name]['relu_zero_frac_end']:.0f}% without BN, "
-        f"{100 * layers['bn'][name]['relu_zero_frac_end']:.0f}% with BN (at the start "
-        f"{100 * layers['nobn'][name]['relu_zero_frac_start']:.0f}% and "
-        f"{100 * layers['bn'][name]['relu_zero_frac_start']:.0f}%)"
-        for name in layers["nobn"]
-        if name in layers["bn"]
-    )
-    return [
-        f"Drift over training (batch size {drift['batch_size']}, first probe to last, the most-changed "
-        f"layer): the std of the {quantity} changed by ×{n_no:.2f} without BN and ×{n_bn:.2f} with BN, "
-        f"and their mean moved by {s_no:.2f} and {s_bn:.2f} starting standard deviations. The Dense "
-        f"outputs before BN changed their std by ×{z_no:.2f} without BN and ×{z_bn:.2f} with BN: {verdict}",
-        f"Share of ReLU outputs that are zero on the probe batch at the end of training — {dead}.",
-    ]
+    b = NORM_NAMES[baseline]
+    for norm in norms[1:]:
+        if not layers.get(norm):
+            continue
+        n = NORM_NAMES[norm]
+        z_b, z_n = most(baseline, "z_std_ratio", log_size), most(norm, "z_std_ratio", log_size)
+        q_b, q_n = most(baseline, "normalized_std_ratio", log_size), most(norm, "normalized_std_ratio", log_size)
+        s_b, s_n = most(baseline, "normalized_mean_shift", abs), most(norm, "normalized_mean_shift", abs)
+        if not all(np.isfinite(v) for v in (z_b, z_n, q_b, q_n, s_b, s_n)):
+            continue
+        steadier = log_size(q_n) + s_n < log_size(q_b) + s_b
+        verdict = (
+            f"{n} did not stop the weights from changing the pre-activations; it kept what the next layer sees "
+            "steadier."
+            if steadier and log_size(z_n) > 0.1
+            else f"{n} kept what the next layer sees steadier."
+            if steadier
+            else f"here {n} did not make what the next layer sees steadier."
+        )
+        dead = "; ".join(
+            f"{name}: {100 * layers[baseline][name]['relu_zero_frac_end']:.0f}% with {b}, "
+            f"{100 * layers[norm][name]['relu_zero_frac_end']:.0f}% with {n} (at the start "
+            f"{100 * layers[baseline][name]['relu_zero_frac_start']:.0f}% and "
+            f"{100 * layers[norm][name]['relu_zero_frac_start']:.0f}%)"
+            for name in layers[baseline]
+            if name in layers[norm]
+        )
+        out += [
+            f"Drift over training (batch size {drift['batch_size']}, first probe to last, the most-changed "
+            f"layer): the std of the {quantity} changed by ×{q_b:.2f} with {b} and ×{q_n:.2f} with {n}, "
+            f"and their mean moved by {s_b:.2f} and {s_n:.2f} starting standard deviations. The Dense "
+            f"outputs changed their std by ×{z_b:.2f} with {b} and ×{z_n:.2f} with {n}: {verdict}",
+            f"Share of ReLU outputs that are zero on the probe batch at the end of training — {dead}.",
+        ]
+    return out

@@ -1,10 +1,12 @@
-"""What a BN-versus-no-BN experiment is: the seeds' networks, the sweep's options, and one run's spec.
+"""What an experiment is: the networks, the sweep's axes, and one run's spec.
 
-A *sweep* (``SweepConfig``) is the user's request: one network, trained with and without batch
-normalization, for every batch size and every seed. It expands into *runs* (``RunSpec``): one model
-trained from fresh weights. A run's spec is everything that decides its numbers, so its hash names the
-run's file and lets an interrupted sweep skip what it already finished. How a run is executed (threads,
-processes, a Dask cluster) is not part of the spec.
+A *sweep* (``SweepConfig``) is the user's request: one network, trained with each normalization of
+``norms`` (``none`` is the network without any), for every combination of the other axes — batch size,
+learning rate, initial-weight scale, dropout rate — and every seed. It expands into *runs* (``RunSpec``):
+one model trained from fresh weights. A *cell* is one combination of the axes (batch size, learning rate,
+init scale, dropout): within a cell the norms are compared seed by seed. A run's spec is everything that
+decides its numbers, so its hash names the run's file and lets an interrupted sweep skip what it already
+finished. How a run is executed (threads, processes, a Dask cluster) is not part of the spec.
 
 Every bad option raises ``LabError`` with a one-line message that says how to fix it; the CLI prints it
 and exits with status 2.
@@ -23,27 +25,42 @@ class LabError(ValueError):
 
 @dataclass(frozen=True)
 class Arch:
-    """A network of the seeds: hidden Dense widths and where BN goes relative to the ReLU."""
+    """A network: hidden Dense widths (or a CNN) and where the normalization goes relative to the ReLU."""
 
     name: str
     hidden: tuple[int, ...]
-    bn_position: str  # "before": Dense -> BN -> ReLU; "after": Dense -> ReLU -> BN
+    bn_position: str  # "before": Dense -> norm -> ReLU; "after": Dense -> ReLU -> norm
     description: str
 
 
+CNN_ARCH = "cnn"
 ARCHS = {
     "seed000": Arch("seed000", (128,), "before", "784-128-10, BN between Linear and ReLU (seed 000, PyTorch)"),
     "seed002": Arch("seed002", (512, 256, 128), "after", "512-256-128, BN after each ReLU (seed 002)"),
     "seed003": Arch("seed003", (128, 64), "before", "128-64, BN between Dense and ReLU (seed 003)"),
+    CNN_ARCH: Arch(CNN_ARCH, (16, 32, 64), "before", "small CNN: conv 16, pool, conv 32, pool, dense 64 (CIFAR style)"),
 }
 CUSTOM_ARCH = "custom"
 DATASETS = ("fashion_mnist", "mnist", "cifar10")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 BN_POSITIONS = ("before", "after")
+# The normalizations a sweep can compare; "none" is the network without one.
+NORMS = ("none", "batch", "layer", "group", "renorm", "ghost")
+NORM_NAMES = {
+    "none": "no norm",
+    "batch": "BN",
+    "layer": "LN",
+    "group": "GN",
+    "renorm": "BRN",
+    "ghost": "ghost BN",
+}
+DROPOUT_POSITIONS = ("before", "after")  # before the normalization / after the block's activation
+CELL_AXES = ("batch_size", "learning_rate", "init_scale", "dropout")
 
 # The demo (`bnlab compare` with no options, `make demo`): chosen by measurement, see docs/LAB.md.
 DEFAULT_DATASET = "fashion_mnist"
 DEFAULT_ARCH = "seed003"
+DEFAULT_NORMS = ("none", "batch")
 DEFAULT_OPTIMIZER = "sgd"
 DEFAULT_SGD_LR = 0.5
 DEFAULT_EPOCHS = 10
@@ -53,6 +70,11 @@ DEFAULT_LIMIT = None
 DEFAULT_VALIDATION_SPLIT = 0.2
 DEFAULT_PROBE_SIZE = 256
 DEFAULT_PROBES_PER_EPOCH = 10
+DEFAULT_GROUPS = 4  # group norm: channels per group = width / groups
+DEFAULT_VIRTUAL_BATCH_SIZE = 8  # ghost BN: statistics over sub-batches of this size
+# Batch renormalization (Ioffe 2017): the clipping the paper ends its ramp at, Keras 2's renorm momentum.
+RENORM_CLIPPING = {"rmax": 3.0, "rmin": 1.0 / 3.0, "dmax": 5.0}
+RENORM_MOMENTUM = 0.99
 # Keras's default learning rates, used when --optimizer is not the demo's and --lr is not given.
 KERAS_LR = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001}
 
@@ -63,13 +85,18 @@ def default_learning_rate(optimizer):
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run: a network with or without BN, one batch size, one seed, fresh weights."""
+    """One training run: a network with one normalization (or none), one cell of the axes, one seed."""
 
     dataset: str
     arch: str
     hidden: tuple[int, ...]
     bn_position: str
-    bn: bool
+    norm: str
+    groups: int | None  # group norm only
+    virtual_batch_size: int | None  # ghost BN only
+    init_scale: float
+    dropout: float
+    dropout_position: str | None  # None without dropout
     optimizer: str
     learning_rate: float
     epochs: int
@@ -96,24 +123,42 @@ class RunSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
     @property
+    def cell(self):
+        return cell_of(self.to_dict())
+
+    @property
     def run_id(self):
-        return f"bs{self.batch_size}-seed{self.seed}-{'bn' if self.bn else 'nobn'}-{self.key}"
+        return f"bs{self.batch_size}-seed{self.seed}-{self.norm}-{self.key}"
 
     @property
     def label(self):
-        return f"bs={self.batch_size} seed={self.seed} {'BN' if self.bn else 'no BN'}"
+        extra = f" lr={self.learning_rate:g}"
+        extra += f" init×{self.init_scale:g}" if self.init_scale != 1.0 else ""
+        extra += f" dropout {self.dropout:g} {self.dropout_position}" if self.dropout else ""
+        return f"bs={self.batch_size}{extra} seed={self.seed} {NORM_NAMES[self.norm]}"
+
+
+def cell_of(d):
+    """The cell (batch size, learning rate, init scale, dropout) of a spec or run record as a tuple."""
+    return tuple(d[k] for k in CELL_AXES)
 
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """The request: one network, with and without BN, for each batch size and seed."""
+    """The request: one network, with each normalization, for each cell of the axes and each seed."""
 
     dataset: str = DEFAULT_DATASET
     arch: str | None = None  # None: DEFAULT_ARCH, or "custom" when hidden is given
     hidden: tuple[int, ...] | None = None  # None: the arch's own widths
     bn_position: str | None = None  # None: the arch's own position
+    norms: tuple[str, ...] = DEFAULT_NORMS
+    groups: int = DEFAULT_GROUPS
+    virtual_batch_size: int = DEFAULT_VIRTUAL_BATCH_SIZE
+    init_scales: tuple[float, ...] = (1.0,)
+    dropouts: tuple[float, ...] = (0.0,)
+    dropout_position: str = "before"
     optimizer: str = DEFAULT_OPTIMIZER
-    learning_rate: float | None = None  # None: DEFAULT_SGD_LR for SGD, Keras's default otherwise
+    learning_rates: tuple[float, ...] | None = None  # None: DEFAULT_SGD_LR for SGD, Keras's default otherwise
     epochs: int = DEFAULT_EPOCHS
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
     seeds: int = DEFAULT_SEEDS
@@ -132,7 +177,7 @@ class SweepConfig:
             if self.arch not in (None, CUSTOM_ARCH):
                 _choice(self.arch, (*ARCHS, CUSTOM_ARCH), "arch", "--arch")
                 raise LabError(
-                    f"--hidden describes your own network, but --arch {self.arch} is a seed's: drop "
+                    f"--hidden describes your own network, but --arch {self.arch} is a built-in one: drop "
                     "--arch (or use --arch custom)"
                 )
             arch = CUSTOM_ARCH
@@ -144,14 +189,42 @@ class SweepConfig:
                 raise LabError("--arch custom needs the hidden widths: add --hidden 256 128")
             hidden, position = ARCHS[arch].hidden, self.bn_position or ARCHS[arch].bn_position
         position = _choice(position, BN_POSITIONS, "BN position", "--bn-position")
-        lr = default_learning_rate(optimizer) if self.learning_rate is None else self.learning_rate
-        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise LabError(f"learning rate must be a positive number, got {lr!r}: e.g. --lr 0.05")
+        norms = _as_tuple(self.norms)
+        if not norms:
+            raise LabError(f"no normalization given: e.g. --norm {' '.join(DEFAULT_NORMS)}")
+        norms = tuple(dict.fromkeys(_choice(str(n).lower(), NORMS, "normalization", "--norm") for n in norms))
+        lrs = _as_tuple(self.learning_rates) or (default_learning_rate(optimizer),)
+        lrs = tuple(dict.fromkeys(_positive_float(v, "learning rate", "e.g. --lr 0.05") for v in lrs))
+        scales = tuple(
+            dict.fromkeys(
+                _positive_float(v, "init scale", "e.g. --init-scale 0.5 1 2") for v in _as_tuple(self.init_scales)
+            )
+        )
+        if not scales:
+            raise LabError("no init scale given: e.g. --init-scale 1")
+        dropouts = tuple(dict.fromkeys(_dropout(v) for v in _as_tuple(self.dropouts) or (0.0,)))
+        drop_position = _choice(self.dropout_position, DROPOUT_POSITIONS, "dropout position", "--dropout-position")
         epochs = _positive_int(self.epochs, "epochs", "--epochs")
-        sizes = list(self.batch_sizes) if isinstance(self.batch_sizes, (list, tuple)) else [self.batch_sizes]
+        sizes = _as_tuple(self.batch_sizes)
         if not sizes:
             raise LabError("no batch size given: e.g. --batch-sizes 32 128")
         sizes = tuple(dict.fromkeys(_positive_int(b, "batch size", "--batch-sizes") for b in sizes))
+        groups = _positive_int(self.groups, "group count", "--groups")
+        if "group" in norms:
+            bad = [w for w in hidden if w % groups]
+            if bad:
+                raise LabError(
+                    f"--groups {groups} does not divide the width {bad[0]} (widths {', '.join(map(str, hidden))}): "
+                    "choose a group count that divides every width, e.g. --groups 2"
+                )
+        vbs = _positive_int(self.virtual_batch_size, "virtual batch size", "--virtual-batch-size")
+        if "ghost" in norms:
+            bad = [b for b in sizes if b % vbs]
+            if bad:
+                raise LabError(
+                    f"--virtual-batch-size {vbs} does not divide the batch size {bad[0]}: choose one that divides "
+                    f"every batch size ({', '.join(map(str, sizes))})"
+                )
         seeds = _positive_int(self.seeds, "number of seeds", "--seeds")
         limit = None if self.limit in (None, 0) else _positive_int(self.limit, "limit", "--limit")
         split = self.validation_split
@@ -168,8 +241,14 @@ class SweepConfig:
             arch=arch,
             hidden=hidden,
             bn_position=position,
+            norms=norms,
+            groups=groups,
+            virtual_batch_size=vbs,
+            init_scales=scales,
+            dropouts=dropouts,
+            dropout_position=drop_position,
             optimizer=optimizer,
-            learning_rate=float(lr),
+            learning_rates=lrs,
             epochs=epochs,
             batch_sizes=sizes,
             seeds=seeds,
@@ -180,30 +259,42 @@ class SweepConfig:
             seed_list=tuple(range(seeds)),
         )
 
+    def cells(self):
+        """Every (batch size, learning rate, init scale, dropout), in the order of the runs."""
+        c = self if self.seed_list else self.resolved()
+        return [
+            (bs, lr, s, p) for bs in c.batch_sizes for lr in c.learning_rates for s in c.init_scales for p in c.dropouts
+        ]
+
     def runs(self):
-        """The runs of the sweep, BN and no-BN of each configuration side by side (so that parallel
-        workers time them under the same load)."""
+        """The runs of the sweep, the norms of each cell and seed side by side (so that parallel workers
+        time them under the same load)."""
         c = self if self.seed_list else self.resolved()
         out = []
-        for bs in c.batch_sizes:
+        for bs, lr, scale, rate in c.cells():
             for seed in c.seed_list:
-                for bn in (False, True):
+                for norm in c.norms:
                     out.append(
                         RunSpec(
-                            c.dataset,
-                            c.arch,
-                            c.hidden,
-                            c.bn_position,
-                            bn,
-                            c.optimizer,
-                            c.learning_rate,
-                            c.epochs,
-                            bs,
-                            seed,
-                            c.limit,
-                            c.validation_split,
-                            c.probe_size,
-                            c.probes_per_epoch,
+                            dataset=c.dataset,
+                            arch=c.arch,
+                            hidden=c.hidden,
+                            bn_position=c.bn_position,
+                            norm=norm,
+                            groups=c.groups if norm == "group" else None,
+                            virtual_batch_size=c.virtual_batch_size if norm == "ghost" else None,
+                            init_scale=scale,
+                            dropout=rate,
+                            dropout_position=c.dropout_position if rate else None,
+                            optimizer=c.optimizer,
+                            learning_rate=lr,
+                            epochs=c.epochs,
+                            batch_size=bs,
+                            seed=seed,
+                            limit=c.limit,
+                            validation_split=c.validation_split,
+                            probe_size=c.probe_size,
+                            probes_per_epoch=c.probes_per_epoch,
                         )
                     )
         return out
@@ -211,17 +302,24 @@ class SweepConfig:
     def to_dict(self):
         d = asdict(self)
         d["hidden"] = list(self.hidden) if self.hidden else None
-        d["batch_sizes"] = list(self.batch_sizes)
-        d["seed_list"] = list(self.seed_list)
+        for k in ("norms", "init_scales", "dropouts", "learning_rates", "batch_sizes", "seed_list"):
+            d[k] = list(d[k]) if d[k] is not None else None
         return d
 
     @classmethod
     def from_dict(cls, d):
         d = dict(d)
         d["hidden"] = tuple(d["hidden"]) if d.get("hidden") else None
-        d["batch_sizes"] = tuple(d["batch_sizes"])
-        d["seed_list"] = tuple(d.get("seed_list", ()))
+        for k in ("norms", "init_scales", "dropouts", "learning_rates", "batch_sizes", "seed_list"):
+            d[k] = tuple(d[k]) if d.get(k) is not None else None
+        d["seed_list"] = d["seed_list"] or ()
         return cls(**d)
+
+
+def _as_tuple(value):
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
 
 def _choice(value, allowed, what, option):
@@ -234,3 +332,15 @@ def _positive_int(value, what, option):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise LabError(f"{what} must be a whole number >= 1, got {value!r}: fix {option}")
     return int(value)
+
+
+def _positive_float(value, what, example):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise LabError(f"{what} must be a positive number, got {value!r}: {example}")
+    return float(value)
+
+
+def _dropout(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+        raise LabError(f"dropout rate must be in [0, 1), got {value!r}: e.g. --dropout 0.2")
+    return float(value)

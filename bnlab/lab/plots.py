@@ -1,8 +1,13 @@
 """The report's figures (matplotlib, Agg backend): each function takes a Results and returns a Figure.
 
-* ``curves``      accuracy and loss per epoch, with and without BN, per batch size: seed mean as a line,
-                  min-max over seeds as a band; validation solid, training dashed.
-* ``batch_size``  final validation accuracy and time per epoch against batch size.
+One colour per normalization throughout (``none`` red, ``batch`` blue, ...).
+
+* ``curves``      accuracy and loss per epoch, per cell (at most MAX_CELLS columns), one line per norm:
+                  seed mean as a line, min-max over seeds as a band; validation solid, training dashed.
+* ``batch_size``  final validation accuracy and time per epoch against batch size (the other axes at
+                  their first value).
+* ``axes``        final validation accuracy against each other swept axis (learning rate, init scale,
+                  dropout), the other axes at their first value; only when such an axis has several values.
 * ``drift``       per hidden layer, how the distribution of the Dense output z and of the quantity BN
                   normalizes moved during training (seed means of the probes).
 * ``gradients``   per layer, the gradient norm ||dL/dW|| and the one-step update ratio ||dW||/||W||
@@ -15,9 +20,20 @@ import numpy as np
 from matplotlib.figure import Figure  # figures without pyplot: no backend is chosen or changed
 
 from bnlab.lab import analysis
+from bnlab.lab.conclusions import cell_name
+from bnlab.lab.config import CELL_AXES, NORM_NAMES
 
-COLORS = {False: "#d62728", True: "#1f77b4"}
-NAMES = {False: "no BN", True: "BN"}
+COLORS = {
+    "none": "#d62728",
+    "batch": "#1f77b4",
+    "layer": "#2ca02c",
+    "group": "#9467bd",
+    "renorm": "#ff7f0e",
+    "ghost": "#8c564b",
+}
+NAMES = NORM_NAMES
+MAX_CELLS = 8
+AXIS_TITLES = {"learning_rate": "learning rate", "init_scale": "init scale (× default)", "dropout": "dropout rate"}
 LAYER_COLORS = ["#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 KIND_TITLES = {
     "z": "Dense output z = xW + b",
@@ -35,9 +51,10 @@ def _title(fig, results, what, spread=True):
         if seeds > 1
         else ("one seed")
     )
+    lrs = "/".join(f"{v:g}" for v in c["learning_rates"])
     setup = (
-        f"{c['arch']} ({'-'.join(map(str, c['hidden']))}, BN {c['bn_position']} ReLU) on {c['dataset']}, "
-        f"{c['optimizer']} lr={c['learning_rate']:g}; {over}"
+        f"{c['arch']} ({'-'.join(map(str, c['hidden']))}, norm {c['bn_position']} ReLU) on {c['dataset']}, "
+        f"{c['optimizer']} lr={lrs}; {over}"
     )
     fig.suptitle(f"{what}\n{setup}", fontsize=10)
 
@@ -47,56 +64,81 @@ def _grid(nrows, ncols, width=4.6, height=3.4):
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
+def _norms(results):
+    return results.config["norms"]
+
+
+def _first_cells(results, vary):
+    """The cells where every axis but ``vary`` is at its first value, in order of ``vary``."""
+    grouped = analysis.groups(results.records, _norms(results))
+    first = analysis.cells(grouped)[0]
+    keep = [i for i, a in enumerate(CELL_AXES) if a != vary]
+    return grouped, [c for c in analysis.cells(grouped) if all(c[i] == first[i] for i in keep)]
+
+
 def curves(results):
-    grouped = analysis.groups(results.records)
-    sizes = sorted({bs for bs, _ in grouped})
-    fig, axes = _grid(2, max(1, len(sizes)))
-    for j, bs in enumerate(sizes):
+    grouped = analysis.groups(results.records, _norms(results))
+    cells = analysis.cells(grouped)
+    shown = cells[:MAX_CELLS]
+    fig, axes = _grid(2, max(1, len(shown)))
+    for j, cell in enumerate(shown):
         for i, (metric, label) in enumerate((("accuracy", "accuracy"), ("loss", "loss"))):
             ax = axes[i, j]
-            for bn in (False, True):
-                runs = grouped.get((bs, bn))
+            for norm in _norms(results):
+                runs = grouped.get((cell, norm))
                 if not runs:
                     continue
                 x = np.arange(1, len(runs[0]["epochs"]) + 1)
                 for key, style, alpha in ((f"val_{metric}", "-", 0.25), (metric, "--", 0.12)):
                     mean, lo, hi = analysis.band(runs, lambda r, k=key: analysis.series(r, k))
                     kind = "validation" if key.startswith("val_") else "training"
-                    ax.plot(x, mean, style, color=COLORS[bn], marker="o", ms=3, label=f"{NAMES[bn]}, {kind}")
+                    ax.plot(x, mean, style, color=COLORS[norm], marker="o", ms=3, label=f"{NAMES[norm]}, {kind}")
                     if len(runs) > 1:
-                        ax.fill_between(x, lo, hi, color=COLORS[bn], alpha=alpha, lw=0)
-            ax.set_title(f"{label} — batch size {bs}")
+                        ax.fill_between(x, lo, hi, color=COLORS[norm], alpha=alpha, lw=0)
+            ax.set_title(f"{label} — {cell_name(analysis.cell_dict(cell), results.config)}", fontsize=9)
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8, loc="best")
-    _title(fig, results, "Accuracy and loss per epoch, with and without BN")
+    more = f" (first {MAX_CELLS} of {len(cells)} configurations)" if len(cells) > MAX_CELLS else ""
+    _title(fig, results, f"Accuracy and loss per epoch, per normalization{more}")
     return fig
 
 
+def _final(runs):
+    finals = np.array([analysis.series(r, "val_accuracy")[-1] for r in runs])
+    with np.errstate(all="ignore"), analysis._quiet_nan():
+        return np.nanmean(finals), np.nanmin(finals), np.nanmax(finals)
+
+
+def _accuracy_against(ax, grouped, cells, axis, results):
+    """Final validation accuracy (mean, min-max error bars) against one axis, a line per norm."""
+    k = CELL_AXES.index(axis)
+    for norm in _norms(results):
+        pts = [(c[k], *_final(grouped[c, norm])) for c in cells if (c, norm) in grouped]
+        if not pts:
+            continue
+        xs, mean, lo, hi = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
+        yerr = 100 * np.vstack([mean - lo, hi - mean])
+        ax.errorbar(xs, 100 * mean, yerr=yerr, color=COLORS[norm], marker="o", capsize=4, label=NAMES[norm])
+    ax.set_ylabel("final validation accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def batch_size(results):
-    summary = results.summary()
-    rows = summary.rows
+    grouped, cells = _first_cells(results, "batch_size")
     fig, axes = _grid(1, 2)
-    sizes = [r["batch_size"] for r in rows]
-    for bn, key in ((False, "nobn"), (True, "bn")):
-        acc = np.array([r[key]["val_accuracy_final"] for r in rows])
-        lo = acc - np.array([r[key]["val_accuracy_final_min"] for r in rows])
-        hi = np.array([r[key]["val_accuracy_final_max"] for r in rows]) - acc
-        axes[0, 0].errorbar(
-            sizes,
-            100 * acc,
-            yerr=100 * np.vstack([lo, hi]),
-            color=COLORS[bn],
-            marker="o",
-            capsize=4,
-            label=NAMES[bn],
-        )
-        axes[0, 1].plot(sizes, [r[key]["epoch_time"] for r in rows], color=COLORS[bn], marker="o", label=NAMES[bn])
-    epochs = results.config["epochs"]
-    axes[0, 0].set_title(f"final validation accuracy (after {epochs} epochs)")
-    axes[0, 0].set_ylabel("validation accuracy (%)")
+    _accuracy_against(axes[0, 0], grouped, cells, "batch_size", results)
+    for norm in _norms(results):
+        pts = [
+            (c[0], np.mean([analysis.epoch_time(r) for r in grouped[c, norm]])) for c in cells if (c, norm) in grouped
+        ]
+        if pts:
+            axes[0, 1].plot(*zip(*pts, strict=True), color=COLORS[norm], marker="o", label=NAMES[norm])
+    sizes = [c[0] for c in cells]
+    axes[0, 0].set_title(f"final validation accuracy (after {results.config['epochs']} epochs)")
     axes[0, 1].set_title("time per epoch (median epoch, mean over seeds)")
     axes[0, 1].set_ylabel("seconds per epoch")
     axes[0, 1].set_ylim(bottom=0)
@@ -111,6 +153,27 @@ def batch_size(results):
     return fig
 
 
+def sweep_axes(results):
+    c = results.config
+    swept = [
+        a
+        for a, key in (("learning_rate", "learning_rates"), ("init_scale", "init_scales"), ("dropout", "dropouts"))
+        if len(c[key]) > 1
+    ]
+    if not swept:
+        return None
+    fig, axes = _grid(1, len(swept))
+    for ax, axis in zip(axes[0], swept, strict=True):
+        grouped, cells = _first_cells(results, axis)
+        _accuracy_against(ax, grouped, cells, axis, results)
+        if axis != "dropout":
+            ax.set_xscale("log")
+        ax.set_xlabel(AXIS_TITLES[axis])
+        ax.set_title(f"final validation accuracy against the {AXIS_TITLES[axis]}", fontsize=10)
+    _title(fig, results, "Final accuracy against each swept axis (the other axes at their first value)")
+    return fig
+
+
 def _trace(runs, layer, key):
     """x (epochs) and the seed mean of a trace statistic."""
     x = np.array([t["epoch"] for t in runs[0]["trace"]])
@@ -119,26 +182,28 @@ def _trace(runs, layer, key):
         return x, np.nanmean(vals, axis=0)
 
 
-def drift(results, batch_size=None):
-    grouped = analysis.groups(results.records)
-    bs = batch_size if batch_size is not None else min(bs for bs, _ in grouped)
+def drift(results):
+    grouped = analysis.groups(results.records, _norms(results))
+    cell = analysis.cells(grouped)[0]
     kinds = ["z", analysis.normalized_kind(results.config["bn_position"])]
     layers = analysis.hidden_layers(next(iter(grouped.values()))[0])
+    if not layers:
+        return None
     fig, axes = _grid(len(layers), 2, width=5.2, height=2.9)
     for i, layer in enumerate(layers):
         for j, kind in enumerate(kinds):
             ax = axes[i, j]
-            for bn in (False, True):
-                runs = grouped.get((bs, bn))
+            for norm in _norms(results):
+                runs = grouped.get((cell, norm))
                 if not runs:
                     continue
                 # Ioffe & Szegedy's figure 1: the 15th, 50th and 85th percentiles over training
                 x, mid = _trace(runs, layer, f"{kind}_p50")
                 lo, hi = _trace(runs, layer, f"{kind}_p15")[1], _trace(runs, layer, f"{kind}_p85")[1]
-                ax.plot(x, mid, color=COLORS[bn], lw=2, label=f"{NAMES[bn]}: median")
-                ax.plot(x, lo, color=COLORS[bn], lw=0.8, ls="--", label=f"{NAMES[bn]}: 15th / 85th pct")
-                ax.plot(x, hi, color=COLORS[bn], lw=0.8, ls="--")
-                ax.fill_between(x, lo, hi, color=COLORS[bn], alpha=0.10, lw=0)
+                ax.plot(x, mid, color=COLORS[norm], lw=2, label=f"{NAMES[norm]}: median")
+                ax.plot(x, lo, color=COLORS[norm], lw=0.8, ls="--", label=f"{NAMES[norm]}: 15th / 85th pct")
+                ax.plot(x, hi, color=COLORS[norm], lw=0.8, ls="--")
+                ax.fill_between(x, lo, hi, color=COLORS[norm], alpha=0.10, lw=0)
             ax.set_title(f"{layer}: {KIND_TITLES[kind]}", fontsize=10)
             ax.set_xlabel("epoch")
             ax.set_ylabel("value on the probe batch")
@@ -147,15 +212,15 @@ def drift(results, batch_size=None):
     _title(
         fig,
         results,
-        f"Drift of each hidden layer's distribution during training (batch size {bs})",
+        "Drift of each hidden layer's distribution during training "
+        f"({cell_name(analysis.cell_dict(cell), results.config)})",
         spread=False,
     )
     return fig
 
 
 def gradients(results):
-    grouped = analysis.groups(results.records)
-    sizes = sorted({bs for bs, _ in grouped})
+    grouped, cells = _first_cells(results, "batch_size")
     any_run = next(iter(grouped.values()))[0]
     names = [layer["name"] for layer in any_run["layers"] if layer["kind"] in ("dense", "output")]
     styles = ["-", "--", ":", "-."]
@@ -164,15 +229,15 @@ def gradients(results):
     for j, name in enumerate(names):
         for i, (key, label) in enumerate(rows):
             ax = axes[i, j]
-            for bn in (False, True):
-                for k, bs in enumerate(sizes):
-                    runs = grouped.get((bs, bn))
+            for norm in _norms(results):
+                for k, cell in enumerate(cells):
+                    runs = grouped.get((cell, norm))
                     if not runs:
                         continue
                     x, y = _trace(runs, name, key)  # every probe, faint; the epoch means, bold
                     ok = np.isfinite(y) & (y > 0)
                     style = styles[k % len(styles)]
-                    ax.plot(x[ok], y[ok], style, color=COLORS[bn], lw=0.7, alpha=0.35)
+                    ax.plot(x[ok], y[ok], style, color=COLORS[norm], lw=0.7, alpha=0.35)
                     epoch_key = "grad_norm" if key == "grad_norm" else "update_ratio_step"
                     mean = analysis.band(runs, lambda r, n=name, e=epoch_key: analysis.layer_series(r, n, e))[0]
                     centers = np.arange(len(mean)) + 0.5
@@ -180,11 +245,11 @@ def gradients(results):
                         centers,
                         mean,
                         style,
-                        color=COLORS[bn],
+                        color=COLORS[norm],
                         lw=2,
                         marker="o",
                         ms=3,
-                        label=f"{NAMES[bn]}, batch {bs}",
+                        label=f"{NAMES[norm]}, batch {cell[0]}",
                     )
             ax.set_yscale("log")
             ax.set_title(f"{name}: {label}", fontsize=9)
@@ -200,13 +265,13 @@ def gradients(results):
     return fig
 
 
-def bn_params(results, batch_size=None):
-    grouped = analysis.groups(results.records)
-    bn_sizes = sorted(bs for bs, bn in grouped if bn)
-    if not bn_sizes:
+def bn_params(results):
+    grouped = analysis.groups(results.records, _norms(results))
+    with_bn = [(cell, norm) for cell, norm in grouped if grouped[cell, norm][0]["bn_final"]]
+    if not with_bn:
         return None
-    bs = batch_size if batch_size is not None else bn_sizes[0]
-    runs = grouped[bs, True]
+    cell, norm = with_bn[0]
+    runs = grouped[cell, norm]
     names = [layer["name"] for layer in runs[0]["layers"] if layer["kind"] == "batchnorm"]
     fig, axes = _grid(1, 3, width=4.4)
     x = np.arange(0, len(runs[0]["epochs"]) + 1)
@@ -241,13 +306,15 @@ def bn_params(results, batch_size=None):
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    _title(fig, results, f"What the BN layers learned and tracked (batch size {bs})", spread=False)
+    where = cell_name(analysis.cell_dict(cell), results.config)
+    _title(fig, results, f"What the {NAMES[norm]} layers learned and tracked ({where})", spread=False)
     return fig
 
 
 FIGURES = {
     "curves": curves,
     "batch_size": batch_size,
+    "axes": sweep_axes,
     "drift": drift,
     "gradients": gradients,
     "bn_params": bn_params,

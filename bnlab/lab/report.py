@@ -7,12 +7,15 @@ figure captions are fixed.
 
 import html
 
+from bnlab.lab.config import NORM_NAMES
 from bnlab.lab.store import atomic_write_text
 
 CAPTIONS = {
-    "curves": "Accuracy and loss per epoch. Solid: validation (inference mode, moving statistics); dashed: "
-    "training (running mean over the epoch, batch statistics). Bands: min–max over seeds.",
+    "curves": "Accuracy and loss per epoch, one colour per normalization. Solid: validation (inference mode, "
+    "moving statistics); dashed: training (running mean over the epoch, batch statistics). Bands: min–max over seeds.",
     "batch_size": "Final validation accuracy (error bars: min–max over seeds) and time per epoch against batch size.",
+    "axes": "Final validation accuracy (error bars: min–max over seeds) against the learning rate, the scale of "
+    "the initial weights and the dropout rate, whichever the sweep varied.",
     "drift": "How each hidden layer's distributions move during training, on a fixed probe batch (BN in "
     "training mode, from the probe's own statistics). Left: the Dense output before BN. Right: "
     "the quantity BN normalizes. This is the 'internal covariate shift' the seeds talk about.",
@@ -41,7 +44,10 @@ def _setup(results):
         (
             "network",
             f"{c['arch']}: {' → '.join(str(h) for h in c['hidden'])} → {d.get('classes', '?')}, "
-            f"ReLU, BN {c['bn_position']} each ReLU in the BN model",
+            f"ReLU, the normalization {c['bn_position']} each ReLU; norms compared: "
+            f"{', '.join(NORM_NAMES[n] for n in c['norms'])} (baseline {NORM_NAMES[c['norms'][0]]})"
+            + (f"; group norm with {c['groups']} groups" if "group" in c["norms"] else "")
+            + (f"; ghost BN over virtual batches of {c['virtual_batch_size']}" if "ghost" in c["norms"] else ""),
         ),
         (
             "data",
@@ -50,9 +56,16 @@ def _setup(results):
         ),
         (
             "training",
-            f"{c['optimizer']} lr={c['learning_rate']:g}, {c['epochs']} epochs, batch sizes "
-            f"{', '.join(map(str, c['batch_sizes']))}, seeds {', '.join(map(str, c['seed_list']))}; "
-            "every run from fresh weights",
+            f"{c['optimizer']} lr {', '.join(f'{v:g}' for v in c['learning_rates'])}, {c['epochs']} epochs, batch "
+            f"sizes {', '.join(map(str, c['batch_sizes']))}, init scales "
+            f"{', '.join(f'{v:g}' for v in c['init_scales'])} × glorot_uniform, dropout "
+            f"{', '.join(f'{v:g}' for v in c['dropouts'])}"
+            + (
+                (" right before the normalization" if c["dropout_position"] == "before" else " at each block's end")
+                if any(c["dropouts"])
+                else ""
+            )
+            + f", seeds {', '.join(map(str, c['seed_list']))}; every run from fresh weights",
         ),
         (
             "execution",
@@ -82,7 +95,7 @@ def write(results, out, figures):
             else "(the best seed-mean validation accuracy that every model reached, rounded down)."
         )
     )
-    title = f"Batch normalization: {results.config['arch']} on {results.config['dataset']}"
+    title = f"Normalization compared: {results.config['arch']} on {results.config['dataset']}"
     rel = {name: f"plots/{path.name}" for name, path in figures.items()}
     failed = [f"{f['run_id']}: {f['error']}" for f in results.failed]
 
@@ -92,7 +105,8 @@ def write(results, out, figures):
         "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in summary.conclusions) + "</ul>",
         "<h2>Summary</h2>",
         html_table(header, rows),
-        f"<p class='note'>Accuracies: mean over seeds (± standard deviation). {html.escape(target_note)} "
+        f"<p class='note'>Accuracies: mean over seeds (± standard deviation); gaps in points against the "
+        f"baseline of the same configuration. {html.escape(target_note)} "
         "Time per epoch excludes the lab's own probes.</p>",
     ]
     for name, src in rel.items():
@@ -126,8 +140,8 @@ def write(results, out, figures):
         "",
         _md_table(header, rows),
         "",
-        f"Accuracies: mean over seeds (± standard deviation). {target_note} Time per epoch excludes the "
-        "lab's own probes.",
+        f"Accuracies: mean over seeds (± standard deviation); gaps in points against the baseline of the same "
+        f"configuration. {target_note} Time per epoch excludes the lab's own probes.",
         "",
     ]
     for name, src in rel.items():

@@ -13,19 +13,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bnlab.lab import analysis, schema
-from bnlab.lab.conclusions import signed
+from bnlab.lab.conclusions import signed, varied_axes
+from bnlab.lab.config import CELL_AXES, NORM_NAMES, LabError, SweepConfig
 from bnlab.lab.schema import BN_KEYS, EPOCH_LAYER, TRACE_LAYER
 from bnlab.lab.store import atomic_write_text, dumps
 
-_RUN_COLS = ["run_id", "batch_size", "seed", "bn"]
+_RUN_COLS = ["run_id", *CELL_AXES, "seed", "norm"]
 _EPOCH_COLS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_time", "probe_time"]
 
 
 class Summary:
-    """The summary of a sweep: ``target_accuracy``, ``rows`` (one per batch size), ``conclusions``."""
+    """The summary of a sweep: ``target_accuracy``, ``rows`` (one per cell), ``conclusions``."""
 
-    def __init__(self, data):
-        self.data = data
+    def __init__(self, data, config=None):
+        self.data, self.config = data, config or {}
         self.target_accuracy = data["target_accuracy"]
         self.rows = data["rows"]
         self.conclusions = data["conclusions"]
@@ -35,32 +36,36 @@ class Summary:
         return self.data
 
     def table(self):
-        """(header, rows of strings) of the summary table, shared by text, Markdown and HTML."""
+        """(header, rows of strings) of the summary table, shared by text, Markdown and HTML: one line per
+        cell and normalization; the axes that vary get a column each."""
         t = self.target_accuracy
-        header = [
-            "batch size",
-            "val acc after epoch 1 (no BN / BN)",
-            "final val acc (no BN / BN)",
-            "final gap (BN − no BN)",
-            f"epochs to {_pct(t) if t is not None else 'target'} (no BN / BN)",
-            "time per epoch (no BN / BN)",
-            "BN time cost",
+        axes = varied_axes(self.config) if self.config else ["batch_size"]
+        titles = {"batch_size": "batch size", "learning_rate": "lr", "init_scale": "init scale", "dropout": "dropout"}
+        header = [titles[a] for a in axes] + [
+            "norm",
+            "val acc after epoch 1",
+            "final val acc",
+            "final gap vs baseline",
+            f"epochs to {_pct(t) if t is not None else 'target'}",
+            "time per epoch",
+            "time cost vs baseline",
         ]
         body = []
         for r in self.rows:
-            no, bn = r["nobn"], r["bn"]
-            body.append(
-                [
-                    str(r["batch_size"]),
-                    f"{_pct(no['val_accuracy_epoch1'])} / {_pct(bn['val_accuracy_epoch1'])}",
-                    f"{_pct(no['val_accuracy_final'], no['val_accuracy_final_std'])} / "
-                    f"{_pct(bn['val_accuracy_final'], bn['val_accuracy_final_std'])}",
-                    f"{signed(r['gap_final'])} pts",
-                    f"{_epochs(no['epochs_to_target'])} / {_epochs(bn['epochs_to_target'])}",
-                    f"{no['epoch_time']:.2f} s / {bn['epoch_time']:.2f} s",
-                    f"{signed(100 * r['time_overhead'], 0)}%",
-                ]
-            )
+            for norm, m in r["models"].items():
+                vs = r["vs_baseline"].get(norm)
+                body.append(
+                    [f"{r[a]:g}" for a in axes]
+                    + [
+                        NORM_NAMES[norm],
+                        _pct(m["val_accuracy_epoch1"]),
+                        _pct(m["val_accuracy_final"], m["val_accuracy_final_std"]),
+                        f"{signed(vs['gap_final'])} pts" if vs else "(baseline)" if norm == r["baseline"] else "–",
+                        _epochs(m["epochs_to_target"]),
+                        f"{m['epoch_time']:.2f} s",
+                        f"{signed(100 * vs['time_overhead'], 0)}%" if vs else "–",
+                    ]
+                )
         return header, body
 
     def __str__(self):
@@ -77,7 +82,7 @@ class Summary:
         return html_table(*self.table()) + f"<ul>{items}</ul>"
 
     def __repr__(self):
-        return f"<Summary: {len(self.rows)} batch sizes, target {self.target_accuracy}>"
+        return f"<Summary: {len(self.rows)} cells, target {self.target_accuracy}>"
 
 
 def _pct(x, std=None):
@@ -101,13 +106,8 @@ class Results:
 
     def __init__(self, config, records, out=None, failed=(), dataset=None, execution=None):
         self.config = config  # SweepConfig.to_dict() of the resolved config
-        order = {
-            (bs, s, bn): i
-            for i, (bs, s, bn) in enumerate(
-                (bs, s, bn) for bs in config["batch_sizes"] for s in config["seed_list"] for bn in (False, True)
-            )
-        }
-        self.records = sorted(records, key=lambda r: order.get((r["batch_size"], r["seed"], r["bn"]), 1 << 30))
+        order = {s.run_id: i for i, s in enumerate(SweepConfig.from_dict(config).runs())}
+        self.records = sorted(records, key=lambda r: order.get(r["run_id"], 1 << 30))
         self.out = Path(out) if out is not None else None
         self.failed = list(failed)
         self.dataset = dataset or {}
@@ -116,15 +116,22 @@ class Results:
 
     @classmethod
     def load(cls, out):
-        """Results from a folder written by ``write()`` (its metrics.json)."""
-        doc = json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
-        schema.check(doc)
+        """Results from a folder written by ``write()`` (its metrics.json; version 1 is upgraded, see
+        schema.upgrade); raises LabError for a file it cannot read."""
+        path = Path(out) / "metrics.json"
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise LabError(f"cannot read {path}: {e}; point at a folder written by bnlab compare") from None
+        if doc.get("schema_version") == schema.SCHEMA_VERSION:
+            schema.check(doc)
+        doc = schema.upgrade(doc)
         return cls(doc["config"], doc["runs"], out, doc["failed"], doc["dataset"], doc["execution"])
 
     def summary(self):
         if self._summary is None:
             classes = self.dataset.get("classes", 10)
-            self._summary = Summary(analysis.summarize(self.config, self.records, classes))
+            self._summary = Summary(analysis.summarize(self.config, self.records, classes), self.config)
         return self._summary
 
     def plot(self, kind="curves", **kwargs):
@@ -202,9 +209,11 @@ class Results:
             "summary": self.summary().to_dict(),
         }
 
-    def write(self, out=None):
-        """Write metrics.json (+ its schema), the CSV tables, the PNG figures and report.html/.md."""
-        from bnlab.lab import plots, report
+    def write(self, out=None, report=True):
+        """Write metrics.json (+ its schema), the CSV tables and, with ``report``, the PNG figures and
+        report.html/.md."""
+        from bnlab.lab import plots
+        from bnlab.lab import report as report_module
 
         out = Path(out) if out is not None else self.out
         (out / "plots").mkdir(parents=True, exist_ok=True)
@@ -214,8 +223,9 @@ class Results:
         atomic_write_text(out / "metrics.schema.json", json.dumps(schema.SCHEMA, indent=1) + "\n")
         for name, rows in self.tables().items():
             atomic_write_text(out / f"{name}.csv", _csv(rows))
-        figures = plots.save_all(self, out / "plots") if self.records else {}
-        report.write(self, out, figures)
+        if report:
+            figures = plots.save_all(self, out / "plots") if self.records else {}
+            report_module.write(self, out, figures)
         self.out = out
         return out
 
@@ -225,7 +235,7 @@ class Results:
     def __repr__(self):
         c = self.config
         return (
-            f"<Results {c['arch']} on {c['dataset']}: {len(self.records)} runs, batch sizes "
+            f"<Results {c['arch']} on {c['dataset']}: {len(self.records)} runs, norms {c['norms']}, batch sizes "
             f"{c['batch_sizes']}, {len(c['seed_list'])} seeds" + (f", folder {self.out}>" if self.out else ">")
         )
 

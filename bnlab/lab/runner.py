@@ -1,16 +1,12 @@
-"""One run: build the network (with or without BN) from fresh weights, train it, return its record.
+"""One run: build the network (networks.py) from fresh weights, train it, return its record.
 
 ``run_one(spec, data, threads)`` is a pure function of its arguments: it sets the engine's thread count
 and ``set_random_seed(spec.seed)`` itself, names every layer explicitly, and never reuses a model, so the
 same spec gives the same numbers in this process, in a worker process or on a Dask worker (only the
-timings and the host differ). With the same seed, the BN and the no-BN model start from the same Dense
-weights (BN's initial values are constants and draw nothing) and see the batches in the same order: the
-comparison is paired.
-
-Network: Flatten, then per hidden width ``Dense(h)`` followed by ``BatchNormalization()`` and
-``Activation("relu")`` in the order of ``bn_position`` (the no-BN model leaves BN out), then
-``Dense(classes, softmax)``; sparse categorical cross-entropy; Keras's default BN (momentum 0.99,
-epsilon 1e-3). The ReLU is a layer of its own in both models so that their only difference is BN.
+timings and the host differ). With the same seed, the models of a cell (one per normalization) start from
+the same kernels and see the batches in the same order: the comparison is paired. Loss: sparse
+categorical cross-entropy. After training: the test set in inference mode, and the deployment
+measurements (deploy.py).
 """
 
 import math
@@ -24,43 +20,21 @@ from datetime import datetime, timezone
 import numpy as np
 
 from bnlab import _core
-from bnlab.keras import Sequential, optimizers, utils
-from bnlab.keras.layers import Activation, BatchNormalization, Dense, Flatten
-from bnlab.lab import recorder
-from bnlab.lab.config import LabError
+from bnlab.keras import optimizers, utils
+from bnlab.keras.layers import BatchNormalization
+from bnlab.lab import deploy, recorder
+from bnlab.lab.config import CNN_ARCH, LabError
 from bnlab.lab.data import scaled
+from bnlab.lab.networks import build_model, describe_layers
 
 # The engine's random state and thread count are process-wide: runs in one process go one at a time
 # (a Dask worker with several threads would otherwise interleave two runs' seeds).
 _RUN_LOCK = threading.Lock()
 
 
-def build_model(spec, input_shape, classes):
-    """The spec's network, with BN when ``spec.bn``; call after set_random_seed."""
-    layers = [Flatten(input_shape=input_shape, name="flatten")]
-    for i, width in enumerate(spec.hidden, start=1):
-        dense, relu = Dense(width, name=f"dense_{i}"), Activation("relu", name=f"relu_{i}")
-        bn = [BatchNormalization(name=f"bn_{i}")] if spec.bn else []
-        layers += [dense, *bn, relu] if spec.bn_position == "before" else [dense, relu, *bn]
-    layers.append(Dense(classes, activation="softmax", name="output"))
-    return Sequential(layers, name=f"{spec.arch}_{'bn' if spec.bn else 'nobn'}")
-
-
 def _optimizer(spec):
     cls = {"sgd": optimizers.SGD, "adam": optimizers.Adam, "rmsprop": optimizers.RMSprop}[spec.optimizer]
     return cls(learning_rate=spec.learning_rate)
-
-
-def describe_layers(model):
-    """[{"name", "kind", "units"}] of the layers that hold weights or normalize."""
-    out = []
-    for layer in model.layers:
-        if isinstance(layer, Dense):
-            kind = "output" if layer is model.layers[-1] else "dense"
-            out.append({"name": layer.name, "kind": kind, "units": layer.units})
-        elif isinstance(layer, BatchNormalization):
-            out.append({"name": layer.name, "kind": "batchnorm", "units": int(layer.gamma.shape[0])})
-    return out
 
 
 def run_one(spec, data, threads=1, progress=None):
@@ -80,6 +54,8 @@ def _run(spec, data, threads, progress):
     started, t_start = datetime.now(timezone.utc), time.perf_counter()
     _core.set_num_threads(int(threads))
     x, y, x_test, y_test = scaled(data)
+    if spec.arch == CNN_ARCH and x.ndim == 3:  # grey images (n, 28, 28): one channel, channels last
+        x, x_test = x[..., None], x_test[..., None]
     n_train = math.floor(len(x) * (1.0 - spec.validation_split))
     if n_train < 1 or n_train == len(x):
         raise LabError(
@@ -87,9 +63,16 @@ def _run(spec, data, threads, progress):
             "validation data: raise --limit or change --validation-split"
         )
     steps = math.ceil(n_train / spec.batch_size)
+    vbs, last = spec.virtual_batch_size, n_train % spec.batch_size
+    if vbs and last % vbs:
+        raise LabError(
+            f"ghost BN: the last batch of an epoch has {last} samples ({n_train} training samples, batch size "
+            f"{spec.batch_size}), which --virtual-batch-size {vbs} does not divide: change --limit or "
+            "--virtual-batch-size"
+        )
     utils.clear_session()
     utils.set_random_seed(spec.seed)
-    model = build_model(spec, data.input_shape, data.classes)
+    model = build_model(spec, x.shape[1:], data.classes)
     model.compile(optimizer=_optimizer(spec), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     probe_x = x[: min(spec.probe_size, n_train)]
 
@@ -119,6 +102,7 @@ def _run(spec, data, threads, progress):
             callbacks=[rec],
         )
         test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
+        deployment = deploy.measure(model, x[n_train:], y[n_train:], x[:n_train], y[:n_train], spec)
     bn_final = {
         layer.name: {
             k: getattr(layer, k).numpy().astype(float).tolist()
@@ -133,7 +117,10 @@ def _run(spec, data, threads, progress):
         "spec": spec.to_dict(),
         "batch_size": spec.batch_size,
         "seed": spec.seed,
-        "bn": spec.bn,
+        "norm": spec.norm,
+        "learning_rate": spec.learning_rate,
+        "init_scale": spec.init_scale,
+        "dropout": spec.dropout,
         "threads": int(threads),
         "host": platform.node(),
         "pid": os.getpid(),
@@ -151,6 +138,7 @@ def _run(spec, data, threads, progress):
         "test": {"loss": float(test_loss), "accuracy": float(test_acc)},
         "bn_initial": rec.bn_initial,
         "bn_final": bn_final,
+        "deploy": deployment,
         "diverged": not all(v is not None and np.isfinite(v) for v in losses),
         "warnings": sorted({str(w.message) for w in caught}),
     }

@@ -1,12 +1,19 @@
-"""The JSON Schema of ``metrics.json`` (schema_version 1) and a small validator for it.
+"""The JSON Schema of ``metrics.json`` (schema_version 2) and a small validator for it.
 
 ``SCHEMA`` is standard JSON Schema (draft 2020-12) and is written next to every ``metrics.json`` as
 ``metrics.schema.json``, so any validator can check the files. ``validate(doc)`` checks a document here
 without a dependency; it implements the keywords the schema uses: type, properties, required,
 additionalProperties, items, enum, minimum, maximum, minItems, const. docs/LAB.md explains each field.
+
+Version 2 (the sweep axes) replaced the run's ``bn`` flag by ``norm`` and added the axes (learning rate,
+init scale, dropout), the ``deploy`` block, and summary rows per cell with one model per norm. ``upgrade``
+turns a version-1 document into version 2 (its runs were all ``none`` or ``batch``); its summary is
+recomputed from the runs when loaded.
 """
 
-SCHEMA_VERSION = 1
+from bnlab.lab.config import NORMS, LabError
+
+SCHEMA_VERSION = 2
 
 NUM = {"type": ["number", "null"]}  # null: not measured, or not finite (a diverged run)
 POS_INT = {"type": "integer", "minimum": 1}
@@ -52,7 +59,12 @@ SPEC = _obj(
         "arch": STR,
         "hidden": {"type": "array", "items": POS_INT, "minItems": 1},
         "bn_position": {"enum": ["before", "after"]},
-        "bn": {"type": "boolean"},
+        "norm": {"enum": list(NORMS)},
+        "groups": {"type": ["integer", "null"], "minimum": 1},
+        "virtual_batch_size": {"type": ["integer", "null"], "minimum": 1},
+        "init_scale": {"type": "number", "minimum": 0},
+        "dropout": {"type": "number", "minimum": 0, "maximum": 1},
+        "dropout_position": {"enum": ["before", "after", None]},
         "optimizer": {"enum": ["sgd", "adam", "rmsprop"]},
         "learning_rate": {"type": "number", "minimum": 0},
         "epochs": POS_INT,
@@ -79,13 +91,29 @@ EPOCH = _obj(
     }
 )
 
+DEPLOY = _obj(
+    {
+        "samples": NAT,
+        "batch_size": POS_INT,
+        "train_accuracy": NUM,
+        "inference_accuracy": NUM,
+        "train_mode_accuracy": NUM,
+        "shifted_inference_accuracy": NUM,
+        "shifted_train_mode_accuracy": NUM,
+        "moving_stats": {"type": "object", "additionalProperties": _num_map(["mean_error", "log_var_error"])},
+    }
+)
+
 RUN = _obj(
     {
         "run_id": STR,
         "spec": SPEC,
         "batch_size": POS_INT,
         "seed": NAT,
-        "bn": {"type": "boolean"},
+        "norm": {"enum": list(NORMS)},
+        "learning_rate": {"type": "number", "minimum": 0},
+        "init_scale": {"type": "number", "minimum": 0},
+        "dropout": {"type": "number", "minimum": 0},
         "threads": POS_INT,
         "host": STR,
         "pid": NAT,
@@ -99,7 +127,13 @@ RUN = _obj(
         "params": POS_INT,
         "layers": {
             "type": "array",
-            "items": _obj({"name": STR, "kind": {"enum": ["dense", "batchnorm", "output"]}, "units": POS_INT}),
+            "items": _obj(
+                {
+                    "name": STR,
+                    "kind": {"enum": ["dense", "conv", "batchnorm", "layernorm", "groupnorm", "output"]},
+                    "units": POS_INT,
+                }
+            ),
         },
         "epochs": {"type": "array", "items": EPOCH, "minItems": 1},
         "trace": {
@@ -121,10 +155,12 @@ RUN = _obj(
                 {k: {"type": "array", "items": NUM} for k in ("moving_mean", "moving_variance", "gamma", "beta")}
             ),
         },
+        "deploy": DEPLOY,
         "diverged": {"type": "boolean"},
         "warnings": {"type": "array", "items": STR},
     }
 )
+RUN["required"].remove("deploy")  # absent in runs upgraded from version 1
 
 MODEL_ROW = _obj(
     {
@@ -152,11 +188,15 @@ SUMMARY = _obj(
             "items": _obj(
                 {
                     "batch_size": POS_INT,
-                    "nobn": MODEL_ROW,
-                    "bn": MODEL_ROW,
-                    "gap_epoch1": NUM,
-                    "gap_final": NUM,
-                    "time_overhead": NUM,
+                    "learning_rate": {"type": "number"},
+                    "init_scale": {"type": "number"},
+                    "dropout": {"type": "number"},
+                    "baseline": {"enum": list(NORMS)},
+                    "models": {"type": "object", "additionalProperties": MODEL_ROW},
+                    "vs_baseline": {
+                        "type": "object",
+                        "additionalProperties": _obj({"gap_epoch1": NUM, "gap_final": NUM, "time_overhead": NUM}),
+                    },
                 }
             ),
         },
@@ -167,7 +207,7 @@ SUMMARY = _obj(
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "bnlab compare: metrics of a BN-versus-no-BN sweep",
+    "title": "bnlab compare: metrics of a normalization sweep",
     **_obj(
         {
             "schema": {"const": "bnlab.lab.metrics"},
@@ -181,8 +221,11 @@ SCHEMA = {
                     "arch",
                     "hidden",
                     "bn_position",
+                    "norms",
                     "optimizer",
-                    "learning_rate",
+                    "learning_rates",
+                    "init_scales",
+                    "dropouts",
                     "epochs",
                     "batch_sizes",
                     "seed_list",
@@ -259,3 +302,39 @@ def check(doc):
     if errors:
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         raise ValueError("metrics.json does not match its schema: " + "; ".join(errors[:5]) + more)
+
+
+def upgrade(doc):
+    """A metrics document in the current version: version 2 as it is, version 1 converted (its runs were
+    trained without dropout, at scale 1, with ``none`` or ``batch``; the summary is left to be recomputed);
+    anything else raises LabError."""
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    if doc.get("schema") != "bnlab.lab.metrics" if isinstance(doc, dict) else True:
+        raise LabError("not a bnlab metrics.json (no 'schema': 'bnlab.lab.metrics'): point at a bnlab compare folder")
+    if version == SCHEMA_VERSION:
+        return doc
+    if version != 1:
+        raise LabError(
+            f"metrics.json has schema version {version!r}, which this bnlab (version {SCHEMA_VERSION}) cannot read: "
+            "upgrade bnlab, or run the sweep again into a new --out folder"
+        )
+    config = dict(doc["config"])
+    lr = config.pop("learning_rate")
+    config.update(
+        norms=["none", "batch"],
+        groups=4,
+        virtual_batch_size=8,
+        init_scales=[1.0],
+        dropouts=[0.0],
+        dropout_position="before",
+        learning_rates=[lr],
+    )
+    runs = []
+    for r in doc["runs"]:
+        spec = dict(r["spec"])
+        norm = "batch" if spec.pop("bn") else "none"
+        spec.update(norm=norm, groups=None, virtual_batch_size=None, init_scale=1.0, dropout=0.0, dropout_position=None)
+        run = {k: v for k, v in r.items() if k != "bn"}
+        run.update(spec=spec, norm=norm, learning_rate=spec["learning_rate"], init_scale=1.0, dropout=0.0)
+        runs.append(run)
+    return {**doc, "schema_version": SCHEMA_VERSION, "config": config, "runs": runs, "summary": None}

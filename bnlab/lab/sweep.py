@@ -11,15 +11,19 @@ from bnlab.lab.config import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_DATASET,
     DEFAULT_EPOCHS,
+    DEFAULT_GROUPS,
     DEFAULT_LIMIT,
+    DEFAULT_NORMS,
     DEFAULT_OPTIMIZER,
     DEFAULT_PROBES_PER_EPOCH,
     DEFAULT_SEEDS,
     DEFAULT_VALIDATION_SPLIT,
+    DEFAULT_VIRTUAL_BATCH_SIZE,
     LabError,
     SweepConfig,
 )
 from bnlab.lab.executor import default_threads, execute
+from bnlab.lab.networks import check_available
 from bnlab.lab.progress import SweepProgress
 from bnlab.lab.results import Results
 from bnlab.lab.store import RunStore
@@ -31,6 +35,12 @@ def sweep(
     *,
     hidden=None,
     bn_position=None,
+    norms=DEFAULT_NORMS,
+    groups=DEFAULT_GROUPS,
+    virtual_batch_size=DEFAULT_VIRTUAL_BATCH_SIZE,
+    init_scales=(1.0,),
+    dropout=0.0,
+    dropout_position="before",
     optimizer=DEFAULT_OPTIMIZER,
     learning_rate=None,
     epochs=DEFAULT_EPOCHS,
@@ -46,17 +56,26 @@ def sweep(
     scheduler=None,
     rerun=False,
     quiet=True,
+    report=True,
 ):
-    """Train the network with and without BN for every batch size and seed; return the Results.
+    """Train the network with each normalization for every cell of the axes and every seed; return the
+    Results.
 
     Args:
         dataset: "fashion_mnist", "mnist" or "cifar10".
         arch: "seed000" (784-128-10, BN before ReLU), "seed002" (512-256-128, BN after ReLU), "seed003"
-            (128-64, BN before ReLU; the default); leave it out when giving ``hidden``.
-        hidden, bn_position: your own hidden widths, and where BN goes ("before"/"after" the ReLU; it
-            overrides a seed network's position too).
-        optimizer, learning_rate: "sgd", "adam" or "rmsprop"; the rate defaults to the demo's for SGD and
-            to Keras's default otherwise.
+            (128-64, BN before ReLU; the default), "cnn" (the small CNN); leave it out when giving ``hidden``.
+        hidden, bn_position: your own hidden widths, and where the normalization goes ("before"/"after"
+            the ReLU; it overrides a built-in network's position too).
+        norms: the normalizations compared, the first is the baseline: "none", "batch", "layer",
+            "group", "renorm", "ghost".
+        groups, virtual_batch_size: group norm's group count (divides every width); ghost BN's virtual
+            batch size (divides every batch size).
+        init_scales: multiples of the default initial kernels (glorot_uniform draws, scaled).
+        dropout, dropout_position: a rate or several in [0, 1); "before" the normalization or "after"
+            the block's activation.
+        optimizer, learning_rate: "sgd", "adam" or "rmsprop"; one rate or several (an axis); the rate
+            defaults to the demo's for SGD and to Keras's default otherwise.
         epochs, batch_sizes, seeds: the sweep (seeds 0 .. seeds-1).
         limit: use the first ``limit`` training samples (None: all).
         validation_split: the last fraction of those held out for validation (Keras's rule).
@@ -67,6 +86,7 @@ def sweep(
         scheduler: a Dask scheduler address (``"tcp://host:8786"``) or a ``distributed.Client``.
         rerun: run again even the runs already finished in ``out``.
         quiet: no progress output.
+        report: with ``out``, write the figures and report.html/.md too (else only the data files).
     Raises:
         LabError: a bad option, a missing dataset or an unwritable ``out`` (one line, with the fix).
     """
@@ -75,10 +95,16 @@ def sweep(
         arch=arch,
         hidden=tuple(hidden) if hidden else None,
         bn_position=bn_position,
+        norms=_seq(norms),
+        groups=groups,
+        virtual_batch_size=virtual_batch_size,
+        init_scales=_seq(init_scales),
+        dropouts=_seq(dropout),
+        dropout_position=dropout_position,
         optimizer=optimizer,
-        learning_rate=learning_rate,
+        learning_rates=_seq(learning_rate) if learning_rate is not None else None,
         epochs=epochs,
-        batch_sizes=tuple(batch_sizes) if isinstance(batch_sizes, (list, tuple)) else batch_sizes,
+        batch_sizes=_seq(batch_sizes),
         seeds=seeds,
         limit=limit,
         validation_split=validation_split,
@@ -90,6 +116,7 @@ def sweep(
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise LabError(f"threads must be a whole number >= 1, got {threads!r}: fix --threads")
     threads = threads or default_threads(jobs, scheduler)
+    check_available(config)
     store = RunStore(out) if out is not None else None
     if store is not None:
         store.prepare()
@@ -145,10 +172,14 @@ def sweep(
     execution = {"jobs": jobs, "threads": threads, "scheduler": scheduler_name}
     results = Results(config.to_dict(), list(records.values()), out, failed, dataset_info, execution)
     if store is not None:
-        results.write(out)
+        results.write(out, report=report)
     return results
 
 
 def compare(dataset=DEFAULT_DATASET, arch=None, *, batch_size=DEFAULT_BATCH_SIZES[0], **kwargs):
-    """One batch size, with and without BN (``seeds`` repeats): ``sweep(batch_sizes=[batch_size])``."""
+    """One batch size, each normalization (``seeds`` repeats): ``sweep(batch_sizes=[batch_size])``."""
     return sweep(dataset, arch, batch_sizes=(batch_size,), **kwargs)
+
+
+def _seq(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
