@@ -6,6 +6,7 @@
 #include <numeric>
 #include <string>
 
+#include "core/profile.hpp"
 #include "core/rng.hpp"
 
 namespace bnlab::nn {
@@ -101,6 +102,7 @@ void Sequential::loss_and_grad(const Tensor& out, const Tensor& yb, Metrics& m, 
 
 void Sequential::train_step(const Tensor& xb, const Tensor& yb, Metrics& m) {
   ops::require(optimizer_ != nullptr, "compile the model before training it");
+  const profile::Scope timer({"train_step", xb.ndim() ? xb.dim(0) : 0, 0, 0});
   for (auto& layer : layers) layer->begin_step();
   const Tensor& out = forward(xb, true);
   loss_and_grad(out, yb, m, true);

@@ -8,8 +8,18 @@
 #include <algorithm>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "core/profile.hpp"
 
 namespace bnlab::cpu {
+namespace {
+// Row-major C(m, n) = op(A) op(B) + beta C with op(A) (m, k): cblas_sgemm, timed under `phase` when profiling.
+void gemm(const char* phase, bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+          float beta, float* c, int ldc) {
+  const profile::Scope timer({phase, m, n, k, ta ? 'T' : 'N', tb ? 'T' : 'N', 0, 0.0, 2.0 * m * n * k});
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b,
+              ldb, beta, c, ldc);
+}
+}  // namespace
 
 void dense_forward(float* out,           // (B, OUT)
                    const float* inp,     // (B, IN)
@@ -19,14 +29,15 @@ void dense_forward(float* out,           // (B, OUT)
   if (B == 0) return;
   float beta = 0.0f;
   if (bias) {  // start C from the broadcast bias so that sgemm adds the product to it (beta = 1)
+    const profile::Scope timer({"dense.bias", B, OUT, 0, '-', '-', 0, 0.0, 0.0, 8.0 * B * OUT});
     for (std::int64_t b = 0; b < B; ++b) std::copy(bias, bias + OUT, out + b * OUT);
     beta = 1.0f;
   }
   const int b = static_cast<int>(B), in = static_cast<int>(IN), o = static_cast<int>(OUT);
   if (weight_out_in)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, o, in, 1.0f, inp, in, weight, in, beta, out, o);
+    gemm("gemm.forward", false, true, b, o, in, inp, in, weight, in, beta, out, o);
   else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, o, in, 1.0f, inp, in, weight, o, beta, out, o);
+    gemm("gemm.forward", false, false, b, o, in, inp, in, weight, o, beta, out, o);
 }
 
 void dense_backward(float* dinp,          // (B, IN) or nullptr
@@ -37,6 +48,7 @@ void dense_backward(float* dinp,          // (B, IN) or nullptr
                     const float* weight,  // (IN, OUT) or (OUT, IN)
                     std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in, bool accumulate) {
   if (!accumulate) {
+    const profile::Scope timer({"dense.zero_grads", IN, OUT, 0, '-', '-', 0, 0.0, 0.0, 4.0 * IN * OUT});
     std::fill(dweight, dweight + IN * OUT, 0.0f);  // only matters for B == 0; sgemm below assigns
     if (dbias) std::fill(dbias, dbias + OUT, 0.0f);
   }
@@ -45,15 +57,16 @@ void dense_backward(float* dinp,          // (B, IN) or nullptr
   const int b = static_cast<int>(B), in = static_cast<int>(IN), o = static_cast<int>(OUT);
   if (dinp) {
     if (weight_out_in)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, o, 1.0f, dout, o, weight, in, 0.0f, dinp, in);
+      gemm("gemm.dinput", false, false, b, in, o, dout, o, weight, in, 0.0f, dinp, in);
     else
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, in, o, 1.0f, dout, o, weight, o, 0.0f, dinp, in);
+      gemm("gemm.dinput", false, true, b, in, o, dout, o, weight, o, 0.0f, dinp, in);
   }
   if (weight_out_in)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, in, b, 1.0f, dout, o, inp, in, keep, dweight, in);
+    gemm("gemm.dweight", true, false, o, in, b, dout, o, inp, in, keep, dweight, in);
   else
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, o, b, 1.0f, inp, in, dout, o, keep, dweight, o);
+    gemm("gemm.dweight", true, false, in, o, b, inp, in, dout, o, keep, dweight, o);
   if (dbias) {
+    const profile::Scope timer({"dense.dbias", B, OUT, 0, '-', '-', 0, 0.0, 0.0, 4.0 * B * OUT});
     for (std::int64_t r = 0; r < B; ++r) {
       const float* row = dout + r * OUT;
       for (std::int64_t j = 0; j < OUT; ++j) dbias[j] += row[j];
