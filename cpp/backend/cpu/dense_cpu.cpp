@@ -47,12 +47,11 @@ void dense_backward(float* dinp,          // (B, IN) or nullptr
                     const float* inp,     // (B, IN)
                     const float* weight,  // (IN, OUT) or (OUT, IN)
                     std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in, bool accumulate) {
-  if (!accumulate) {
-    const profile::Scope timer({"dense.zero_grads", IN, OUT, 0, '-', '-', 0, 0.0, 0.0, 4.0 * IN * OUT});
-    std::fill(dweight, dweight + IN * OUT, 0.0f);  // only matters for B == 0; sgemm below assigns
-    if (dbias) std::fill(dbias, dbias + OUT, 0.0f);
+  if (!accumulate && dbias) std::fill(dbias, dbias + OUT, 0.0f);
+  if (B == 0) {  // sgemm with beta = 0 assigns dweight below; only an empty batch must zero it here
+    if (!accumulate) std::fill(dweight, dweight + IN * OUT, 0.0f);
+    return;
   }
-  if (B == 0) return;
   const float keep = accumulate ? 1.0f : 0.0f;
   const int b = static_cast<int>(B), in = static_cast<int>(IN), o = static_cast<int>(OUT);
   if (dinp) {
