@@ -3,18 +3,29 @@
 // Forward  out = inp @ W + b.       With W (IN, OUT): C(B,OUT) = A(B,IN) B(IN,OUT).
 // Backward dinp = dout @ W^T,        dW += inp^T @ dout  (W as (IN, OUT)),  db += sum_rows(dout).
 // PyTorch stores W as (OUT, IN); the same products with the transposition flags swapped.
+//
+// Threads: a GEMM of at most kSerialGemmMacs multiply-adds runs on one thread. OpenBLAS splits every GEMM above
+// 2^18 MACs over its threads; below ~2^22 (about 50 us on one core here) the split cannot save more than the
+// fork/join costs, and on a loaded machine waiting for the second thread costs milliseconds: in
+// benchmarks/bench_gemm_threads.py the best of 80 calls on 2 threads was at most 1.11x faster than on one
+// for these sizes, and up to 2x slower (784x128x32 TN: 70 us on 1 thread, 140 us on 2). The choice depends only
+// on the shape and the thread count, so results stay deterministic for a given thread count.
 #include <cblas.h>
 
 #include <algorithm>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "backend/cpu/threads.hpp"
 #include "core/profile.hpp"
 
 namespace bnlab::cpu {
 namespace {
+constexpr double kSerialGemmMacs = 4194304.0;  // 2^22
+
 // Row-major C(m, n) = op(A) op(B) + beta C with op(A) (m, k): cblas_sgemm, timed under `phase` when profiling.
 void gemm(const char* phase, bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
           float beta, float* c, int ldc) {
+  const SerialBlas one_thread(static_cast<double>(m) * n * k <= kSerialGemmMacs);
   const profile::Scope timer({phase, m, n, k, ta ? 'T' : 'N', tb ? 'T' : 'N', 0, 0.0, 2.0 * m * n * k});
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b,
               ldb, beta, c, ldc);
