@@ -10,8 +10,8 @@ Roofline of an epoch (what the hardware needs at the least, given the GEMMs and 
 Epoch times: bnlab.keras fit and a plain PyTorch loop (bench_keras_epoch's), alternating A B A B for --runs
 rounds after a warm-up each, same threads, same data; min / median / max of each, and bnlab/PyTorch from the
 medians (and the range of the per-round ratios).
-Peak RSS: a child process per library that builds seed 002's dataset and fits one epoch at batch 64
-(resource.getrusage of the child); a third child only builds the dataset.
+Peak RSS: a child process per library that builds seed 002's dataset and fits one epoch at batch 64 (the
+child's VmHWM); a third child only builds the dataset.
 
     python benchmarks/bench_roofline.py --out benchmarks/results_roofline.md
 """
@@ -56,7 +56,8 @@ def step_gemm_seconds(net, bs, calls=30, blocks=3):
             k: _core.Tensor.from_numpy(rng.random(s, dtype=np.float32))
             for k, s in (("x", (bs, i)), ("w", (i, o)), ("b", (o,)), ("g", (bs, o)))
         }
-        out, dx, dw, db = _core.Tensor(), _core.Tensor(), _core.Tensor(), _core.Tensor()
+        out, dx = _core.Tensor(), _core.Tensor()
+        dw, db = _core.Tensor([i, o], _core.Device.CPU), _core.Tensor([o], _core.Device.CPU)
         _core.ops.dense_forward(out, t["x"], t["w"], t["b"], False)
         _core.ops.dense_backward(dx if li else None, dw, db, t["g"], t["x"], t["w"], False, False)
         for _ in range(blocks):
@@ -121,7 +122,17 @@ def rss_child(which, samples):
         bnlab_model(shape, hidden, where, True).fit(x, y, batch_size=64, epochs=1, verbose=0)
     elif which == "torch":
         torch_runner(hidden, where, True, x.reshape(samples, -1), y, 64)()
-    print(json.dumps({"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+    print(json.dumps({"peak_rss": peak_rss_self()}))
+
+
+def peak_rss_self():
+    """This process's peak resident set (VmHWM): unlike getrusage's ru_maxrss, which Linux carries over from the
+    parent across fork and exec, it counts only this program's own memory."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def peak_rss(which, samples):
