@@ -51,7 +51,8 @@ def sgemm_gflops(threads):
     return 2 * 1024**3 / best / 1e9
 
 
-def bnlab_epoch(shape, hidden, where, bn, x, y, bs, repeats):
+def bnlab_model(shape, hidden, where, bn):
+    """The seed's network in bnlab.keras (Flatten, the hidden Dense layers with BN and ReLU, softmax), with Adam."""
     import bnlab.keras as keras
     from bnlab.keras import layers
 
@@ -64,6 +65,11 @@ def bnlab_epoch(shape, hidden, where, bn, x, y, bs, repeats):
             body += [layers.Dense(units, activation="relu")] + ([layers.BatchNormalization()] if bn else [])
     model = keras.Sequential([layers.Flatten(input_shape=shape), *body, layers.Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def bnlab_epoch(shape, hidden, where, bn, x, y, bs, repeats):
+    model = bnlab_model(shape, hidden, where, bn)
     model.fit(x, y, batch_size=bs, epochs=1, verbose=0)  # warm-up
     best = float("inf")
     for _ in range(repeats):
@@ -73,7 +79,8 @@ def bnlab_epoch(shape, hidden, where, bn, x, y, bs, repeats):
     return best
 
 
-def torch_epoch(hidden, where, bn, x, y, bs, repeats):
+def torch_runner(hidden, where, bn, x, y, bs):
+    """A function that runs one PyTorch epoch of the seed's network (the same layers, Adam, a fresh permutation)."""
     import torch
 
     torch.manual_seed(0)
@@ -99,6 +106,11 @@ def torch_epoch(hidden, where, bn, x, y, bs, repeats):
             loss.backward()
             opt.step()
 
+    return epoch
+
+
+def torch_epoch(hidden, where, bn, x, y, bs, repeats):
+    epoch = torch_runner(hidden, where, bn, x, y, bs)
     epoch()  # warm-up
     best = float("inf")
     for _ in range(repeats):

@@ -1,6 +1,7 @@
 // module.cpp — the `bnlab._core` extension module: registers the bindings of tensors, ops and the nn layer.
 #include "backend/cpu/threads.hpp"
 #include "convert.hpp"
+#include "core/profile.hpp"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "bnlab's C++ engine: tensors, ops (forward/backward pairs), layers, optimizers and the training loop.";
@@ -11,6 +12,19 @@ PYBIND11_MODULE(_core, m) {
   bnlab::bind::bind_tensor_ops(m);
   m.def("set_num_threads", &bnlab::cpu::set_num_threads, pybind11::arg("n"), "Threads of the CPU GEMM (OpenBLAS).");
   m.def("get_num_threads", &bnlab::cpu::get_num_threads);
+  m.def("profile_set_enabled", &bnlab::profile::set_enabled, pybind11::arg("on"));
+  m.def("profile_enabled", &bnlab::profile::enabled);
+  m.def("profile_reset", &bnlab::profile::reset);
+  m.def("profile_snapshot", [] {
+    pybind11::list out;
+    for (const bnlab::profile::Entry& e : bnlab::profile::snapshot())
+      out.append(pybind11::dict(pybind11::arg("phase") = e.phase, pybind11::arg("m") = e.m, pybind11::arg("n") = e.n,
+                                pybind11::arg("k") = e.k, pybind11::arg("trans_a") = std::string(1, e.trans_a),
+                                pybind11::arg("trans_b") = std::string(1, e.trans_b), pybind11::arg("calls") = e.calls,
+                                pybind11::arg("seconds") = e.seconds, pybind11::arg("flops") = e.flops,
+                                pybind11::arg("bytes") = e.bytes));
+    return out;
+  });
 #ifdef BNLAB_WITH_CUDA
   m.attr("built_with_cuda") = true;
 #else

@@ -174,11 +174,11 @@ def getitem(t: Tensor, key) -> Tensor:
     k = _index_key(key)
     if t._c is not None and isinstance(k, np.ndarray) and k.ndim == 1 and k.dtype.kind == "i":
         n = t._c.shape[0]
-        if k.size and (k.max() >= n or k.min() < -n):
-            bad = int(k.max()) if k.max() >= n else int(k.min())
-            raise IndexError(f"index {bad} is out of bounds for dimension 0 with size {n}")
+        lo, hi = (int(k.min()), int(k.max())) if k.size else (0, 0)  # one reduction each, reused below
+        if hi >= n or lo < -n:
+            raise IndexError(f"index {hi if hi >= n else lo} is out of bounds for dimension 0 with size {n}")
         c = _core.Tensor()  # host indices on every device
-        _T.gather_rows(c, t._c, np.where(k < 0, k + n, k) if k.size and k.min() < 0 else k)
+        _T.gather_rows(c, t._c, np.where(k < 0, k + n, k) if lo < 0 else k)
         out = wrap(c, t.device)
     elif t._c is None:
         return host(t._np()[k], t.device)

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <string>
 
+#include "core/profile.hpp"
 #include "core/rng.hpp"
 
 namespace bnlab::nn {
@@ -62,6 +63,11 @@ void Sequential::compile(std::shared_ptr<Optimizer> optimizer, LossSpec loss) {
   optimizer_ = std::move(optimizer);
   loss_ = loss;
   params_ = trainable_params();
+  // The backward stops at the first layer with a trainable parameter: the layers before it (Flatten, say) and
+  // that layer's own input gradient (dx of the first Dense, a GEMM as large as its forward) feed nothing.
+  first_trained_layer_ = layers.size();
+  for (std::size_t i = 0; i < layers.size() && first_trained_layer_ == layers.size(); ++i)
+    if (layers[i]->trainable && !layers[i]->params().empty()) first_trained_layer_ = i;
   // Softmax + cross-entropy on probabilities: take the gradient w.r.t. the softmax's input in one step.
   const bool probs = loss.kind == LossSpec::Kind::Xent &&
                      (loss.form == XentForm::SparseProbs || loss.form == XentForm::CategoricalProbs);
@@ -101,13 +107,14 @@ void Sequential::loss_and_grad(const Tensor& out, const Tensor& yb, Metrics& m, 
 
 void Sequential::train_step(const Tensor& xb, const Tensor& yb, Metrics& m) {
   ops::require(optimizer_ != nullptr, "compile the model before training it");
+  const profile::Scope timer({"train_step", xb.ndim() ? xb.dim(0) : 0, 0, 0});
   for (auto& layer : layers) layer->begin_step();
   const Tensor& out = forward(xb, true);
   loss_and_grad(out, yb, m, true);
   const Tensor* g = &grad_;
-  for (std::size_t i = layers.size(); i-- > 0;) {
+  for (std::size_t i = layers.size(); i-- > first_trained_layer_;) {
     if (i > 0 && fused_at(i - 1)) continue;  // a ReLU fused into the BatchNorm before it
-    g = &layers[i]->backward(*g, fused_softmax_ && i + 1 == layers.size(), i > 0);
+    g = &layers[i]->backward(*g, fused_softmax_ && i + 1 == layers.size(), i > first_trained_layer_);
   }
   optimizer_->step(params_);
 }

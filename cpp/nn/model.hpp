@@ -92,7 +92,8 @@ class Sequential {
   Device device_ = Device::CPU;
   std::shared_ptr<Optimizer> optimizer_;
   LossSpec loss_;
-  std::vector<Param> params_;  // cached by compile()
+  std::vector<Param> params_;            // cached by compile()
+  std::size_t first_trained_layer_ = 0;  // the backward runs layers [first_trained_layer_, end); set by compile()
   // Rewrites order_ for (shuffle, seed, epoch) and uploads it to order_dev_.
   void set_order(std::int64_t n, bool shuffle, std::uint64_t seed, std::uint64_t epoch);
   // Runs `step` over the batches of order_dev_ [0, n) with running sums reset; the shared epoch loop.

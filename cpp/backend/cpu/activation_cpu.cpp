@@ -17,6 +17,7 @@
 #include <xtensor/xoperation.hpp>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "core/profile.hpp"
 
 namespace bnlab::cpu {
 namespace {
@@ -29,10 +30,28 @@ auto flat(const float* p, std::int64_t n) {
   const auto size = static_cast<std::size_t>(n);
   return xt::adapt(p, size, xt::no_ownership(), Shape1{size});
 }
+
+// The profiler's phase name of an activation's forward or backward.
+const char* phase_of(Act act, bool forward) {
+  switch (act) {
+    case Act::Linear:
+      return forward ? "linear.forward" : "linear.backward";
+    case Act::Relu:
+      return forward ? "relu.forward" : "relu.backward";
+    case Act::Sigmoid:
+      return forward ? "sigmoid.forward" : "sigmoid.backward";
+    case Act::Tanh:
+      return forward ? "tanh.forward" : "tanh.backward";
+    case Act::Softmax:
+      return forward ? "softmax.forward" : "softmax.backward";
+  }
+  return "activation";
+}
 }  // namespace
 
 void activation_forward(float* out, const float* inp, std::int64_t rows, std::int64_t D, Act act) {
   const std::int64_t n = rows * D;
+  const profile::Scope timer({phase_of(act, true), rows, D, 0, '-', '-', 0, 0.0, 0.0, 8.0 * n});
   auto x = flat(inp, n);
   auto y = flat(out, n);
   switch (act) {
@@ -63,6 +82,7 @@ void activation_forward(float* out, const float* inp, std::int64_t rows, std::in
 
 void activation_backward(float* dinp, const float* dout, const float* out, std::int64_t rows, std::int64_t D, Act act) {
   const std::int64_t n = rows * D;
+  const profile::Scope timer({phase_of(act, false), rows, D, 0, '-', '-', 0, 0.0, 0.0, 12.0 * n});
   auto dy = flat(dout, n);
   auto y = flat(out, n);
   auto dx = flat(dinp, n);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "core/profile.hpp"
 
 namespace bnlab::cpu {
 namespace {
@@ -122,6 +123,7 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
                              const float* gamma,  // (C) or nullptr
                              const float* beta,   // (C) or nullptr
                              std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
+  const profile::Scope timer({"bn.forward_train", N * L, C, 0, '-', '-', 0, 0.0, 0.0, 16.0 * N * C * L});
   const double M = static_cast<double>(N * L);
   std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
   double* s1 = acc.data();
@@ -165,6 +167,7 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
                              const float* gamma,  // (C) or nullptr
                              const float* beta,   // (C) or nullptr
                              std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
+  const profile::Scope timer({"bn.forward_infer", N * L, C, 0, '-', '-', 0, 0.0, 0.0, 8.0 * N * C * L});
   // y = (x - mu) * a + beta with a = gamma * rstd folded per feature once. Not x * a + (beta - mu * a): with
   // |mu| >> std that form cancels two large terms and loses digits the training transform keeps.
   std::vector<float>& coef = float_scratch(static_cast<std::size_t>(2 * C));
@@ -189,6 +192,8 @@ void batchnorm_backward(float* dinp,            // (N, C, L)
                         const float* gamma,     // (C) or nullptr
                         const float* relu_out,  // (N, C, L) or nullptr: the fused ReLU's output gates dout
                         std::int64_t N, std::int64_t C, std::int64_t L) {
+  const profile::Scope timer(
+      {"bn.backward", N * L, C, 0, '-', '-', 0, 0.0, 0.0, (relu_out ? 24.0 : 20.0) * static_cast<double>(N * C * L)});
   const double M = static_cast<double>(N * L);
   std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
   double* sum_dy = acc.data();
@@ -219,6 +224,7 @@ void batchnorm_backward(float* dinp,            // (N, C, L)
 }
 
 void blend(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C) {
+  const profile::Scope timer({"bn.blend", C, 0, 0});
   for (std::int64_t c = 0; c < C; ++c) moving[c] = moving[c] * keep + batch[c] * batch_scale * (1.0f - keep);
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "core/profile.hpp"
 
 namespace bnlab::cpu {
 namespace {
@@ -35,6 +36,7 @@ std::vector<float>& scratch(std::size_t n) {
 
 void xent(float* loss_rows, float* grad, const float* pred, const void* target, std::int64_t B, std::int64_t K,
           XentForm form, bool grad_wrt_logits, float eps, float scale) {
+  const profile::Scope timer({"loss.xent", B, K, 0});
   const bool sparse = form == XentForm::SparseProbs || form == XentForm::SparseLogits;
   const bool logits = form == XentForm::CategoricalLogits || form == XentForm::SparseLogits;
   std::vector<float>& buf = scratch(static_cast<std::size_t>(3 * K));
@@ -87,6 +89,7 @@ void xent(float* loss_rows, float* grad, const float* pred, const void* target, 
 
 void mse(float* loss_rows, float* grad, const float* pred, const float* target, std::int64_t B, std::int64_t K,
          float scale) {
+  const profile::Scope timer({"loss.mse", B, K, 0});
   for (std::int64_t r = 0; r < B; ++r) {
     double acc = 0.0;
     for (std::int64_t j = 0; j < K; ++j) {
@@ -104,6 +107,7 @@ void argmax_rows(std::int32_t* out, const float* x, std::int64_t B, std::int64_t
 }
 
 void accuracy(float* correct, const float* pred, const void* target, std::int64_t B, std::int64_t K, bool sparse) {
+  const profile::Scope timer({"loss.accuracy", B, K, 0});
   for (std::int64_t r = 0; r < B; ++r) {
     std::int32_t guess = 0, truth = 0;
     argmax_rows(&guess, pred + r * K, 1, K);
@@ -122,6 +126,7 @@ double sum(const float* x, std::int64_t n) {
 }
 
 void accumulate_sums(double* acc, const float* a, const float* b, std::int64_t n) {
+  const profile::Scope timer({"loss.sums", n, 0, 0});
   acc[0] += sum(a, n);
   acc[1] += sum(b, n);
 }

@@ -4,12 +4,14 @@
 #include <cstring>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "core/profile.hpp"
 #include "core/rng.hpp"
 
 namespace bnlab::cpu {
 
 void sgd_update(float* w, float* buf, const float* g, std::int64_t n, float lr, float momentum, float dampening,
                 float weight_decay, bool nesterov, bool first_step) {
+  const profile::Scope timer({"sgd", n, 0, 0, '-', '-', 0, 0.0, 0.0, (momentum != 0.0f ? 20.0 : 12.0) * n});
   for (std::int64_t i = 0; i < n; ++i) {
     float d = g[i] + weight_decay * w[i];
     if (momentum != 0.0f) {
@@ -22,6 +24,7 @@ void sgd_update(float* w, float* buf, const float* g, std::int64_t n, float lr, 
 
 void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float omb1,
                  float omb2, float eps, float c1, float c2, bool keras_eps, float weight_decay) {
+  const profile::Scope timer({"adam", n, 0, 0, '-', '-', 0, 0.0, 0.0, (vmax ? 36.0 : 28.0) * n});
   const float sc2 = std::sqrt(c2);
   const float step = keras_eps ? lr * sc2 / c1 : lr / c1;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -40,6 +43,8 @@ void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std:
 
 void rmsprop_update(float* w, float* v, float* avg, float* mom, const float* g, std::int64_t n, float lr, float rho,
                     float momentum, float eps) {
+  const profile::Scope timer(
+      {"rmsprop", n, 0, 0, '-', '-', 0, 0.0, 0.0, (20.0 + (avg ? 8.0 : 0.0) + (mom ? 8.0 : 0.0)) * n});
   for (std::int64_t i = 0; i < n; ++i) {
     v[i] = rho * v[i] + (1.0f - rho) * g[i] * g[i];
     float denom = v[i];
@@ -71,6 +76,7 @@ void dropout_backward(float* dinp, const float* dout, const float* mask, std::in
 }
 
 void gather_rows(void* out, const void* src, const std::int32_t* idx, std::int64_t B, std::int64_t row_bytes) {
+  const profile::Scope timer({"gather", B, row_bytes, 0, '-', '-', 0, 0.0, 0.0, 2.0 * B * row_bytes});
   auto* o = static_cast<char*>(out);
   const auto* s = static_cast<const char*>(src);
   const auto rb = static_cast<std::size_t>(row_bytes);
