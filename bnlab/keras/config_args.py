@@ -68,7 +68,8 @@ def init_kwargs(cls, config, owner, extra_off_values=None):
     """``config`` reduced to the arguments of ``cls``; ``owner`` names the object in errors."""
     if not isinstance(config, dict):
         raise ValueError(f"{owner}: the config must be a dict, got {type(config).__name__}")
-    accepted = accepted_parameters(cls)
+    # A class may take further Keras options through **kwargs and check them itself (Conv2D's dilation_rate...).
+    accepted = accepted_parameters(cls) | set(getattr(cls, "config_passthrough", ()))
     off_values = {**KERAS_OFF_VALUES, **(extra_off_values or {})}
     kwargs = {}
     for key, value in config.items():

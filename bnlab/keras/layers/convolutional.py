@@ -71,6 +71,8 @@ _UNSUPPORTED = {  # Keras arguments that bnlab accepts only at their defaults
 class Conv2D(Layer):
     """2-D convolution over (batch, height, width, channels): ``Conv2D(32, 3, padding='same', activation='relu')``."""
 
+    config_passthrough = tuple(_UNSUPPORTED)  # accepted by from_config, checked by __init__
+
     def __init__(
         self,
         filters,

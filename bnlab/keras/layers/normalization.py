@@ -253,7 +253,8 @@ class BatchNormalization(Layer):
             "renorm": self.renorm,
             "renorm_clipping": self.renorm_clipping,
             "renorm_momentum": self.renorm_momentum,
-            "virtual_batch_size": self.virtual_batch_size,
+            # Keras 3 has no virtual_batch_size and refuses the key: written only when set (Keras 2's ghost BN).
+            **({"virtual_batch_size": self.virtual_batch_size} if self.virtual_batch_size is not None else {}),
         }
 
 
