@@ -220,3 +220,39 @@ def test_ghost_batch_size_must_divide_the_batch():
         bn(np.zeros((12, 3), np.float32), training=True)
     with pytest.raises(ValueError, match="virtual_batch_size must be a positive integer"):
         layers.BatchNormalization(virtual_batch_size=0)
+
+
+# ---------------------------------------------------------------- the BN variants with a fused ReLU
+@pytest.mark.parametrize(
+    "make_bn",
+    [
+        lambda: _core.BatchRenorm(0, 0.9, 1e-3, True, True, _core.RenormClip(0.8, 1.25, 0.3), 0.9),
+        lambda: _core.GhostBatchNorm(0, 0.9, 1e-3, True, True, 8),
+    ],
+    ids=["renorm", "ghost"],
+)
+def test_variants_train_identically_with_the_relu_fused(make_bn):
+    """Sequential fuses any BatchNorm followed by a ReLU; the variants must give the unfused results bit for bit."""
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((64, 6)) * 1.5 + 0.2).astype(np.float32)
+    y = rng.integers(0, 4, 64).astype(np.int32)
+    runs = []
+    for fuse in (False, True):
+        w_rng = np.random.default_rng(7)
+        m = _core.Sequential()
+        for layer in (_core.Dense(12, True, _core.Act.Linear), make_bn(), _core.Activation(_core.Act.Relu)):
+            m.add(layer)
+        m.add(_core.Dense(4, True, _core.Act.Softmax))
+        m.build([6])
+        m.layers[0].kernel.numpy()[:] = w_rng.uniform(-0.6, 0.6, (6, 12))
+        m.layers[-1].kernel.numpy()[:] = w_rng.uniform(-0.6, 0.6, (12, 4))
+        m.fuse_bn_relu = fuse
+        loss = _core.LossSpec(_core.LossSpec.Kind.Xent, _core.XentForm.SparseProbs, 1e-7)
+        m.compile(_core.Adam(0.01, 0.9, 0.999, 1e-7, False, True, 0.0), loss)
+        assert m.fused_bn_relu_layers == ([1] if fuse else [])
+        for e in range(2):
+            m.train_epoch(_core.Tensor.from_numpy(x), _core.Tensor.from_numpy(y), 32, True, 11, e)
+        runs.append([t.numpy().copy() for la in m.layers for _, t, _ in la.params()])
+        runs[-1] += [t.numpy().copy() for _, t in m.layers[1].buffers()]
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a, b)
