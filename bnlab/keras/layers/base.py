@@ -248,3 +248,42 @@ def _as_shape(shape, argname):
     if not all(isinstance(d, (int, np.integer)) and d > 0 for d in dims):
         raise ValueError(f"{argname} must be a tuple of positive ints, got {shape!r}")
     return tuple(int(d) for d in dims)
+
+
+class KernelBiasMixin:
+    """For a layer with a ``kernel`` and an optional ``bias`` (Dense, Conv2D; listed before ``Layer`` in its
+    bases): their initialisation, their place in Keras's weight order, and the last training step's gradients
+    ``dkernel``/``dbias`` as engine views. The subclass sets ``kernel_initializer``, ``bias_initializer`` and
+    ``use_bias``; its engine layer has ``kernel``, ``bias``, ``dkernel`` and ``dbias`` tensors."""
+
+    def _initialize(self):
+        e = self._engine
+        e.kernel.copy_from(self.kernel_initializer(e.kernel.shape))
+        if self.use_bias:
+            e.bias.copy_from(self.bias_initializer(e.bias.shape))
+
+    def _variables(self):
+        if self._engine is None:
+            return []
+        out = [("kernel", self._engine.kernel, True)]
+        if self.use_bias:
+            out.append(("bias", self._engine.bias, True))
+        return out
+
+    @property
+    def kernel(self):
+        return self.weights[0]
+
+    @property
+    def bias(self):
+        return self.weights[1] if self.use_bias else None
+
+    @property
+    def dkernel(self):
+        """d(loss)/d(kernel) of the last training step (a view of the engine's buffer), or None before one."""
+        return self._engine.dkernel.numpy() if self._engine is not None else None
+
+    @property
+    def dbias(self):
+        """d(loss)/d(bias) of the last training step, or None."""
+        return self._engine.dbias.numpy() if self._engine is not None and self.use_bias else None

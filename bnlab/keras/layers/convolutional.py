@@ -9,7 +9,7 @@ Defaults as Keras: glorot_uniform kernel with fan_in = KH*KW*C and fan_out = KH*
 
 from bnlab import _core
 from bnlab.keras import activations, initializers
-from bnlab.keras.layers.base import Layer
+from bnlab.keras.layers.base import KernelBiasMixin, Layer
 
 
 def standardize_tuple(value, name, allow_zero=False):
@@ -68,7 +68,7 @@ _UNSUPPORTED = {  # Keras arguments that bnlab accepts only at their defaults
 }
 
 
-class Conv2D(Layer):
+class Conv2D(KernelBiasMixin, Layer):
     """2-D convolution over (batch, height, width, channels): ``Conv2D(32, 3, padding='same', activation='relu')``."""
 
     config_passthrough = tuple(_UNSUPPORTED)  # accepted by from_config, checked by __init__
@@ -114,38 +114,6 @@ class Conv2D(Layer):
     def _create_engine(self):
         same = self.padding == "same"
         return _core.Conv2D(self.filters, self.kernel_size, self.strides, same, self.use_bias, self.activation)
-
-    def _initialize(self):
-        e = self._engine
-        e.kernel.copy_from(self.kernel_initializer(e.kernel.shape))
-        if self.use_bias:
-            e.bias.copy_from(self.bias_initializer(e.bias.shape))
-
-    def _variables(self):
-        if self._engine is None:
-            return []
-        out = [("kernel", self._engine.kernel, True)]
-        if self.use_bias:
-            out.append(("bias", self._engine.bias, True))
-        return out
-
-    @property
-    def kernel(self):
-        return self.weights[0]
-
-    @property
-    def bias(self):
-        return self.weights[1] if self.use_bias else None
-
-    @property
-    def dkernel(self):
-        """d(loss)/d(kernel) of the last training step (a view of the engine's buffer), or None before one."""
-        return self._engine.dkernel.numpy() if self._engine is not None else None
-
-    @property
-    def dbias(self):
-        """d(loss)/d(bias) of the last training step, or None."""
-        return self._engine.dbias.numpy() if self._engine is not None and self.use_bias else None
 
     def get_config(self):
         return {

@@ -10,10 +10,10 @@ import numpy as np
 from bnlab import _core
 from bnlab.keras import activations, initializers, random_state
 from bnlab.keras.config_args import init_kwargs
-from bnlab.keras.layers.base import Layer, _as_shape, check_float32
+from bnlab.keras.layers.base import KernelBiasMixin, Layer, _as_shape, check_float32
 
 
-class Dense(Layer):
+class Dense(KernelBiasMixin, Layer):
     """Fully connected layer: ``y = activation(x @ kernel + bias)``."""
 
     def __init__(
@@ -36,38 +36,6 @@ class Dense(Layer):
 
     def _create_engine(self):
         return _core.Dense(self.units, self.use_bias, self.activation)
-
-    def _initialize(self):
-        e = self._engine
-        e.kernel.copy_from(self.kernel_initializer(e.kernel.shape))
-        if self.use_bias:
-            e.bias.copy_from(self.bias_initializer(e.bias.shape))
-
-    def _variables(self):
-        if self._engine is None:
-            return []
-        out = [("kernel", self._engine.kernel, True)]
-        if self.use_bias:
-            out.append(("bias", self._engine.bias, True))
-        return out
-
-    @property
-    def kernel(self):
-        return self.weights[0]
-
-    @property
-    def bias(self):
-        return self.weights[1] if self.use_bias else None
-
-    @property
-    def dkernel(self):
-        """d(loss)/d(kernel) of the last training step (a view of the engine's buffer), or None before one."""
-        return self._engine.dkernel.numpy() if self._engine is not None else None
-
-    @property
-    def dbias(self):
-        """d(loss)/d(bias) of the last training step, or None."""
-        return self._engine.dbias.numpy() if self._engine is not None and self.use_bias else None
 
     def get_config(self):
         return {
