@@ -17,7 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from test_torch_conv import CONV_CASES, POOL_CASES  # noqa: E402
-from test_torch_parity import close, data, pair  # noqa: E402
+from test_torch_parity import check_batchnorm_train_then_eval, close, data, pair  # noqa: E402
 
 import bnlab.torch as bt  # noqa: E402
 import bnlab.torch.nn as bnn  # noqa: E402
@@ -40,40 +40,9 @@ BN2D_CASES = {
 @pytest.mark.parametrize("case", list(BN2D_CASES))
 def test_batchnorm2d_matches_pytorch_in_training_then_eval(case):
     kwargs = BN2D_CASES[case]
-    rng = np.random.default_rng(11)
     b, t = bnn.BatchNorm2d(5, **kwargs), torch.nn.BatchNorm2d(5, **kwargs)
-    if t.weight is not None:  # non-trivial gamma and beta
-        with torch.no_grad():
-            t.weight.uniform_(0.5, 1.5)
-            if t.bias is not None:
-                t.bias.uniform_(-0.5, 0.5)
-    pair(b, t)
-    assert repr(b) == repr(t)
-    assert list(b.state_dict()) == list(t.state_dict())
-    params_b, params_t = list(b.parameters()), list(t.parameters())
-    ob = bt.optim.SGD(params_b, lr=0.05) if params_b else None
-    ot = torch.optim.SGD(params_t, lr=0.05) if params_t else None
-    for mode in ["train"] * 4 + ["eval"] * 2:
-        b.train(mode == "train"), t.train(mode == "train")
-        (xb, xt), (wb, wt) = data(rng, 6, 5, 7, 4, scale=3.0), data(rng, 6, 5, 7, 4)
-        xb, xt = xb + 2.0, xt + 2.0  # a mean far from 0, as after a convolution
-        xb.requires_grad_(), xt.requires_grad_()
-        yb, yt = b(xb), t(xt)
-        close(yb, yt, what=f"{mode} output")
-        (yb * wb).sum().backward(), (yt * wt).sum().backward()
-        close(xb.grad, xt.grad, what=f"{mode} input grad")
-        for pb, pt in zip(params_b, params_t, strict=True):
-            close(pb.grad, pt.grad, what=f"{mode} param grad")
-        if t.track_running_stats:  # the unbiased variance over n = N*H*W = 168 values
-            close(b.running_mean, t.running_mean, what="running_mean")
-            close(b.running_var, t.running_var, what="running_var")
-            assert int(b.num_batches_tracked) == int(t.num_batches_tracked)
-        else:
-            assert b.running_mean is None and b.running_var is None and b.num_batches_tracked is None
-        if ob is not None:
-            ob.step(), ot.step(), ob.zero_grad(), ot.zero_grad()
-    for pb, pt in zip(params_b, params_t, strict=True):
-        close(pb, pt, what="weights after SGD")
+    # running_var: the unbiased variance over n = N*H*W = 168 values per channel
+    check_batchnorm_train_then_eval(b, t, np.random.default_rng(11), (6, 5, 7, 4), train_steps=4)
 
 
 def test_batchnorm2d_state_dict_round_trips_into_pytorch():

@@ -95,11 +95,10 @@ BN_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(BN_CASES))
-def test_batchnorm1d_matches_pytorch_in_training_then_eval(case):
-    kwargs, shape = BN_CASES[case]
-    rng = np.random.default_rng(1)
-    b, t = bnn.BatchNorm1d(6, **kwargs), torch.nn.BatchNorm1d(6, **kwargs)
+def check_batchnorm_train_then_eval(b, t, rng, shape, train_steps, eval_steps=2):
+    """bnlab's BatchNorm ``b`` against PyTorch's ``t`` (same class and arguments): a few training steps with SGD,
+    then eval steps, on inputs of ``shape`` whose mean is far from 0 (as after a Linear or Conv layer): outputs,
+    input and parameter gradients, running statistics and num_batches_tracked, and the weights at the end."""
     if t.weight is not None:  # non-trivial gamma and beta
         with torch.no_grad():
             t.weight.uniform_(0.5, 1.5)
@@ -111,10 +110,10 @@ def test_batchnorm1d_matches_pytorch_in_training_then_eval(case):
     params_b, params_t = list(b.parameters()), list(t.parameters())
     ob = bt.optim.SGD(params_b, lr=0.05) if params_b else None
     ot = torch.optim.SGD(params_t, lr=0.05) if params_t else None
-    for mode in ["train"] * 5 + ["eval"] * 2:
+    for mode in ["train"] * train_steps + ["eval"] * eval_steps:
         b.train(mode == "train"), t.train(mode == "train")
         (xb, xt), (wb, wt) = data(rng, *shape, scale=3.0), data(rng, *shape)
-        xb, xt = xb + 2.0, xt + 2.0  # a mean far from 0, as after a Linear layer
+        xb, xt = xb + 2.0, xt + 2.0
         xb.requires_grad_(), xt.requires_grad_()
         yb, yt = b(xb), t(xt)
         close(yb, yt, what=f"{mode} output")
@@ -122,7 +121,7 @@ def test_batchnorm1d_matches_pytorch_in_training_then_eval(case):
         close(xb.grad, xt.grad, what=f"{mode} input grad")
         for pb, pt in zip(params_b, params_t, strict=True):
             close(pb.grad, pt.grad, what=f"{mode} param grad")
-        if t.track_running_stats:
+        if t.track_running_stats:  # running_var blends the unbiased variance over the N*L values per channel
             close(b.running_mean, t.running_mean, what="running_mean")
             close(b.running_var, t.running_var, what="running_var")
             assert int(b.num_batches_tracked) == int(t.num_batches_tracked)
@@ -133,6 +132,13 @@ def test_batchnorm1d_matches_pytorch_in_training_then_eval(case):
             ob.step(), ot.step(), ob.zero_grad(), ot.zero_grad()
     for pb, pt in zip(params_b, params_t, strict=True):
         close(pb, pt, what="weights after SGD")
+
+
+@pytest.mark.parametrize("case", list(BN_CASES))
+def test_batchnorm1d_matches_pytorch_in_training_then_eval(case):
+    kwargs, shape = BN_CASES[case]
+    b, t = bnn.BatchNorm1d(6, **kwargs), torch.nn.BatchNorm1d(6, **kwargs)
+    check_batchnorm_train_then_eval(b, t, np.random.default_rng(1), shape, train_steps=5)
 
 
 def test_batchnorm1d_running_var_is_unbiased_and_eval_uses_running_stats():
