@@ -175,6 +175,10 @@ class Layer:
     def weights(self):
         return self.trainable_weights + self.non_trainable_weights
 
+    def _var(self, name):
+        """The weight called ``name`` (gamma, moving_mean, ...), or None when the layer has none by that name."""
+        return next((v for v in self.weights if v.name == name), None)
+
     @property
     def trainable_weights(self):
         if not self._trainable:

@@ -154,9 +154,6 @@ class BatchNormalization(Layer):
             out += [(n, getattr(e, n), False) for n in ("moving_stddev", "renorm_mean", "renorm_stddev")]
         return out
 
-    def _var(self, name):
-        return next((v for v in self.weights if v.name == name), None)
-
     @property
     def gamma(self):
         return self._var("gamma")

@@ -54,9 +54,6 @@ class _PerSampleNorm(Layer):
         out = [("gamma", self._engine.gamma, True)] if self.scale else []
         return out + ([("beta", self._engine.beta, True)] if self.center else [])
 
-    def _var(self, name):
-        return next((v for v in self.weights if v.name == name), None)
-
     @property
     def gamma(self):
         return self._var("gamma")
