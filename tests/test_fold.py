@@ -76,3 +76,22 @@ def test_unfoldable_batchnorm_is_refused_by_name():
         bnlab.fold_batchnorm(model)
     with pytest.raises(TypeError, match="Sequential"):
         bnlab.fold_batchnorm(object())
+
+
+def test_a_lab_cnn_with_its_custom_initializer_folds():
+    """The lab builds its networks with ScaledInitializer, which has no registered name: folding copies the
+    layers' initializer objects instead of rebuilding them from their configs, so every lab model folds."""
+    from bnlab.keras import utils
+    from bnlab.lab.config import SweepConfig
+    from bnlab.lab.networks import build_model
+
+    spec = next(s for s in SweepConfig(arch="cnn", norms=("batch",)).runs() if s.norm == "batch")
+    utils.set_random_seed(spec.seed)
+    rng = np.random.default_rng(1)
+    x = rng.random((128, 28, 28, 1), dtype=np.float32)
+    model = build_model(spec, x.shape[1:], 10)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, rng.integers(0, 10, 128), batch_size=32, epochs=1, verbose=0)
+    folded = bnlab.fold_batchnorm(model)
+    assert folded.folded_batchnorms == sum(isinstance(la, layers.BatchNormalization) for la in model.layers) > 0
+    np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

@@ -78,6 +78,45 @@ EXPECTED = {
             (r"inference output to std ([\d.]+)", lambda std: abs(std - 0.5**0.5) < 0.05),
         ],
     ),
+    "cnn_batchnorm.ipynb": (
+        4,
+        [
+            "the two models start from the same kernels and biases: True",
+            "Non-trainable params: 224",  # the lab's CNN with BN: 2 x (16 + 32 + 64) moving statistics
+            (r"vs dense BN on \(N\*H\*W, C\) = \(\d+, \d+\): max difference ([\d.e+-]+)", lambda d: d < 1e-5),
+            # the smaller learning rate: both train; BN's training loss ends lower (from the same weights)
+            (
+                r"SGD lr [\d.]+: test accuracy with BN: ([\d.]+) %, without BN: ([\d.]+) %; "
+                r"final training loss with BN: ([\d.]+), without BN: ([\d.]+)",
+                lambda acc_bn, acc_none, loss_bn, loss_none: acc_bn > 30 and acc_none > 40 and loss_bn < loss_none,
+            ),
+            (r"SGD lr [\d.]+ \(the lab default\): test accuracy with BN: ([\d.]+) %", lambda acc: acc > 50),
+            (
+                r"max difference between NumPy's per-channel batch statistics and bnlab's: ([\d.e+-]+)",
+                lambda err: err < 1e-4,
+            ),
+            (
+                r"x_hat per channel: largest \|mean\| ([\d.e+-]+), variance from ([\d.]+) to ([\d.]+); "
+                r"largest difference to sigma\^2 / \(sigma\^2 \+ eps\): ([\d.e+-]+)",
+                lambda mean, lo, hi, err: mean < 1e-4 and 0.5 < lo <= hi < 1 + 1e-4 and err < 1e-4,
+            ),
+            # the training set's statistics in place of the lagging moving ones: no worse, well above chance
+            (
+                r"test accuracy ([\d.]+) % with the moving statistics, ([\d.]+) % with the training set's statistics",
+                lambda moving, population: population > 60 and population > moving - 3,
+            ),
+            (r"against one folded Conv2D on 256 test images: largest difference ([\d.e+-]+)", lambda d: d < 1e-5),
+            # the dense BN's batch mean has the noise of N independent values; the conv BN's is far above 1/sqrt(N*H*W)
+            (
+                r"bn_1\s+m =\s+\d+: median std of mu_B ([\d.]+) channel stds \(1/sqrt\(m\) = ([\d.]+)\)",
+                lambda got, independent: 0.5 * independent < got < 2 * independent,
+            ),
+            (
+                r"bn_conv1\s+m =\s+[\d,]+: median std of mu_B ([\d.]+) channel stds \(1/sqrt\(m\) = ([\d.]+)\)",
+                lambda got, independent: got > 3 * independent,
+            ),
+        ],
+    ),
 }
 
 

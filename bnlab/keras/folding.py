@@ -47,7 +47,14 @@ def _bn_scale_shift(bn):
 
 
 def _clone(layer, **overrides):
-    return type(layer).from_config({**layer.get_config(), **overrides})
+    """A new layer of the same configuration. Initializers are passed as the layer's own objects, not their
+    serialized configs: a custom initializer (a user's Initializer subclass, the lab's ScaledInitializer) has no
+    registered name to be rebuilt from, and the clone's weights are overwritten anyway."""
+    config = layer.get_config()
+    for key in config:
+        if key.endswith("_initializer") and getattr(layer, key, None) is not None:
+            config[key] = getattr(layer, key)
+    return type(layer).from_config({**config, **overrides})
 
 
 def _fold_plan(layers):

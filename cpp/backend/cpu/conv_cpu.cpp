@@ -18,6 +18,7 @@
 #include <chrono>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "core/profile.hpp"
 
 namespace bnlab::cpu {
 
@@ -30,9 +31,10 @@ namespace {
 using i64 = std::int64_t;
 
 // Row-major C (m, n) = alpha op(A) op(B) + beta C, counted in the tally.
-void gemm(bool ta, bool tb, i64 m, i64 n, i64 k, const float* a, i64 lda, const float* b, i64 ldb, float beta, float* c,
-          i64 ldc) {
+void gemm(const char* phase, bool ta, bool tb, i64 m, i64 n, i64 k, const float* a, i64 lda, const float* b, i64 ldb,
+          float beta, float* c, i64 ldc) {
   if (m == 0 || n == 0) return;
+  const profile::Scope timer({phase, m, n, k, ta ? 'T' : 'N', tb ? 'T' : 'N', 0, 0.0, 2.0 * m * n * k});
   const auto start = std::chrono::steady_clock::now();
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
               static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
@@ -85,11 +87,14 @@ void walk_nhwc(const Conv2dShape& s, F f) {
 }
 
 void im2col_nhwc(float* cols, const float* x, const Conv2dShape& s) {
+  // Plain loops rather than std::fill / std::copy: a segment is KW*C values (3 for the first layer of a
+  // grey-scale network), too short for a library call to pay off.
   walk_nhwc(s, [&](i64 seg, i64 src, i64 len) {
+    float* d = cols + seg;
     if (src < 0)
-      std::fill(cols + seg, cols + seg + len, 0.0f);
+      for (i64 i = 0; i < len; ++i) d[i] = 0.0f;
     else
-      std::copy(x + src, x + src + len, cols + seg);
+      for (i64 i = 0; i < len; ++i) d[i] = x[src + i];
   });
 }
 
@@ -147,19 +152,29 @@ void conv2d_forward(float* out,           // (N, OH, OW, K) or (N, K, OH, OW)
   const i64 R = rows_per_pixel(s), K = s.K, pix = s.OH * s.OW, P = s.N * pix;
   const float beta = bias ? 1.0f : 0.0f;  // sgemm adds the product to the broadcast bias
   if (s.channels_last) {
-    im2col_nhwc(cols, inp, s);
-    if (bias)
+    {
+      const profile::Scope timer({"conv.im2col", P, R, 0, '-', '-', 0, 0.0, 0.0, 8.0 * P * R});
+      im2col_nhwc(cols, inp, s);
+    }
+    if (bias) {
+      const profile::Scope timer({"conv.bias", P, K, 0, '-', '-', 0, 0.0, 0.0, 4.0 * P * K});
       for (i64 p = 0; p < P; ++p) std::copy(bias, bias + K, out + p * K);
-    gemm(false, false, P, K, R, cols, R, weight, K, beta, out, K);
+    }
+    gemm("conv.gemm.forward", false, false, P, K, R, cols, R, weight, K, beta, out, K);
     return;
   }
   for (i64 n = 0; n < s.N; ++n) {
     float* cn = cols + n * R * pix;
     float* on = out + n * K * pix;
-    im2col_nchw_sample<true>(cn, nullptr, inp + n * s.C * s.H * s.W, nullptr, s);
-    if (bias)
+    {
+      const profile::Scope timer({"conv.im2col", R, pix, 0, '-', '-', 0, 0.0, 0.0, 8.0 * R * pix});
+      im2col_nchw_sample<true>(cn, nullptr, inp + n * s.C * s.H * s.W, nullptr, s);
+    }
+    if (bias) {
+      const profile::Scope timer({"conv.bias", K, pix, 0, '-', '-', 0, 0.0, 0.0, 4.0 * K * pix});
       for (i64 k = 0; k < K; ++k) std::fill(on + k * pix, on + (k + 1) * pix, bias[k]);
-    gemm(false, false, K, pix, R, weight, R, cn, pix, beta, on, pix);
+    }
+    gemm("conv.gemm.forward", false, false, K, pix, R, weight, R, cn, pix, beta, on, pix);
   }
 }
 
@@ -178,12 +193,15 @@ void conv2d_backward(float* dinp,          // (N, H, W, C) or (N, C, H, W), or n
   }
   const float keep = accumulate ? 1.0f : 0.0f;
   if (s.channels_last) {
-    if (P > 0) gemm(true, false, R, K, P, cols, R, dout, K, keep, dweight, K);  // dW = cols^T dout
-    if (dbias)
+    if (P > 0) gemm("conv.gemm.dweight", true, false, R, K, P, cols, R, dout, K, keep, dweight, K);  // dW = cols^T dout
+    if (dbias) {
+      const profile::Scope timer({"conv.dbias", P, K, 0, '-', '-', 0, 0.0, 0.0, 4.0 * P * K});
       for (i64 p = 0; p < P; ++p)
         for (i64 k = 0; k < K; ++k) dbias[k] += dout[p * K + k];
+    }
     if (dinp) {
-      gemm(false, true, P, R, K, dout, K, weight, K, 0.0f, dcols, R);  // dcols = dout W^T
+      gemm("conv.gemm.dinput", false, true, P, R, K, dout, K, weight, K, 0.0f, dcols, R);  // dcols = dout W^T
+      const profile::Scope timer({"conv.col2im", P, R, 0, '-', '-', 0, 0.0, 0.0, 12.0 * P * R});
       col2im_nhwc(dinp, dcols, s);
     }
     return;
@@ -192,15 +210,19 @@ void conv2d_backward(float* dinp,          // (N, H, W, C) or (N, C, H, W), or n
   for (i64 n = 0; n < s.N; ++n) {
     const float* dn = dout + n * K * pix;
     const float* cn = cols + n * R * pix;
-    gemm(false, true, K, R, pix, dn, pix, cn, pix, n == 0 ? keep : 1.0f, dweight, R);  // dW += dout[n] cols[n]^T
-    if (dbias)
+    gemm("conv.gemm.dweight", false, true, K, R, pix, dn, pix, cn, pix, n == 0 ? keep : 1.0f, dweight,
+         R);  // dW += dout[n] cols[n]^T
+    if (dbias) {
+      const profile::Scope timer({"conv.dbias", K, pix, 0, '-', '-', 0, 0.0, 0.0, 4.0 * K * pix});
       for (i64 k = 0; k < K; ++k) {
         float t = 0.0f;
         for (i64 q = 0; q < pix; ++q) t += dn[k * pix + q];
         dbias[k] += t;
       }
+    }
     if (dinp) {
-      gemm(true, false, R, pix, K, weight, R, dn, pix, 0.0f, dcols, pix);  // dcols = W^T dout[n]
+      gemm("conv.gemm.dinput", true, false, R, pix, K, weight, R, dn, pix, 0.0f, dcols, pix);  // dcols = W^T dout[n]
+      const profile::Scope timer({"conv.col2im", R, pix, 0, '-', '-', 0, 0.0, 0.0, 12.0 * R * pix});
       im2col_nchw_sample<false>(nullptr, dinp + n * s.C * s.H * s.W, nullptr, dcols, s);
     }
   }

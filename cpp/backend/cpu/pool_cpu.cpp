@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "core/profile.hpp"
 
 namespace bnlab::cpu {
 namespace {
@@ -46,47 +47,118 @@ void for_each_window(const Conv2dShape& s, F f) {
 float divisor(const Conv2dShape& s, const Window& win, bool count_include_pad) {
   return static_cast<float>(count_include_pad ? s.KH * s.KW : win.count());
 }
-}  // namespace
+// max_pool2d's "v beats best": larger, or a NaN over a number (NaN propagates, the first NaN wins); written
+// without isnan so that it is one compare-and-select per lane: !(v <= best) holds for v > best and for a NaN on
+// either side, and best == best excludes the case where best is already NaN.
+inline bool beats(float v, float best) { return !(v <= best) && best == best; }
 
-void max_pool2d_forward(float* out,            // (N, OH, OW, C) or (N, C, OH, OW)
-                        std::int32_t* argmax,  // same shape as out
-                        const float* inp,      // (N, H, W, C) or (N, C, H, W)
-                        const Conv2dShape& s) {
-  for_each_window(s, [&](i64 base, i64 cs, i64 nc, i64 o, const Window& win) {
-    float* best = out + o;
-    std::int32_t* at = argmax + o;
-    const float* first = inp + base + (win.h0 * s.W + win.w0) * cs;
-    for (i64 c = 0; c < nc; ++c) {
-      best[c] = first[c];
-      at[c] = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
-    }
-    for (i64 h = win.h0; h < win.h1; ++h)
-      for (i64 w = win.w0; w < win.w1; ++w) {
-        const float* px = inp + base + (h * s.W + w) * cs;
-        const auto idx = static_cast<std::int32_t>(h * s.W + w);
-        for (i64 c = 0; c < nc; ++c) {
-          const float v = px[c];
-          const bool take = v > best[c] || (std::isnan(v) && !std::isnan(best[c]));
-          best[c] = take ? v : best[c];
-          at[c] = take ? idx : at[c];
-        }
+// channels_last: the C channels of one output pixel in chunks of kChunk lanes kept in registers over the window.
+constexpr i64 kChunk = 8;
+
+// One output pixel's channels [c0, c0 + nc) (nc == kChunk when kFull, a fixed-width loop that vectorises);
+// xc points at channel c0 of the sample's pixel 0.
+template <bool kFull>
+void max_chunk(float* out, std::int32_t* argmax, const float* xc, const Conv2dShape& s, const Window& win, i64 nc) {
+  const i64 width = kFull ? kChunk : nc;
+  float best[kChunk];
+  std::int32_t at[kChunk];
+  const auto first = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
+  for (i64 c = 0; c < width; ++c) {
+    best[c] = xc[first * s.C + c];
+    at[c] = first;
+  }
+  for (i64 h = win.h0; h < win.h1; ++h)
+    for (i64 w = win.w0; w < win.w1; ++w) {
+      const auto idx = static_cast<std::int32_t>(h * s.W + w);
+      const float* px = xc + idx * s.C;
+      for (i64 c = 0; c < width; ++c) {
+        const float v = px[c];
+        const bool take = beats(v, best[c]);
+        best[c] = take ? v : best[c];
+        at[c] = take ? idx : at[c];
       }
-  });
+    }
+  for (i64 c = 0; c < width; ++c) {
+    out[c] = best[c];
+    argmax[c] = at[c];
+  }
 }
 
-void max_pool2d_backward(float* dinp,                 // (N, H, W, C) or (N, C, H, W), assigned
-                         const float* dout,           // (N, OH, OW, C) or (N, C, OH, OW)
-                         const std::int32_t* argmax,  // from forward
+}  // namespace
+
+void max_pool2d_forward(float* __restrict out,            // (N, OH, OW, C) or (N, C, OH, OW)
+                        std::int32_t* __restrict argmax,  // same shape as out
+                        const float* __restrict inp,      // (N, H, W, C) or (N, C, H, W)
+                        const Conv2dShape& s) {
+  const profile::Scope timer({"maxpool.forward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
+                              12.0 * s.N * s.C * s.OH * s.OW + 4.0 * s.N * s.C * s.H * s.W});
+  const i64 HW = s.H * s.W, OHW = s.OH * s.OW;
+  if (!s.channels_last) {  // one plane at a time, one scalar window per output
+    for (i64 plane = 0; plane < s.N * s.C; ++plane) {
+      const float* xp = inp + plane * HW;
+      for (i64 oh = 0; oh < s.OH; ++oh)
+        for (i64 ow = 0; ow < s.OW; ++ow) {
+          const Window win = window(s, oh, ow);
+          auto at = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
+          float best = xp[at];
+          for (i64 h = win.h0; h < win.h1; ++h)
+            for (i64 w = win.w0; w < win.w1; ++w) {
+              const float v = xp[h * s.W + w];
+              const bool take = beats(v, best);
+              best = take ? v : best;
+              at = take ? static_cast<std::int32_t>(h * s.W + w) : at;
+            }
+          out[plane * OHW + oh * s.OW + ow] = best;
+          argmax[plane * OHW + oh * s.OW + ow] = at;
+        }
+    }
+    return;
+  }
+  for (i64 n = 0; n < s.N; ++n)
+    for (i64 oh = 0; oh < s.OH; ++oh)
+      for (i64 ow = 0; ow < s.OW; ++ow) {
+        const Window win = window(s, oh, ow);
+        const float* xn = inp + n * HW * s.C;
+        const i64 o = ((n * s.OH + oh) * s.OW + ow) * s.C;
+        for (i64 c0 = 0; c0 < s.C; c0 += kChunk) {
+          if (c0 + kChunk <= s.C)
+            max_chunk<true>(out + o + c0, argmax + o + c0, xn + c0, s, win, kChunk);
+          else
+            max_chunk<false>(out + o + c0, argmax + o + c0, xn + c0, s, win, s.C - c0);
+        }
+      }
+}
+
+void max_pool2d_backward(float* __restrict dinp,                 // (N, H, W, C) or (N, C, H, W), assigned
+                         const float* __restrict dout,           // (N, OH, OW, C) or (N, C, OH, OW)
+                         const std::int32_t* __restrict argmax,  // from forward
                          const Conv2dShape& s) {
-  std::fill(dinp, dinp + s.N * s.C * s.H * s.W, 0.0f);
-  for_each_window(s, [&](i64 base, i64 cs, i64 nc, i64 o, const Window&) {
-    for (i64 c = 0; c < nc; ++c) dinp[base + argmax[o + c] * cs + c] += dout[o + c];
-  });
+  const profile::Scope timer({"maxpool.backward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
+                              12.0 * s.N * s.C * s.OH * s.OW + 4.0 * s.N * s.C * s.H * s.W});
+  const i64 HW = s.H * s.W, OHW = s.OH * s.OW;
+  std::fill(dinp, dinp + s.N * s.C * HW, 0.0f);
+  if (!s.channels_last) {
+    for (i64 plane = 0; plane < s.N * s.C; ++plane) {
+      float* dp = dinp + plane * HW;
+      const float* g = dout + plane * OHW;
+      const std::int32_t* at = argmax + plane * OHW;
+      for (i64 o = 0; o < OHW; ++o) dp[at[o]] += g[o];
+    }
+    return;
+  }
+  for (i64 n = 0; n < s.N; ++n) {
+    float* dn = dinp + n * HW * s.C;
+    const i64 o0 = n * OHW * s.C;
+    for (i64 o = o0; o < o0 + OHW * s.C; o += s.C)
+      for (i64 c = 0; c < s.C; ++c) dn[argmax[o + c] * s.C + c] += dout[o + c];
+  }
 }
 
 void avg_pool2d_forward(float* out,        // (N, OH, OW, C) or (N, C, OH, OW)
                         const float* inp,  // (N, H, W, C) or (N, C, H, W)
                         const Conv2dShape& s, bool count_include_pad) {
+  const profile::Scope timer({"avgpool.forward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
+                              4.0 * s.N * s.C * (s.OH * s.OW + s.H * s.W)});
   for_each_window(s, [&](i64 base, i64 cs, i64 nc, i64 o, const Window& win) {
     float* acc = out + o;
     std::fill(acc, acc + nc, 0.0f);
@@ -103,6 +175,8 @@ void avg_pool2d_forward(float* out,        // (N, OH, OW, C) or (N, C, OH, OW)
 void avg_pool2d_backward(float* dinp,        // (N, H, W, C) or (N, C, H, W), assigned
                          const float* dout,  // (N, OH, OW, C) or (N, C, OH, OW)
                          const Conv2dShape& s, bool count_include_pad) {
+  const profile::Scope timer({"avgpool.backward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
+                              4.0 * s.N * s.C * (s.OH * s.OW + s.H * s.W)});
   std::fill(dinp, dinp + s.N * s.C * s.H * s.W, 0.0f);
   for_each_window(s, [&](i64 base, i64 cs, i64 nc, i64 o, const Window& win) {
     const float d = divisor(s, win, count_include_pad);
