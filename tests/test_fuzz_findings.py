@@ -94,3 +94,58 @@ def test_subtraction_with_bool_is_refused_as_in_pytorch(pair):
     """x - True computed x - 1 (and bool tensors were subtracted as NumPy does); PyTorch refuses it."""
     with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor is not supported"):
         pair[0] - pair[1]
+
+
+@pytest.mark.parametrize(("shape", "groups"), [((1, 1), 1), ((1, 3, 1), 3), ((1, 2, 1, 1), 2)])
+def test_group_norm_refuses_one_value_per_group_as_pytorch(shape, groups):
+    """A single sample whose every group held one value (N*C//num_groups * positions == 1) was normalised to
+    y = bias; PyTorch's group_norm refuses it, in training and eval alike."""
+    x = torch.zeros(*shape)
+    for training in (True, False):
+        module = torch.nn.GroupNorm(groups, shape[1]).train(training)
+        with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size"):
+            module(x)
+    assert torch.nn.GroupNorm(groups, shape[1])(torch.zeros(2, *shape[1:])).shape == (2, *shape[1:])
+
+
+def test_group_norm_num_groups_must_be_an_int():
+    """nn.GroupNorm(True, 4) built (4 % True == 0) and its forward used one group; PyTorch's forward refuses a
+    bool (or float) num_groups."""
+    x = torch.zeros(2, 4, 3)
+    with pytest.raises(TypeError, match=r"argument 'num_groups' \(position 2\) must be int, not bool"):
+        torch.nn.GroupNorm(True, 4)(x)
+    with pytest.raises(TypeError, match=r"argument 'num_groups' \(position 2\) must be int, not float"):
+        torch.nn.functional.group_norm(x, 2.0)
+    with pytest.raises(RuntimeError, match="Expected num groups to be greater than 0, got -1"):
+        torch.nn.functional.group_norm(x, -1)
+
+
+@pytest.mark.parametrize("normalized_shape", [True, (True,), (3, False)])
+def test_layer_norm_normalized_shape_must_be_ints_not_bools(normalized_shape):
+    """LayerNorm(True) (and F.layer_norm(x, (True,))) normalised over a last axis of size 1 as if True were 1;
+    PyTorch refuses a bool in normalized_shape (TypeError)."""
+    with pytest.raises(TypeError, match="LayerNorm: normalized_shape must be an int or a tuple of ints"):
+        torch.nn.LayerNorm(normalized_shape)
+    with pytest.raises(TypeError, match=r"must be tuple of ints, but found element of type bool at pos"):
+        torch.nn.functional.layer_norm(torch.zeros(2, 3, 1), normalized_shape)
+
+
+@pytest.mark.parametrize("layout", ["features", "spatial"])
+def test_batch_variance_of_huge_values_does_not_overflow(layout):
+    """The CPU BN sums each short run of values in float before it joins the double total; a value of 2^63
+    squared overflows float, and the batch variance came out inf (and renorm's r, then its output, NaN). A run
+    that overflows is summed again in double."""
+    big = np.zeros((5, 1), np.float32)
+    big[0, 0] = 2.0**63
+    if layout == "spatial":  # channels-first (N, C, L) with L = 300: the lane-wise runs of the L > 1 path
+        big = np.zeros((2, 1, 300), np.float32)
+        big[0, 0, 7] = 2.0**63
+        bn = torch.nn.BatchNorm1d(1)
+        bn(torch.from_numpy(big))
+        got = bn.running_var.numpy()[0]
+        want = 0.1 * np.var(big.astype(np.float64)) * big.size / (big.size - 1) + 0.9
+    else:
+        layer = keras.layers.BatchNormalization()
+        layer(big, training=True)
+        got, want = layer.batch_variance[0], np.var(big.astype(np.float64))
+    assert np.isfinite(got) and got == pytest.approx(want, rel=1e-5)

@@ -1,11 +1,13 @@
 """The normalisation layers of bnlab.keras beside plain BN: LayerNormalization, GroupNormalization, and
 BatchNormalization's renorm and virtual_batch_size, against NumPy references of their equations (Ioffe 2017
-for batch renormalisation, Keras 2's reshape for ghost batches), plus their argument errors."""
+for batch renormalisation, Keras 2's reshape for ghost batches), plus their argument errors and those of
+bnlab.torch's GroupNorm constructor."""
 
 import numpy as np
 import pytest
 
 from bnlab import _core
+from bnlab import torch as bt
 from bnlab.keras import layers
 
 
@@ -85,6 +87,19 @@ def test_group_normalization_matches_numpy(shape, groups, axis):
 def test_group_normalization_bad_groups(groups, match):
     with pytest.raises(ValueError, match=match):
         layers.GroupNormalization(groups=groups).build((None, 8))
+
+
+@pytest.mark.parametrize("groups", [0, -1, -4, 0.0])
+def test_torch_group_norm_needs_a_positive_num_groups(groups):
+    """num_groups is checked before num_channels % num_groups (0 was a ZeroDivisionError; PyTorch 2.13's own
+    constructor divides first, and a negative count that divides num_channels passes until its forward)."""
+    with pytest.raises(
+        ValueError, match=rf"GroupNorm: expected num_groups to be greater than 0, got num_groups={groups}"
+    ):
+        bt.nn.GroupNorm(groups, 4)
+    with pytest.raises(ValueError, match="num_channels must be divisible by num_groups"):
+        bt.nn.GroupNorm(3, 4)
+    assert bt.nn.GroupNorm(2, 4).num_groups == 2
 
 
 # ---------------------------------------------------------------- batch renormalisation

@@ -64,6 +64,39 @@ def _bn_reference(layer, kw, x):
     return x / np.sqrt(1.0 + float(kw.get("epsilon", 1e-3)))  # fresh: gamma 1, beta 0, moving mean 0, variance 1
 
 
+def _ln_reference(layer, kw, x):
+    """(x - mean) / sqrt(var + epsilon) per sample over ``axis`` (Keras counts the batch axis); fresh gamma 1,
+    beta 0."""
+    axis = kw.get("axis", -1)
+    axes = tuple(map(int, axis)) if isinstance(axis, (list, tuple)) else (int(axis),)  # Keras takes True as 1
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + float(kw.get("epsilon", 1e-3)))
+
+
+def _gn_reference(layer, kw, x):
+    """The channels of ``axis`` in ``groups`` groups (-1: one per channel); each sample's group normalised over
+    its channels and every other position; fresh gamma 1, beta 0."""
+    axis = int(kw.get("axis", -1))  # Keras takes True as 1
+    xm = np.moveaxis(x, axis, -1)
+    C = xm.shape[-1]
+    G = C if kw["groups"] == -1 else kw["groups"]
+    grouped = xm.reshape(*xm.shape[:-1], G, C // G)
+    red = (*range(1, grouped.ndim - 2), grouped.ndim - 1)
+    mean, var = grouped.mean(axis=red, keepdims=True), grouped.var(axis=red, keepdims=True)
+    y = ((grouped - mean) / np.sqrt(var + float(kw.get("epsilon", 1e-3)))).reshape(xm.shape)
+    return np.moveaxis(y, -1, axis)
+
+
+_BN_KWARGS = {
+    "axis": soup(-1, 1, -2, 2, 3),
+    "momentum": soup(0.0, 0.9, 0.99, 1.0),
+    "epsilon": soup(1e-3, 1e-5, 0.5),
+    "center": soup(True, False),
+    "scale": soup(True, False),
+}
+_PER_SAMPLE_KWARGS = {"epsilon": soup(1e-3, 1e-5, 0.5), "center": soup(True, False), "scale": soup(True, False)}
+
+
 LAYERS = [
     LayerCase(
         "Dense",
@@ -99,18 +132,50 @@ LAYERS = [
     LayerCase(
         "BatchNormalization",
         keras.layers.BatchNormalization,
+        st.fixed_dictionaries({}, optional=_BN_KWARGS),
+        lambda kw, shape: shape,
+        _bn_reference,
+    ),
+    LayerCase(  # inference is plain BN's with the moving statistics
+        "BatchNormalization(renorm=True)",
+        lambda **kw: keras.layers.BatchNormalization(renorm=True, **kw),
         st.fixed_dictionaries(
             {},
             optional={
-                "axis": soup(-1, 1, -2, 2, 3),
-                "momentum": soup(0.0, 0.9, 0.99, 1.0),
-                "epsilon": soup(1e-3, 1e-5, 0.5),
-                "center": soup(True, False),
-                "scale": soup(True, False),
+                **_BN_KWARGS,
+                "renorm_clipping": soup(
+                    None, {}, {"rmax": 3, "rmin": 1 / 3, "dmax": 5}, {"rmax": 1, "rmin": 1, "dmax": 0}
+                ),
+                "renorm_momentum": soup(0.0, 0.9, 0.99, 1.0),
             },
         ),
         lambda kw, shape: shape,
         _bn_reference,
+    ),
+    LayerCase(  # k must divide every training batch; inference is plain BN's
+        "BatchNormalization(virtual_batch_size)",
+        keras.layers.BatchNormalization,
+        st.fixed_dictionaries({"virtual_batch_size": soup(1, 2, 3, 5)}, optional=_BN_KWARGS),
+        lambda kw, shape: shape,
+        _bn_reference,
+    ),
+    LayerCase(
+        "LayerNormalization",
+        keras.layers.LayerNormalization,
+        st.fixed_dictionaries(
+            {}, optional={"axis": soup(-1, -2, 1, 2, 3, [-2, -1], [2, 3], (1, 2, 3), [-1, 1]), **_PER_SAMPLE_KWARGS}
+        ),
+        lambda kw, shape: shape,
+        _ln_reference,
+    ),
+    LayerCase(  # any rank: 2-D (N, C) to 4-D (N, H, W, C) inputs, channels wherever axis says
+        "GroupNormalization",
+        keras.layers.GroupNormalization,
+        st.fixed_dictionaries(
+            {"groups": soup(1, 2, 4, -1)}, optional={"axis": soup(-1, 1, -2, 2, 3), **_PER_SAMPLE_KWARGS}
+        ),
+        lambda kw, shape: shape,
+        _gn_reference,
     ),
 ]
 

@@ -210,6 +210,25 @@ def test_indexing(data):
 
 # ------------------------------------------------------------------------------------------ modules
 ODD = [None, -1, 0, 1.5, float("nan"), True, "x"]
+ANY_SHAPE = hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5)
+
+
+def _shapes_with(dims, leading):
+    """Input shapes for a module whose input must hold ``dims`` after ``leading`` dimensions (LayerNorm's
+    normalized_shape last; GroupNorm's C after N), with zero to two more dimensions on the other side, two
+    times in three; else (and when the drawn arguments are not sizes) any shape, for the refusals."""
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):
+        return ANY_SHAPE
+    more = st.lists(st.integers(0, 4), max_size=2).map(tuple)
+    if leading:
+        fitting = st.tuples(st.integers(0, 4), more).map(lambda t: (t[0], *dims, *t[1]))
+    else:
+        fitting = more.map(lambda m: (*m, *dims))
+    return st.one_of(fitting, fitting, ANY_SHAPE)
+
+
+# name: (make(nn, kwargs), the kwargs' strategy[, the input shapes' strategy given the kwargs; default ANY_SHAPE])
 MODULES = {
     "Linear": (
         lambda nn, kw: nn.Linear(**kw),
@@ -230,6 +249,29 @@ MODULES = {
             },
         ),
     ),
+    "LayerNorm": (
+        lambda nn, kw: nn.LayerNorm(**kw),
+        st.fixed_dictionaries(
+            {
+                "normalized_shape": st.one_of(
+                    st.integers(1, 5), st.sampled_from([(3,), (2, 3), [4], ()]), st.sampled_from(ODD)
+                )
+            },
+            optional={"eps": st.sampled_from([1e-5, 0.1]), "elementwise_affine": st.booleans(), "bias": st.booleans()},
+        ),
+        lambda kw: _shapes_with(kw["normalized_shape"], leading=False),
+    ),
+    "GroupNorm": (
+        lambda nn, kw: nn.GroupNorm(**kw),
+        st.fixed_dictionaries(
+            {
+                "num_groups": st.sampled_from([1, 2, 3, 4, *ODD]),
+                "num_channels": st.sampled_from([1, 2, 3, 4, 6, *ODD]),
+            },
+            optional={"eps": st.sampled_from([1e-5, 0.1]), "affine": st.booleans()},
+        ),
+        lambda kw: _shapes_with(kw["num_channels"], leading=True),
+    ),
     "Dropout(p=0)": (lambda nn, kw: nn.Dropout(p=0.0), st.just({})),
     "ReLU": (lambda nn, kw: nn.ReLU(), st.just({})),
     "Softmax": (lambda nn, kw: nn.Softmax(**kw), st.fixed_dictionaries({"dim": st.integers(-3, 2)})),
@@ -241,9 +283,9 @@ MODULES = {
 @examples(0.5)
 @given(data=st.data())
 def test_modules(name, data):
-    make, kwargs = MODULES[name]
+    make, kwargs, *shapes = MODULES[name]
     kw = data.draw(kwargs, label="kwargs")
-    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5), label="shape")
+    shape = data.draw(shapes[0](kw) if shapes else ANY_SHAPE, label="shape")
     x = data.draw(array(shape, np.float32), label="x")
     training = data.draw(st.booleans(), label="training")
     target = np.zeros(shape[:1], np.int64)
@@ -263,8 +305,16 @@ def test_modules(name, data):
 
 
 def _shared_weights(kw, count, seed):
-    """The same parameter values for both libraries (each would draw its own)."""
+    """The same parameter values for both libraries (each would draw its own), in the shapes PyTorch documents:
+    Linear weight (out, in) and bias (out); LayerNorm weight and bias normalized_shape; BatchNorm1d and GroupNorm
+    weight and bias (C)."""
     rng = np.random.default_rng(seed)
-    n_in, n_out = kw.get("in_features", kw.get("num_features", 0)), kw.get("out_features", 0)
-    shapes = [(n_out, n_in), (n_out,)] if "out_features" in kw else [(n_in,), (n_in,)]
+    if "out_features" in kw:
+        shapes = [(kw["out_features"], kw["in_features"]), (kw["out_features"],)]
+    elif "normalized_shape" in kw:
+        ns = kw["normalized_shape"]
+        shapes = [tuple(ns) if isinstance(ns, (tuple, list)) else (ns,)] * 2
+    else:
+        c = kw.get("num_features", kw.get("num_channels", 0))
+        shapes = [(c,), (c,)]
     return [rng.normal(size=s).astype(np.float32) for s in shapes[:count]]

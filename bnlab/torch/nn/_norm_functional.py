@@ -6,11 +6,16 @@
                 over its C/num_groups channels and every position; weight, bias (C)
     y = weight * (x - mean) / sqrt(var + eps) + bias, mean and the BIASED var per sample (and group)
 
+As PyTorch, group_norm refuses (ValueError) an input with N*C//num_groups * positions == 1, a single value per
+group, in training and eval alike; num_groups must be an int > 0 (TypeError, RuntimeError).
+
 No running statistics: training and eval are the same. Both run on the engine's group-norm op (layer norm is
 its one-group case) and tape one node whose backward is the op's backward.
 """
 
 from __future__ import annotations
+
+import numbers
 
 from ... import _core
 from .. import autograd
@@ -68,6 +73,13 @@ def layer_norm(
     """Layer normalization over the trailing ``normalized_shape`` of x (see the module docstring)."""
     shape = tuple(input.shape) if isinstance(input, Tensor) else ()
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    for i, d in enumerate(ns):
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+            raise TypeError(
+                f"layer_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, but found element "
+                f"of type {type(d).__name__} at pos {i}"
+            )
+    ns = tuple(int(d) for d in ns)
     if not ns or len(ns) > len(shape) or shape[len(shape) - len(ns) :] != ns:
         raise RuntimeError(
             f"Given normalized_shape={list(ns)}, expected input with shape [*, {', '.join(map(str, ns))}], "
@@ -93,7 +105,21 @@ def group_norm(
     if len(shape) < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {len(shape)}")
     N, C = shape[0], shape[1]
-    if not isinstance(num_groups, int) or num_groups <= 0 or C % num_groups:
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral):
+        raise TypeError(
+            f"group_norm(): argument 'num_groups' (position 2) must be int, not {type(num_groups).__name__}"
+        )
+    num_groups = int(num_groups)
+    if num_groups <= 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
+    # PyTorch's _verify_batch_size, before the divisibility check and in eval too: N*C//G * positions == 1 is
+    # one sample whose every group normalises a single value.
+    if N * C // num_groups * Size(shape[2:]).numel() == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size "
+            f"{[N * C // num_groups, num_groups, *shape[2:]]}"
+        )
+    if C % num_groups:
         raise RuntimeError(
             f"Expected number of channels in input to be divisible by num_groups, but got input of shape "
             f"{list(shape)} and num_groups={num_groups}"

@@ -77,18 +77,22 @@ std::vector<float>& partial_scratch(std::size_t n) {
   return buf;
 }
 
-template <bool kGated, bool kShifted>
-inline void term(float& t1, float& t2, const float* a, const float* b, const float* gate, float shift, std::int64_t i) {
+template <bool kGated, bool kShifted, class T>
+inline void term(T& t1, T& t2, const float* a, const float* b, const float* gate, float shift, std::int64_t i) {
   if constexpr (kShifted) {
-    const float d = a[i] - shift;
+    const T d = static_cast<T>(a[i]) - static_cast<T>(shift);
     t1 += d;
     t2 += d * d;
   } else {
-    const float av = kGated ? gated(a, gate, i) : a[i];
+    const T av = kGated ? gated(a, gate, i) : a[i];
     t1 += av;
-    t2 += av * b[i];
+    t2 += av * static_cast<T>(b[i]);
   }
 }
+
+// A float partial that overflowed (|x - shift| above about 1e18 squares past FLT_MAX) is summed again in
+// double, so the result never depends on the float runs' range; NaN inputs give NaN either way.
+inline bool finite_pair(float t1, float t2) { return std::isfinite(t1) && std::isfinite(t2); }
 
 template <bool kGated, bool kShifted>
 void feature_sums_impl(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
@@ -99,16 +103,23 @@ void feature_sums_impl(double* s1, double* s2, const float* a, const float* b, c
     float* t1 = part.data();
     float* t2 = part.data() + C;
     for (std::int64_t n0 = 0; n0 < N; n0 += kRun) {
+      const std::int64_t n1 = std::min(N, n0 + kRun);
       for (std::int64_t c = 0; c < C; ++c) t1[c] = t2[c] = 0.0f;
-      for (std::int64_t n = n0; n < std::min(N, n0 + kRun); ++n) {
+      for (std::int64_t n = n0; n < n1; ++n) {
         const std::int64_t row = n * C;
         for (std::int64_t c = 0; c < C; ++c)
           term<kGated, kShifted>(t1[c], t2[c], a + row, b ? b + row : nullptr, kGated ? gate + row : nullptr,
                                  kShifted ? shift[c] : 0.0f, c);
       }
       for (std::int64_t c = 0; c < C; ++c) {
-        s1[c] += t1[c];
-        s2[c] += t2[c];
+        if (finite_pair(t1[c], t2[c])) {
+          s1[c] += t1[c];
+          s2[c] += t2[c];
+          continue;
+        }
+        for (std::int64_t n = n0; n < n1; ++n)
+          term<kGated, kShifted>(s1[c], s2[c], a + n * C, b ? b + n * C : nullptr, kGated ? gate + n * C : nullptr,
+                                 kShifted ? shift[c] : 0.0f, c);
       }
     }
     return;
@@ -127,15 +138,28 @@ void feature_sums_impl(double* s1, double* s2, const float* a, const float* b, c
         for (std::int64_t r = 0; r < kRun; ++r)
           for (std::int64_t j = 0; j < kLanes; ++j)
             term<kGated, kShifted>(u1[j], u2[j], an, bn, gn, sh, l + r * kLanes + j);
+        float w1 = 0.0f, w2 = 0.0f;
         for (std::int64_t j = 0; j < kLanes; ++j) {
-          d1 += u1[j];
-          d2 += u2[j];
+          w1 += u1[j];
+          w2 += u2[j];
+        }
+        if (finite_pair(w1, w2)) {
+          d1 += w1;
+          d2 += w2;
+        } else {
+          for (std::int64_t q = l; q < l + kRun * kLanes; ++q) term<kGated, kShifted>(d1, d2, an, bn, gn, sh, q);
         }
       }
       float v1 = 0.0f, v2 = 0.0f;  // the tail: fewer than kRun * kLanes values
-      for (; l < L; ++l) term<kGated, kShifted>(v1, v2, an, bn, gn, sh, l);
-      s1[c] += d1 + v1;
-      s2[c] += d2 + v2;
+      for (std::int64_t q = l; q < L; ++q) term<kGated, kShifted>(v1, v2, an, bn, gn, sh, q);
+      if (finite_pair(v1, v2)) {
+        d1 += v1;
+        d2 += v2;
+      } else {
+        for (; l < L; ++l) term<kGated, kShifted>(d1, d2, an, bn, gn, sh, l);
+      }
+      s1[c] += d1;
+      s2[c] += d2;
     }
 }
 
