@@ -1,7 +1,8 @@
 """One training epoch of the lab's small CNN, bnlab.keras against PyTorch, side by side in one run on the CPU.
 
-Network: bnlab.keras.applications.cnn_model (the network of ``bnlab compare --arch cnn``) on 28x28x1 images,
-Conv(32, 3, same)-[BN]-ReLU-MaxPool-Conv(64, 3, same)-[BN]-ReLU-MaxPool-Flatten-Dense(128)-[BN]-ReLU-Dense(10),
+Network: the lab's ``--arch cnn`` network (``bnlab.lab.networks.build_model`` on the spec ``bnlab compare --arch
+cnn`` runs: widths (16, 32, 64), the norm before each ReLU), on 28x28x1 images,
+Conv(16, 3, same)-[BN]-ReLU-MaxPool-Conv(32, 3, same)-[BN]-ReLU-MaxPool-Flatten-Dense(64)-[BN]-ReLU-Dense(10),
 and the same layers in PyTorch (NCHW, BatchNorm2d/1d), Adam, sparse cross-entropy. Batch sizes 64 and 256,
 with and without BN. Both get the same thread count (2 by default), the same data already in memory (random
 images of Fashion-MNIST's shape; the time does not depend on the values), a fresh permutation per epoch.
@@ -24,13 +25,22 @@ from bench_keras_epoch import sgemm_gflops
 from report import write_report
 
 
+def lab_spec(bn):
+    """The run spec of ``bnlab compare --arch cnn`` for norm 'batch' or 'none' (its network is all we use)."""
+    from bnlab.lab.config import SweepConfig
+
+    norm = "batch" if bn else "none"
+    return next(s for s in SweepConfig(arch="cnn", norms=(norm,)).runs() if s.norm == norm)
+
+
 def bnlab_epoch(bn, x, y, bs, repeats):
     import bnlab.keras as keras
     from bnlab import _core
-    from bnlab.keras.applications import cnn_model
+    from bnlab.lab.networks import build_model
 
+    spec = lab_spec(bn)
     keras.utils.set_random_seed(0)
-    model = cnn_model(x.shape[1:], 10, bn=bn)
+    model = build_model(spec, x.shape[1:], 10)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x[: 4 * bs], y[: 4 * bs], batch_size=bs, epochs=1, verbose=0)  # warm-up: buffers sized
     best, gemm = float("inf"), None
@@ -46,15 +56,18 @@ def bnlab_epoch(bn, x, y, bs, repeats):
 
 
 def torch_model(bn):
+    """The lab network's layers in PyTorch: the same widths, the norm before each ReLU."""
     import torch
     from torch import nn
+
+    c1, c2, dense = lab_spec(bn).hidden
 
     def block(cin, cout):
         return [nn.Conv2d(cin, cout, 3, padding=1), *([nn.BatchNorm2d(cout)] if bn else []), nn.ReLU(), nn.MaxPool2d(2)]
 
-    head = [nn.Flatten(), nn.Linear(64 * 7 * 7, 128), *([nn.BatchNorm1d(128)] if bn else []), nn.ReLU()]
+    head = [nn.Flatten(), nn.Linear(c2 * 7 * 7, dense), *([nn.BatchNorm1d(dense)] if bn else []), nn.ReLU()]
     torch.manual_seed(0)
-    return nn.Sequential(*block(1, 32), *block(32, 64), *head, nn.Linear(128, 10))
+    return nn.Sequential(*block(1, c1), *block(c1, c2), *head, nn.Linear(dense, 10))
 
 
 def torch_epoch(bn, x_nchw, y, bs, repeats):
