@@ -17,9 +17,12 @@
 // the ReLU costs no pass of its own, and the results equal the unfused layers' bit for bit.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "backend/cpu/parallel.hpp"
+#include "backend/cpu/run_sums.hpp"
 #include "core/profile.hpp"
 
 namespace bnlab::cpu {
@@ -38,80 +41,90 @@ std::vector<float>& float_scratch(std::size_t n) {
   return buf;
 }
 
-// Calls f(i, c) for every element i of (N, C, L) with its feature c. When L == 1 (the dense case, x (N, C)) the
-// feature is the innermost index, so each row is one contiguous loop over C that the compiler vectorises;
-// otherwise the L values of one (n, c) are.
-template <class F>
-inline void for_each_value(std::int64_t N, std::int64_t C, std::int64_t L, F f) {
-  if (L == 1) {
-    for (std::int64_t n = 0; n < N; ++n)
-      for (std::int64_t c = 0; c < C; ++c) f(n * C + c, c);
-    return;
+inline float relu(float v) { return v <= 0.0f ? 0.0f : v; }  // NaN stays NaN
+
+// The element-wise passes, written once over a run of n values: with L == 1 a run is one row of C features
+// (the per-feature factors are arrays, P = const float*); with L > 1 it is the L values of one (n, c) (the
+// factors are that feature's scalars, P = float). Every pointer is __restrict, so that the compiler vectorises
+// the loop without alias checks (the outputs never overlap the inputs).
+
+// xhat = (x - mu) * rstd;  y = gamma * xhat + beta  (then the fused ReLU)
+template <bool kRelu, class P>
+void train_run(float* __restrict y, float* __restrict h, const float* __restrict x, P mu, P rstd, P g, P b,
+               std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float v = (x[i] - at(mu, i)) * at(rstd, i);
+    h[i] = v;
+    const float o = at(g, i) * v + at(b, i);
+    y[i] = kRelu ? relu(o) : o;
   }
-  for (std::int64_t n = 0; n < N; ++n)
-    for (std::int64_t c = 0; c < C; ++c)
-      for (std::int64_t l = 0; l < L; ++l) f((n * C + c) * L + l, c);
 }
 
-// a[i] gated by the fused ReLU's output: [gate > 0] * a. Both loads are unconditional and the choice is a
-// select, so the loops that use it vectorise (a conditional load of a[i] would not).
-inline float gated(const float* a, const float* gate, std::int64_t i) {
-  const float v = a[i];
-  return gate[i] > 0.0f ? v : 0.0f;
+// y = (x - mu) * a + beta  (then the fused ReLU)
+template <bool kRelu, class P>
+void infer_run(float* __restrict y, const float* __restrict x, P mu, P a, P b, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float o = (x[i] - at(mu, i)) * at(a, i) + at(b, i);
+    y[i] = kRelu ? relu(o) : o;
+  }
 }
-inline float relu(float v) { return v <= 0.0f ? 0.0f : v; }  // NaN stays NaN
+
+// dx = k * (M * dy - sum(dy) - xhat * sum(dy * xhat)), dy gated by the fused ReLU's output when kGated
+template <bool kGated, class P>
+void backward_run(float* __restrict dx, const float* __restrict dy, const float* __restrict h,
+                  const float* __restrict gate, P k, P sdy, P sdyx, float m, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float d = kGated ? gated(dy, gate, i) : dy[i];
+    dx[i] = at(k, i) * (m * d - at(sdy, i) - h[i] * at(sdyx, i));
+  }
+}
+
+// Runs row(offset) per row of C when L == 1, run(offset, c) per (n, c) run of L otherwise, over (N, C, L); the
+// threads split the rows (or runs), each element being written by exactly one of them.
+constexpr std::int64_t kMinParallelValues = 1 << 16;  // below this a pass is faster on one thread
+
+template <class Row, class Run>
+void for_each_run(std::int64_t N, std::int64_t C, std::int64_t L, Row row, Run run) {
+  const std::int64_t units = L == 1 ? N : N * C, size = L == 1 ? C : L;
+  parallel_for(units, std::max<std::int64_t>(1, kMinParallelValues / std::max<std::int64_t>(size, 1)),
+               [&](std::int64_t, std::int64_t u0, std::int64_t u1) {
+                 for (std::int64_t u = u0; u < u1; ++u) {
+                   if (L == 1)
+                     row(u * C);
+                   else
+                     run(u * L, u % C);
+                 }
+               });
+}
 
 // Accumulates sum(a) and sum(a*b) per feature over (N, C, L); b == nullptr means b = a - shift. kGated: a is
 // read as [gate > 0] * a (gate = the fused ReLU's output; backward only, b != nullptr).
-// Precision and speed: values are summed in float over short runs (kRun rows of (N, C) when L == 1, kRun values
-// of one (n, c) otherwise), and each run's float partial joins the double total. A float partial of kRun terms
-// carries a relative error of about kRun * 2^-24 (2e-6 at 32), far below what float data holds, while the inner
-// loops stay float-wide: across the C features of a row when L == 1, across kLanes independent lanes (a
-// vectorisable pattern without -ffast-math) when L > 1. The order is fixed, so results are deterministic.
-constexpr std::int64_t kRun = 32;
-constexpr std::int64_t kLanes = 8;
-
+// Precision and speed: see run_sums.hpp. When L == 1 the runs are kRun rows of (N, C), summed across the C
+// features of a row (a float-wide loop); when L > 1 each (n, c) run of L values goes through run_sums.
 std::vector<float>& partial_scratch(std::size_t n) {
   thread_local std::vector<float> buf;
   if (buf.size() < n) buf.resize(n);
   return buf;
 }
 
-template <bool kGated, bool kShifted, class T>
-inline void term(T& t1, T& t2, const float* a, const float* b, const float* gate, float shift, std::int64_t i) {
-  if constexpr (kShifted) {
-    const T d = static_cast<T>(a[i]) - static_cast<T>(shift);
-    t1 += d;
-    t2 += d * d;
-  } else {
-    const T av = kGated ? gated(a, gate, i) : a[i];
-    t1 += av;
-    t2 += av * static_cast<T>(b[i]);
-  }
-}
-
-// A float partial that overflowed (|x - shift| above about 1e18 squares past FLT_MAX) is summed again in
-// double, so the result never depends on the float runs' range; NaN inputs give NaN either way.
-inline bool finite_pair(float t1, float t2) { return std::isfinite(t1) && std::isfinite(t2); }
-
 template <bool kGated, bool kShifted>
 void feature_sums_impl(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
-                       std::int64_t N, std::int64_t C, std::int64_t L) {
-  for (std::int64_t c = 0; c < C; ++c) s1[c] = s2[c] = 0.0;
+                       std::int64_t N, std::int64_t C, std::int64_t L, std::int64_t c0, std::int64_t c1) {
+  for (std::int64_t c = c0; c < c1; ++c) s1[c] = s2[c] = 0.0;
   if (L == 1) {
     std::vector<float>& part = partial_scratch(static_cast<std::size_t>(2 * C));
     float* t1 = part.data();
     float* t2 = part.data() + C;
     for (std::int64_t n0 = 0; n0 < N; n0 += kRun) {
       const std::int64_t n1 = std::min(N, n0 + kRun);
-      for (std::int64_t c = 0; c < C; ++c) t1[c] = t2[c] = 0.0f;
+      for (std::int64_t c = c0; c < c1; ++c) t1[c] = t2[c] = 0.0f;
       for (std::int64_t n = n0; n < n1; ++n) {
         const std::int64_t row = n * C;
-        for (std::int64_t c = 0; c < C; ++c)
+        for (std::int64_t c = c0; c < c1; ++c)
           term<kGated, kShifted>(t1[c], t2[c], a + row, b ? b + row : nullptr, kGated ? gate + row : nullptr,
                                  kShifted ? shift[c] : 0.0f, c);
       }
-      for (std::int64_t c = 0; c < C; ++c) {
+      for (std::int64_t c = c0; c < c1; ++c) {
         if (finite_pair(t1[c], t2[c])) {
           s1[c] += t1[c];
           s2[c] += t2[c];
@@ -125,52 +138,43 @@ void feature_sums_impl(double* s1, double* s2, const float* a, const float* b, c
     return;
   }
   for (std::int64_t n = 0; n < N; ++n)
-    for (std::int64_t c = 0; c < C; ++c) {
+    for (std::int64_t c = c0; c < c1; ++c) {
       const std::int64_t base = (n * C + c) * L;
       const float* an = a + base;
       const float* bn = b ? b + base : nullptr;
       const float* gn = kGated ? gate + base : nullptr;
       const float sh = kShifted ? shift[c] : 0.0f;
       double d1 = 0.0, d2 = 0.0;
-      std::int64_t l = 0;
-      for (; l + kRun * kLanes <= L; l += kRun * kLanes) {  // kRun rounds of kLanes lanes, summed in float
-        float u1[kLanes] = {}, u2[kLanes] = {};
-        for (std::int64_t r = 0; r < kRun; ++r)
-          for (std::int64_t j = 0; j < kLanes; ++j)
-            term<kGated, kShifted>(u1[j], u2[j], an, bn, gn, sh, l + r * kLanes + j);
-        float w1 = 0.0f, w2 = 0.0f;
-        for (std::int64_t j = 0; j < kLanes; ++j) {
-          w1 += u1[j];
-          w2 += u2[j];
-        }
-        if (finite_pair(w1, w2)) {
-          d1 += w1;
-          d2 += w2;
-        } else {
-          for (std::int64_t q = l; q < l + kRun * kLanes; ++q) term<kGated, kShifted>(d1, d2, an, bn, gn, sh, q);
-        }
-      }
-      float v1 = 0.0f, v2 = 0.0f;  // the tail: fewer than kRun * kLanes values
-      for (std::int64_t q = l; q < L; ++q) term<kGated, kShifted>(v1, v2, an, bn, gn, sh, q);
-      if (finite_pair(v1, v2)) {
-        d1 += v1;
-        d2 += v2;
-      } else {
-        for (; l < L; ++l) term<kGated, kShifted>(d1, d2, an, bn, gn, sh, l);
-      }
+      run_sums<kGated, kShifted>(d1, d2, an, bn, gn, sh, L);
       s1[c] += d1;
       s2[c] += d2;
     }
 }
 
+// Threads split the features (blocks of kLanes when L == 1, so that each thread's loops stay vector-wide):
+// every feature's sum is done by one thread in the serial order, so the results are the same bits at every
+// thread count.
+template <bool kGated, bool kShifted>
+void feature_sums_split(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
+                        std::int64_t N, std::int64_t C, std::int64_t L) {
+  const std::int64_t unit = L == 1 ? kLanes : 1;  // features per block
+  const std::int64_t blocks = (C + unit - 1) / unit;
+  const std::int64_t per_block = std::max<std::int64_t>(1, N * L * unit);
+  parallel_for(blocks, std::max<std::int64_t>(1, kMinParallelValues / per_block),
+               [&](std::int64_t, std::int64_t b0, std::int64_t b1) {
+                 feature_sums_impl<kGated, kShifted>(s1, s2, a, b, shift, gate, N, C, L, b0 * unit,
+                                                     std::min(C, b1 * unit));
+               });
+}
+
 void feature_sums(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
                   std::int64_t N, std::int64_t C, std::int64_t L) {
   if (!b)
-    feature_sums_impl<false, true>(s1, s2, a, nullptr, shift, nullptr, N, C, L);
+    feature_sums_split<false, true>(s1, s2, a, nullptr, shift, nullptr, N, C, L);
   else if (gate)
-    feature_sums_impl<true, false>(s1, s2, a, b, nullptr, gate, N, C, L);
+    feature_sums_split<true, false>(s1, s2, a, b, nullptr, gate, N, C, L);
   else
-    feature_sums_impl<false, false>(s1, s2, a, b, nullptr, nullptr, N, C, L);
+    feature_sums_split<false, false>(s1, s2, a, b, nullptr, nullptr, N, C, L);
 }
 }  // namespace
 
@@ -206,18 +210,19 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
     g[c] = gamma ? gamma[c] : 1.0f;
     b[c] = beta ? beta[c] : 0.0f;
   }
+  auto pass2 = [&](auto relu_tag) {
+    constexpr bool kRelu = decltype(relu_tag)::value;
+    for_each_run(
+        N, C, L,
+        [&](std::int64_t o) { train_run<kRelu, const float*>(out + o, xhat + o, inp + o, mean, rstd, g, b, C); },
+        [&](std::int64_t o, std::int64_t c) {
+          train_run<kRelu, float>(out + o, xhat + o, inp + o, mean[c], rstd[c], g[c], b[c], L);
+        });
+  };
   if (fuse_relu)
-    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) {
-      const float h = (inp[i] - mean[c]) * rstd[c];
-      xhat[i] = h;
-      out[i] = relu(g[c] * h + b[c]);
-    });
+    pass2(std::true_type{});
   else
-    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) {
-      const float h = (inp[i] - mean[c]) * rstd[c];
-      xhat[i] = h;
-      out[i] = g[c] * h + b[c];
-    });
+    pass2(std::false_type{});
 }
 
 void batchnorm_forward_infer(float* out,          // (N, C, L)
@@ -237,10 +242,16 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
     a[c] = static_cast<float>((gamma ? gamma[c] : 1.0) / std::sqrt(static_cast<double>(var[c]) + eps));
     b[c] = beta ? beta[c] : 0.0f;
   }
+  auto pass = [&](auto relu_tag) {
+    constexpr bool kRelu = decltype(relu_tag)::value;
+    for_each_run(
+        N, C, L, [&](std::int64_t o) { infer_run<kRelu, const float*>(out + o, inp + o, mean, a, b, C); },
+        [&](std::int64_t o, std::int64_t c) { infer_run<kRelu, float>(out + o, inp + o, mean[c], a[c], b[c], L); });
+  };
   if (fuse_relu)
-    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) { out[i] = relu((inp[i] - mean[c]) * a[c] + b[c]); });
+    pass(std::true_type{});
   else
-    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) { out[i] = (inp[i] - mean[c]) * a[c] + b[c]; });
+    pass(std::false_type{});
 }
 
 void batchnorm_backward(float* dinp,            // (N, C, L)
@@ -274,13 +285,24 @@ void batchnorm_backward(float* dinp,            // (N, C, L)
     mdyx[c] = static_cast<float>(sum_dy_xhat[c]);
   }
   const float m = static_cast<float>(M);
+  auto pass2 = [&](auto gated_tag) {
+    constexpr bool kGated = decltype(gated_tag)::value;
+    const float* gate = relu_out;
+    for_each_run(
+        N, C, L,
+        [&](std::int64_t o) {
+          backward_run<kGated, const float*>(dinp + o, dout + o, xhat + o, kGated ? gate + o : nullptr, k, mdy, mdyx, m,
+                                             C);
+        },
+        [&](std::int64_t o, std::int64_t c) {
+          backward_run<kGated, float>(dinp + o, dout + o, xhat + o, kGated ? gate + o : nullptr, k[c], mdy[c], mdyx[c],
+                                      m, L);
+        });
+  };
   if (relu_out)
-    for_each_value(N, C, L, [&](std::int64_t i, std::int64_t c) {
-      dinp[i] = k[c] * (m * gated(dout, relu_out, i) - mdy[c] - xhat[i] * mdyx[c]);
-    });
+    pass2(std::true_type{});
   else
-    for_each_value(
-        N, C, L, [&](std::int64_t i, std::int64_t c) { dinp[i] = k[c] * (m * dout[i] - mdy[c] - xhat[i] * mdyx[c]); });
+    pass2(std::false_type{});
 }
 
 void blend(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C) {

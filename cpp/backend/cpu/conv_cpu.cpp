@@ -18,6 +18,7 @@
 #include <chrono>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "backend/cpu/parallel.hpp"
 #include "core/profile.hpp"
 
 namespace bnlab::cpu {
@@ -29,6 +30,7 @@ GemmTally& conv_gemm_tally() {
 
 namespace {
 using i64 = std::int64_t;
+constexpr i64 kMinParallelValues = 1 << 16;  // below this a pass is faster on one thread
 
 // Row-major C (m, n) = alpha op(A) op(B) + beta C, counted in the tally.
 void gemm(const char* phase, bool ta, bool tb, i64 m, i64 n, i64 k, const float* a, i64 lda, const float* b, i64 ldb,
@@ -59,31 +61,40 @@ Range inside(i64 offset, i64 stride, i64 len, i64 count) {
 // (kh, kw): KW*C contiguous values of x per kernel row when the window is inside the input. ----
 // Visits every (cols segment of C values, matching x row or nullptr for padding): f(seg, src).
 template <class F>
-void walk_nhwc(const Conv2dShape& s, F f) {
+void walk_nhwc_sample(const Conv2dShape& s, i64 n, F& f) {
   const i64 C = s.C, R = s.KH * s.KW * C;
-  for (i64 n = 0; n < s.N; ++n)
-    for (i64 oh = 0; oh < s.OH; ++oh)
-      for (i64 ow = 0; ow < s.OW; ++ow) {
-        const i64 p = (n * s.OH + oh) * s.OW + ow;
-        const i64 iw0 = ow * s.SW - s.pad_left;
-        for (i64 kh = 0; kh < s.KH; ++kh) {
-          const i64 ih = oh * s.SH - s.pad_top + kh;
-          const i64 seg = p * R + kh * s.KW * C;  // offset of (kh, kw = 0) in cols
-          if (ih < 0 || ih >= s.H) {
-            f(seg, static_cast<i64>(-1), s.KW * C);
-            continue;
-          }
-          const i64 row = (n * s.H + ih) * s.W;  // x offset of (n, ih, 0) in pixels
-          if (iw0 >= 0 && iw0 + s.KW <= s.W) {   // the whole kernel row is inside: one contiguous run
-            f(seg, (row + iw0) * C, s.KW * C);
-            continue;
-          }
-          for (i64 kw = 0; kw < s.KW; ++kw) {
-            const i64 iw = iw0 + kw;
-            f(seg + kw * C, iw < 0 || iw >= s.W ? static_cast<i64>(-1) : (row + iw) * C, C);
-          }
+  for (i64 oh = 0; oh < s.OH; ++oh)
+    for (i64 ow = 0; ow < s.OW; ++ow) {
+      const i64 p = (n * s.OH + oh) * s.OW + ow;
+      const i64 iw0 = ow * s.SW - s.pad_left;
+      for (i64 kh = 0; kh < s.KH; ++kh) {
+        const i64 ih = oh * s.SH - s.pad_top + kh;
+        const i64 seg = p * R + kh * s.KW * C;  // offset of (kh, kw = 0) in cols
+        if (ih < 0 || ih >= s.H) {
+          f(seg, static_cast<i64>(-1), s.KW * C);
+          continue;
+        }
+        const i64 row = (n * s.H + ih) * s.W;  // x offset of (n, ih, 0) in pixels
+        if (iw0 >= 0 && iw0 + s.KW <= s.W) {   // the whole kernel row is inside: one contiguous run
+          f(seg, (row + iw0) * C, s.KW * C);
+          continue;
+        }
+        for (i64 kw = 0; kw < s.KW; ++kw) {
+          const i64 iw = iw0 + kw;
+          f(seg + kw * C, iw < 0 || iw >= s.W ? static_cast<i64>(-1) : (row + iw) * C, C);
         }
       }
+    }
+}
+
+// The threads split the samples: each sample's cols rows and x values are touched by one thread only.
+template <class F>
+void walk_nhwc(const Conv2dShape& s, F f) {
+  const i64 R = s.KH * s.KW * s.C;
+  const i64 per_sample = std::max<i64>(1, s.OH * s.OW * R);
+  parallel_for(s.N, std::max<i64>(1, kMinParallelValues / per_sample), [&](i64, i64 n0, i64 n1) {
+    for (i64 n = n0; n < n1; ++n) walk_nhwc_sample(s, n, f);
+  });
 }
 
 void im2col_nhwc(float* cols, const float* x, const Conv2dShape& s) {

@@ -11,11 +11,13 @@
 #include <cmath>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "backend/cpu/parallel.hpp"
 #include "core/profile.hpp"
 
 namespace bnlab::cpu {
 namespace {
 using i64 = std::int64_t;
+constexpr i64 kMinParallelValues = 1 << 16;  // below this a pass is faster on one thread
 
 struct Window {
   i64 h0, h1, w0, w1;  // clipped to the input
@@ -93,40 +95,44 @@ void max_pool2d_forward(float* __restrict out,            // (N, OH, OW, C) or (
   const profile::Scope timer({"maxpool.forward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
                               12.0 * s.N * s.C * s.OH * s.OW + 4.0 * s.N * s.C * s.H * s.W});
   const i64 HW = s.H * s.W, OHW = s.OH * s.OW;
-  if (!s.channels_last) {  // one plane at a time, one scalar window per output
-    for (i64 plane = 0; plane < s.N * s.C; ++plane) {
-      const float* xp = inp + plane * HW;
+  if (!s.channels_last) {  // one plane at a time, one scalar window per output; threads split the planes
+    parallel_for(s.N * s.C, std::max<i64>(1, kMinParallelValues / std::max<i64>(HW, 1)), [&](i64, i64 p0, i64 p1) {
+      for (i64 plane = p0; plane < p1; ++plane) {
+        const float* xp = inp + plane * HW;
+        for (i64 oh = 0; oh < s.OH; ++oh)
+          for (i64 ow = 0; ow < s.OW; ++ow) {
+            const Window win = window(s, oh, ow);
+            auto at = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
+            float best = xp[at];
+            for (i64 h = win.h0; h < win.h1; ++h)
+              for (i64 w = win.w0; w < win.w1; ++w) {
+                const float v = xp[h * s.W + w];
+                const bool take = beats(v, best);
+                best = take ? v : best;
+                at = take ? static_cast<std::int32_t>(h * s.W + w) : at;
+              }
+            out[plane * OHW + oh * s.OW + ow] = best;
+            argmax[plane * OHW + oh * s.OW + ow] = at;
+          }
+      }
+    });
+    return;
+  }
+  parallel_for(s.N, std::max<i64>(1, kMinParallelValues / std::max<i64>(HW * s.C, 1)), [&](i64, i64 n0, i64 n1) {
+    for (i64 n = n0; n < n1; ++n)
       for (i64 oh = 0; oh < s.OH; ++oh)
         for (i64 ow = 0; ow < s.OW; ++ow) {
           const Window win = window(s, oh, ow);
-          auto at = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
-          float best = xp[at];
-          for (i64 h = win.h0; h < win.h1; ++h)
-            for (i64 w = win.w0; w < win.w1; ++w) {
-              const float v = xp[h * s.W + w];
-              const bool take = beats(v, best);
-              best = take ? v : best;
-              at = take ? static_cast<std::int32_t>(h * s.W + w) : at;
-            }
-          out[plane * OHW + oh * s.OW + ow] = best;
-          argmax[plane * OHW + oh * s.OW + ow] = at;
+          const float* xn = inp + n * HW * s.C;
+          const i64 o = ((n * s.OH + oh) * s.OW + ow) * s.C;
+          for (i64 c0 = 0; c0 < s.C; c0 += kChunk) {
+            if (c0 + kChunk <= s.C)
+              max_chunk<true>(out + o + c0, argmax + o + c0, xn + c0, s, win, kChunk);
+            else
+              max_chunk<false>(out + o + c0, argmax + o + c0, xn + c0, s, win, s.C - c0);
+          }
         }
-    }
-    return;
-  }
-  for (i64 n = 0; n < s.N; ++n)
-    for (i64 oh = 0; oh < s.OH; ++oh)
-      for (i64 ow = 0; ow < s.OW; ++ow) {
-        const Window win = window(s, oh, ow);
-        const float* xn = inp + n * HW * s.C;
-        const i64 o = ((n * s.OH + oh) * s.OW + ow) * s.C;
-        for (i64 c0 = 0; c0 < s.C; c0 += kChunk) {
-          if (c0 + kChunk <= s.C)
-            max_chunk<true>(out + o + c0, argmax + o + c0, xn + c0, s, win, kChunk);
-          else
-            max_chunk<false>(out + o + c0, argmax + o + c0, xn + c0, s, win, s.C - c0);
-        }
-      }
+  });
 }
 
 void max_pool2d_backward(float* __restrict dinp,                 // (N, H, W, C) or (N, C, H, W), assigned
@@ -136,22 +142,28 @@ void max_pool2d_backward(float* __restrict dinp,                 // (N, H, W, C)
   const profile::Scope timer({"maxpool.backward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
                               12.0 * s.N * s.C * s.OH * s.OW + 4.0 * s.N * s.C * s.H * s.W});
   const i64 HW = s.H * s.W, OHW = s.OH * s.OW;
-  std::fill(dinp, dinp + s.N * s.C * HW, 0.0f);
+  // Threads split the planes (channels_first) or the samples (channels_last): each one's dinp is its own.
   if (!s.channels_last) {
-    for (i64 plane = 0; plane < s.N * s.C; ++plane) {
-      float* dp = dinp + plane * HW;
-      const float* g = dout + plane * OHW;
-      const std::int32_t* at = argmax + plane * OHW;
-      for (i64 o = 0; o < OHW; ++o) dp[at[o]] += g[o];
-    }
+    parallel_for(s.N * s.C, std::max<i64>(1, kMinParallelValues / std::max<i64>(HW, 1)), [&](i64, i64 p0, i64 p1) {
+      for (i64 plane = p0; plane < p1; ++plane) {
+        float* dp = dinp + plane * HW;
+        const float* g = dout + plane * OHW;
+        const std::int32_t* at = argmax + plane * OHW;
+        std::fill(dp, dp + HW, 0.0f);
+        for (i64 o = 0; o < OHW; ++o) dp[at[o]] += g[o];
+      }
+    });
     return;
   }
-  for (i64 n = 0; n < s.N; ++n) {
-    float* dn = dinp + n * HW * s.C;
-    const i64 o0 = n * OHW * s.C;
-    for (i64 o = o0; o < o0 + OHW * s.C; o += s.C)
-      for (i64 c = 0; c < s.C; ++c) dn[argmax[o + c] * s.C + c] += dout[o + c];
-  }
+  parallel_for(s.N, std::max<i64>(1, kMinParallelValues / std::max<i64>(HW * s.C, 1)), [&](i64, i64 n0, i64 n1) {
+    for (i64 n = n0; n < n1; ++n) {
+      float* dn = dinp + n * HW * s.C;
+      std::fill(dn, dn + HW * s.C, 0.0f);
+      const i64 o0 = n * OHW * s.C;
+      for (i64 o = o0; o < o0 + OHW * s.C; o += s.C)
+        for (i64 c = 0; c < s.C; ++c) dn[argmax[o + c] * s.C + c] += dout[o + c];
+    }
+  });
 }
 
 void avg_pool2d_forward(float* out,        // (N, OH, OW, C) or (N, C, OH, OW)
