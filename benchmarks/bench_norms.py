@@ -1,11 +1,12 @@
 """Each normalization's forward + backward against PyTorch's, and what fold_batchnorm saves at prediction.
 
 Shapes (1024, 512) and (64, 4096), float32, CPU. bnlab: one engine layer's forward then backward
-(Layer.forward_backward: no copies back to Python). PyTorch 2.13: the module's forward then
-backward(dout) on a fresh graph, with torch.set_num_threads(--threads) (bnlab's normalization kernels split
-their passes over the same thread count; no GEMM is involved). Batch renorm and ghost batch norm have no PyTorch module, so they are compared with the
-composition a user would write (see torch_renorm and torch_ghost). Each cell is the median of --repeats
-timings of --inner steps, after a warm-up, the two frameworks alternating.
+(Layer.forward_backward: no copies back to Python). PyTorch 2.13: the module's forward then backward(dout) on
+a fresh graph, with torch.set_num_threads(--threads); bnlab's normalization kernels split their passes over
+the same thread count; no GEMM is involved. Batch renorm and ghost batch norm have no PyTorch module, so they
+are compared with the composition a user would write (see torch_renorm and torch_ghost). Each cell is the
+median of --repeats timings of --inner steps, each after 30 ms of untimed steps, the two frameworks
+alternating.
 
 Folding: seed 003's network (784-128-BN-ReLU-64-BN-ReLU-10 softmax) and the lab's CNN (``--arch cnn``)
 predicting 10,000 samples, batch 1024, before and after bnlab.fold_batchnorm (median of --repeats x 3).
