@@ -82,6 +82,8 @@ void backward_run(float* __restrict dx, const float* __restrict dy, const float*
 // Runs row(offset) per row of C when L == 1, run(offset, c) per (n, c) run of L otherwise, over (N, C, L); the
 // threads split the rows (or runs), each element being written by exactly one of them.
 constexpr std::int64_t kMinParallelValues = 1 << 16;  // below this a pass is faster on one thread
+constexpr std::int64_t kFewFeatures = 64;             // fewer features than this: sums split by rows
+constexpr std::int64_t kRowChunks = 8;                // ... into this many chunks
 
 template <class Row, class Run>
 void for_each_run(std::int64_t N, std::int64_t C, std::int64_t L, Row row, Run run) {
@@ -157,6 +159,29 @@ void feature_sums_impl(double* s1, double* s2, const float* a, const float* b, c
 template <bool kGated, bool kShifted>
 void feature_sums_split(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
                         std::int64_t N, std::int64_t C, std::int64_t L) {
+  if (L == 1 && C < kFewFeatures && N >= kRowChunks * kRun && N * C >= kMinParallelValues) {
+    // Few features (a conv layer's channels over N*H*W rows): split the rows into kRowChunks fixed chunks
+    // instead, each summed into its own partials, added in chunk order (deterministic at every thread count).
+    const std::int64_t rows = (N + kRowChunks - 1) / kRowChunks;
+    thread_local std::vector<double> parts;
+    if (parts.size() < static_cast<std::size_t>(2 * C * kRowChunks)) parts.resize(2 * C * kRowChunks);
+    double* part = parts.data();
+    parallel_for(kRowChunks, 1, [&](std::int64_t, std::int64_t k0, std::int64_t k1) {
+      for (std::int64_t k = k0; k < k1; ++k) {
+        const std::int64_t r0 = std::min(N, k * rows), r1 = std::min(N, r0 + rows), off = r0 * C;
+        feature_sums_impl<kGated, kShifted>(part + 2 * C * k, part + 2 * C * k + C, a + off, b ? b + off : nullptr,
+                                            shift, kGated ? gate + off : nullptr, r1 - r0, C, 1, 0, C);
+      }
+    });
+    for (std::int64_t c = 0; c < C; ++c) {
+      s1[c] = s2[c] = 0.0;
+      for (std::int64_t k = 0; k < kRowChunks; ++k) {
+        s1[c] += part[2 * C * k + c];
+        s2[c] += part[2 * C * k + C + c];
+      }
+    }
+    return;
+  }
   const std::int64_t unit = L == 1 ? kLanes : 1;  // features per block
   const std::int64_t blocks = (C + unit - 1) / unit;
   const std::int64_t per_block = std::max<std::int64_t>(1, N * L * unit);
