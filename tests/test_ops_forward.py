@@ -279,3 +279,30 @@ def test_softmax_and_logits_xent_for_any_logits(z):
     y = np.zeros(z.shape[0], np.int32)
     ops.xent(rows, None, tensor(z), labels(y), _core.XentForm.SparseLogits, False, 1e-7, 1.0)
     assert_close(rows.numpy(), ref.xent(z, y, "SparseLogits"), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("N", "C", "L"),
+    [(4096, 16, 1), (1024, 512, 1), (64, 4096, 1), (8, 32, 784)],
+    ids=["few-features-row-chunks", "feature-split", "wide", "channels-first"],
+)
+def test_batchnorm_forward_train_large_shapes_on_threads(rng, N, C, L):
+    """Shapes large enough for the thread pool (each of the feature sums' split paths): the result matches
+    the float64 reference, and is the same at 1 and 2 threads (every split is fixed by the shape alone)."""
+    x = (rng.standard_normal((N, C, L)) * 3 + 2).astype(np.float32)
+    results = []
+    threads = _core.get_num_threads()
+    try:
+        for t in (1, 2):
+            _core.set_num_threads(t)
+            out, cache = _core.Tensor(), ops.BNCache()
+            ops.batchnorm_forward_train(out, cache, tensor(x), None, None, N, C, L, 1e-3)
+            results.append((out.numpy().copy(), cache.mean.numpy().copy(), cache.var.numpy().copy()))
+    finally:
+        _core.set_num_threads(threads)
+    want, _, mean, var, _ = ref.bn_train(x, None, None, eps=1e-3)
+    assert_close(results[0][0], want, atol=1e-5)
+    assert_close(results[0][1], mean, atol=1e-5)
+    assert_close(results[0][2], var, rtol=1e-5, atol=1e-5)
+    for a, b in zip(results[0], results[1], strict=True):
+        np.testing.assert_array_equal(a, b)
