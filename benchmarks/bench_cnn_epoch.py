@@ -9,8 +9,10 @@ images of Fashion-MNIST's shape; the time does not depend on the values), a fres
 Each cell is the best of --repeats epochs of --samples samples after a warm-up of a few batches.
 
 GEMM rates: the engine's cblas_sgemm on a 1024^3 product (measured in this run), and the convolutions' own
-sgemm calls during bnlab's timed epochs (the engine tallies their time and work:
-``_core.ops.conv_gemm_tally()``), so that the im2col GEMMs can be judged against what the library can do.
+products during bnlab's timed epochs (the engine tallies their time and work: ``_core.ops.conv_gemm_tally()``;
+on the CPU's implicit-GEMM path, docs/CNN.md, the time includes the padding copy and the col2im), so that the
+convolution products can be judged against what the library can do. Each cell also gives the slowest of the
+--repeats epochs of both libraries: the spread, not only the best.
 
     python benchmarks/bench_cnn_epoch.py --out benchmarks/results_cnn_epoch.md
 """
@@ -43,16 +45,16 @@ def bnlab_epoch(bn, x, y, bs, repeats):
     model = build_model(spec, x.shape[1:], 10)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x[: 4 * bs], y[: 4 * bs], batch_size=bs, epochs=1, verbose=0)  # warm-up: buffers sized
-    best, gemm = float("inf"), None
+    times, gemm = [], None
     for _ in range(repeats):
         _core.ops.reset_conv_gemm_tally()
         t = time.perf_counter()
         model.fit(x, y, batch_size=bs, epochs=1, verbose=0)
-        elapsed = time.perf_counter() - t
-        if elapsed < best:
-            best, gemm = elapsed, _core.ops.conv_gemm_tally()
+        times.append(time.perf_counter() - t)
+        if times[-1] == min(times):
+            gemm = _core.ops.conv_gemm_tally()
     seconds, flops, _ = gemm
-    return best, flops / seconds / 1e9, seconds
+    return times, flops / seconds / 1e9, seconds
 
 
 def torch_model(bn):
@@ -88,12 +90,12 @@ def torch_epoch(bn, x_nchw, y, bs, repeats):
             opt.step()
 
     epoch(4 * bs)  # warm-up
-    best = float("inf")
+    times = []
     for _ in range(repeats):
         t = time.perf_counter()
         epoch(len(xt))
-        best = min(best, time.perf_counter() - t)
-    return best
+        times.append(time.perf_counter() - t)
+    return times
 
 
 def main():
@@ -120,25 +122,30 @@ def main():
     rows = []
     for bn in (False, True):
         for bs in args.batch_sizes:
-            tb, conv_rate, gemm_s = bnlab_epoch(bn, x, y, bs, args.repeats)
-            tt = torch_epoch(bn, x_nchw, y, bs, args.repeats)
-            rows.append(("yes" if bn else "no", bs, tb, tt, conv_rate, gemm_s))
-            print(f"bn={bn} bs={bs}: bnlab {tb:.2f}s (conv GEMMs {conv_rate:.1f} GFLOP/s) torch {tt:.2f}s", flush=True)
+            tbs, conv_rate, gemm_s = bnlab_epoch(bn, x, y, bs, args.repeats)
+            tts = torch_epoch(bn, x_nchw, y, bs, args.repeats)
+            rows.append(("yes" if bn else "no", bs, tbs, tts, conv_rate, gemm_s))
+            print(
+                f"bn={bn} bs={bs}: bnlab {min(tbs):.2f}s (slowest {max(tbs):.2f}, conv GEMMs {conv_rate:.1f} "
+                f"GFLOP/s) torch {min(tts):.2f}s (slowest {max(tts):.2f})",
+                flush=True,
+            )
     lines = [
-        "| BN | batch | bnlab s/epoch | PyTorch s/epoch | PyTorch / bnlab | conv GEMM GFLOP/s | % of sgemm "
-        "| conv GEMM share of the epoch |",
-        "|---|---|---|---|---|---|---|---|",
+        "| BN | batch | bnlab s/epoch | PyTorch s/epoch | PyTorch / bnlab | bnlab slowest | PyTorch slowest "
+        "| conv GEMM GFLOP/s | % of sgemm | conv GEMM share of the epoch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for bn, bs, tb, tt, rate, gemm_s in rows:
+    for bn, bs, tbs, tts, rate, gemm_s in rows:
+        tb, tt = min(tbs), min(tts)
         lines.append(
-            f"| {bn} | {bs} | {tb:.2f} | {tt:.2f} | {tt / tb:.2f}× | {rate:.1f} | {100 * rate / peak:.0f}% "
-            f"| {100 * gemm_s / tb:.0f}% |"
+            f"| {bn} | {bs} | {tb:.2f} | {tt:.2f} | {tt / tb:.2f}× | {max(tbs):.2f} | {max(tts):.2f} | {rate:.1f} "
+            f"| {100 * rate / peak:.0f}% | {100 * gemm_s / tb:.0f}% |"
         )
     header = [
         "# Benchmark: one epoch of the lab's CNN on the CPU, bnlab.keras against PyTorch",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; threads: {args.threads} "
-        f"each; PyTorch {torch.__version__}; {args.samples:,} samples of 28x28x1 per epoch; best of "
+        f"each; PyTorch {torch.__version__}; {args.samples:,} samples of 28x28x1 per epoch; best (and slowest) of "
         f"{args.repeats} epoch(s) after a warm-up of 4 batches.",
         f"Engine cblas_sgemm (OpenBLAS) on 1024³ in the same run: {peak:.1f} GFLOP/s.",
         *([args.note] if args.note else []),

@@ -14,12 +14,15 @@
 //   global_avg_pool2d_forward(out, cache, inp, channels_last)    out (N, C)
 //   global_avg_pool2d_backward(dinp, dout, cache)
 //   conv_gemm_tally() -> (seconds, flops, calls); reset_conv_gemm_tally()
-//       the CPU convolutions' sgemm time and work since the last reset (benchmarks).
+//       the CPU convolutions' GEMM time and work since the last reset (benchmarks).
+//   set_narrow_gemm(on) -> previous; narrow_gemm_available() -> bool
+//       switches the channels-last convolutions between the backend's narrow GEMM and cblas_sgemm (tests).
 #include <pybind11/stl.h>
 
 #include <array>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "backend/cpu/narrow_gemm_cpu.hpp"
 #include "convert.hpp"
 #include "ops/pool.hpp"
 
@@ -88,6 +91,8 @@ void bind_conv(py::module_& root) {
     return py::make_tuple(t.seconds, t.flops, t.calls);
   });
   m.def("reset_conv_gemm_tally", [] { cpu::conv_gemm_tally() = cpu::GemmTally{}; });
+  m.def("set_narrow_gemm", &cpu::set_narrow_gemm_enabled, arg("on"));
+  m.def("narrow_gemm_available", &cpu::narrow_gemm_available);
 }
 
 }  // namespace bnlab::bind

@@ -1,4 +1,5 @@
-// conv_cpu.cpp — 2-D convolution on the CPU: im2col into the caller's cols buffer, then cblas_sgemm.
+// conv_cpu.cpp — 2-D convolution on the CPU: im2col into the caller's cols buffer, then cblas_sgemm; a
+// channels-last layer with narrow products goes to the cache-resident path instead (conv_narrow_cpu.cpp).
 //
 // A convolution is a matrix product once every output pixel's receptive field is laid out as a row (or column)
 // of a matrix: out[p, k] = sum_r cols[p, r] * W[r, k] with r = (kh, kw, c) ranging over R = KH*KW*C values.
@@ -17,6 +18,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "backend/cpu/conv_narrow.hpp"
+#include "backend/cpu/im2col_nhwc.hpp"
 #include "backend/cpu/kernels_cpu.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "core/profile.hpp"
@@ -32,19 +35,27 @@ namespace {
 using i64 = std::int64_t;
 constexpr i64 kMinParallelValues = 1 << 16;  // below this a pass is faster on one thread
 
-// Row-major C (m, n) = alpha op(A) op(B) + beta C, counted in the tally.
-void gemm(const char* phase, bool ta, bool tb, i64 m, i64 n, i64 k, const float* a, i64 lda, const float* b, i64 ldb,
-          float beta, float* c, i64 ldc) {
+// Runs one of the convolution's products under the profiler and counts it in the tally.
+template <class F>
+void tallied(const char* phase, bool ta, bool tb, i64 m, i64 n, i64 k, F&& run) {
   if (m == 0 || n == 0) return;
   const profile::Scope timer({phase, m, n, k, ta ? 'T' : 'N', tb ? 'T' : 'N', 0, 0.0, 2.0 * m * n * k});
   const auto start = std::chrono::steady_clock::now();
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-              c, static_cast<int>(ldc));
+  run();
   GemmTally& t = conv_gemm_tally();
   t.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   t.flops += 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   t.calls += 1;
+}
+
+// Row-major C (m, n) = alpha op(A) op(B) + beta C, counted in the tally.
+void gemm(const char* phase, bool ta, bool tb, i64 m, i64 n, i64 k, const float* a, i64 lda, const float* b, i64 ldb,
+          float beta, float* c, i64 ldc) {
+  tallied(phase, ta, tb, m, n, k, [&] {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+                static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb),
+                beta, c, static_cast<int>(ldc));
+  });
 }
 
 // The outputs o in [0, count) whose input index o*stride + offset lies in [0, len): the range [lo, hi).
@@ -57,66 +68,25 @@ Range inside(i64 offset, i64 stride, i64 len, i64 count) {
   return {std::min(lo, hi), hi};
 }
 
-// ---- channels_last: cols (P, R), row (n, oh, ow) holds x[n, oh*SH - pt + kh, ow*SW - pl + kw, :] for each
-// (kh, kw): KW*C contiguous values of x per kernel row when the window is inside the input. ----
-// Visits every (cols segment of C values, matching x row or nullptr for padding): f(seg, src).
+// The threads split the samples: each sample's cols rows, x values and output rows are touched by one thread
+// only. f(n) for every sample n.
 template <class F>
-void walk_nhwc_sample(const Conv2dShape& s, i64 n, F& f) {
-  const i64 C = s.C, R = s.KH * s.KW * C;
-  for (i64 oh = 0; oh < s.OH; ++oh)
-    for (i64 ow = 0; ow < s.OW; ++ow) {
-      const i64 p = (n * s.OH + oh) * s.OW + ow;
-      const i64 iw0 = ow * s.SW - s.pad_left;
-      for (i64 kh = 0; kh < s.KH; ++kh) {
-        const i64 ih = oh * s.SH - s.pad_top + kh;
-        const i64 seg = p * R + kh * s.KW * C;  // offset of (kh, kw = 0) in cols
-        if (ih < 0 || ih >= s.H) {
-          f(seg, static_cast<i64>(-1), s.KW * C);
-          continue;
-        }
-        const i64 row = (n * s.H + ih) * s.W;  // x offset of (n, ih, 0) in pixels
-        if (iw0 >= 0 && iw0 + s.KW <= s.W) {   // the whole kernel row is inside: one contiguous run
-          f(seg, (row + iw0) * C, s.KW * C);
-          continue;
-        }
-        for (i64 kw = 0; kw < s.KW; ++kw) {
-          const i64 iw = iw0 + kw;
-          f(seg + kw * C, iw < 0 || iw >= s.W ? static_cast<i64>(-1) : (row + iw) * C, C);
-        }
-      }
-    }
-}
-
-// The threads split the samples: each sample's cols rows and x values are touched by one thread only.
-template <class F>
-void walk_nhwc(const Conv2dShape& s, F f) {
+void walk_samples(const Conv2dShape& s, F f) {
   const i64 R = s.KH * s.KW * s.C;
   const i64 per_sample = std::max<i64>(1, s.OH * s.OW * R);
   parallel_for(s.N, std::max<i64>(1, kMinParallelValues / per_sample), [&](i64, i64 n0, i64 n1) {
-    for (i64 n = n0; n < n1; ++n) walk_nhwc_sample(s, n, f);
+    for (i64 n = n0; n < n1; ++n) f(n);
   });
 }
 
 void im2col_nhwc(float* cols, const float* x, const Conv2dShape& s) {
-  // Plain loops rather than std::fill / std::copy: a segment is KW*C values (3 for the first layer of a
-  // grey-scale network), too short for a library call to pay off.
-  walk_nhwc(s, [&](i64 seg, i64 src, i64 len) {
-    float* d = cols + seg;
-    if (src < 0)
-      for (i64 i = 0; i < len; ++i) d[i] = 0.0f;
-    else
-      for (i64 i = 0; i < len; ++i) d[i] = x[src + i];
-  });
+  const i64 rows = s.OH * s.OW * s.KH * s.KW * s.C;  // one sample's cols values
+  walk_samples(s, [&](i64 n) { im2col_nhwc_sample(cols + n * rows, x, s, n); });
 }
 
 void col2im_nhwc(float* dx, const float* dcols, const Conv2dShape& s) {
-  std::fill(dx, dx + s.N * s.H * s.W * s.C, 0.0f);
-  walk_nhwc(s, [&](i64 seg, i64 src, i64 len) {
-    if (src < 0) return;  // padding has no gradient
-    float* d = dx + src;
-    const float* g = dcols + seg;
-    for (i64 i = 0; i < len; ++i) d[i] += g[i];
-  });
+  const i64 rows = s.OH * s.OW * s.KH * s.KW * s.C;
+  walk_samples(s, [&](i64 n) { col2im_nhwc_sample(dx, dcols + n * rows, s, n); });
 }
 
 // ---- channels_first, one sample: cols (R, OH*OW), row (c, kh, kw) holds x[c, oh*SH - pt + kh, ow*SW - pl + kw]
@@ -163,6 +133,11 @@ void conv2d_forward(float* out,           // (N, OH, OW, K) or (N, K, OH, OW)
   const i64 R = rows_per_pixel(s), K = s.K, pix = s.OH * s.OW, P = s.N * pix;
   const float beta = bias ? 1.0f : 0.0f;  // sgemm adds the product to the broadcast bias
   if (s.channels_last) {
+    if (use_cache_resident(s)) {  // conv_narrow_cpu.cpp; the tally's time includes the im2col
+      tallied("conv.gemm.forward", false, false, P, K, R,
+              [&] { conv2d_forward_resident(out, cols, inp, weight, bias, s); });
+      return;
+    }
     {
       const profile::Scope timer({"conv.im2col", P, R, 0, '-', '-', 0, 0.0, 0.0, 8.0 * P * R});
       im2col_nhwc(cols, inp, s);
@@ -204,6 +179,13 @@ void conv2d_backward(float* dinp,          // (N, H, W, C) or (N, C, H, W), or n
   }
   const float keep = accumulate ? 1.0f : 0.0f;
   if (s.channels_last) {
+    if (use_cache_resident(s)) {  // cols holds the forward's copy of x; the tallies include the im2col/col2im
+      tallied("conv.gemm.dweight", true, false, R, K, P,
+              [&] { conv2d_dweight_resident(dweight, dbias, dout, cols, s, accumulate); });
+      if (dinp)
+        tallied("conv.gemm.dinput", false, true, P, R, K, [&] { conv2d_dinput_resident(dinp, dout, weight, s); });
+      return;
+    }
     if (P > 0) gemm("conv.gemm.dweight", true, false, R, K, P, cols, R, dout, K, keep, dweight, K);  // dW = cols^T dout
     if (dbias) {
       const profile::Scope timer({"conv.dbias", P, K, 0, '-', '-', 0, 0.0, 0.0, 4.0 * P * K});

@@ -10,6 +10,10 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "backend/cpu/kernels_cpu.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "core/profile.hpp"
@@ -86,6 +90,36 @@ void max_chunk(float* out, std::int32_t* argmax, const float* xc, const Conv2dSh
   }
 }
 
+#if defined(__AVX512F__)
+// 16 channels of one output pixel in one zmm register: the same "beats" rule as one mask per compare,
+// !(v <= best) as NLE_UQ (true for v > best and for a NaN on either side) and best == best as EQ_OQ.
+void max_chunk16(float* out, std::int32_t* argmax, const float* xc, const Conv2dShape& s, const Window& win) {
+  const auto first = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
+  __m512 best = _mm512_loadu_ps(xc + first * s.C);
+  __m512i at = _mm512_set1_epi32(first);
+  for (i64 h = win.h0; h < win.h1; ++h)
+    for (i64 w = win.w0; w < win.w1; ++w) {
+      const auto idx = static_cast<std::int32_t>(h * s.W + w);
+      const __m512 v = _mm512_loadu_ps(xc + idx * s.C);
+      const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_NLE_UQ) & _mm512_cmp_ps_mask(best, best, _CMP_EQ_OQ);
+      best = _mm512_mask_mov_ps(best, take, v);
+      at = _mm512_mask_mov_epi32(at, take, _mm512_set1_epi32(idx));
+    }
+  _mm512_storeu_ps(out, best);
+  _mm512_storeu_si512(argmax, at);
+}
+#endif
+
+// One output pixel's C channels: 16 at a time where AVX-512 is built, then kChunk at a time, then the rest.
+void max_pixel(float* out, std::int32_t* argmax, const float* xn, const Conv2dShape& s, const Window& win) {
+  i64 c0 = 0;
+#if defined(__AVX512F__)
+  for (; c0 + 16 <= s.C; c0 += 16) max_chunk16(out + c0, argmax + c0, xn + c0, s, win);
+#endif
+  for (; c0 + kChunk <= s.C; c0 += kChunk) max_chunk<true>(out + c0, argmax + c0, xn + c0, s, win, kChunk);
+  if (c0 < s.C) max_chunk<false>(out + c0, argmax + c0, xn + c0, s, win, s.C - c0);
+}
+
 }  // namespace
 
 void max_pool2d_forward(float* __restrict out,            // (N, OH, OW, C) or (N, C, OH, OW)
@@ -125,12 +159,7 @@ void max_pool2d_forward(float* __restrict out,            // (N, OH, OW, C) or (
           const Window win = window(s, oh, ow);
           const float* xn = inp + n * HW * s.C;
           const i64 o = ((n * s.OH + oh) * s.OW + ow) * s.C;
-          for (i64 c0 = 0; c0 < s.C; c0 += kChunk) {
-            if (c0 + kChunk <= s.C)
-              max_chunk<true>(out + o + c0, argmax + o + c0, xn + c0, s, win, kChunk);
-            else
-              max_chunk<false>(out + o + c0, argmax + o + c0, xn + c0, s, win, s.C - c0);
-          }
+          max_pixel(out + o, argmax + o, xn, s, win);
         }
   });
 }

@@ -1,0 +1,189 @@
+// narrow_gemm_cpu.cpp — the AVX-512 register-tile GEMM for narrow products (narrow_gemm_cpu.hpp says which).
+//
+// The register tile is MR rows x NV vectors of 16 columns: MR * NV accumulators, NV vectors of B and one broadcast
+// of a(i, p) per row and step p. MR * NV = 24 for every width (MR 24, 12, 8, 6 for NV 1-4), which leaves the
+// 32 zmm registers room for B and the broadcast, and gives each step 24 independent FMAs: enough to cover the
+// FMA latency on two pipes, for NV + MR loads. The columns are cut into blocks of at most 4 vectors of as even a
+// width as possible (9 vectors: 3 + 3 + 3, not 4 + 4 + 1); the last vector of a block is masked when N is not a
+// multiple of 16. Every accumulator sums its p in order with one FMA per p, so a C element's value does not depend
+// on the tile it lands in, on the chunking of p (C is stored and reloaded between chunks, exactly), or on the
+// thread that computes it.
+#include "backend/cpu/narrow_gemm_cpu.hpp"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "backend/cpu/parallel.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace bnlab::cpu {
+
+namespace {
+using i64 = std::int64_t;
+bool g_enabled = true;
+}  // namespace
+
+#if defined(__AVX512F__)
+
+namespace {
+constexpr i64 kChunk = 512;        // steps of p per pass over the tiles: A's slice stays in L2 between tiles
+constexpr i64 kRowGroup = 96;      // rows done for all column blocks before the next rows: A's rows stay in L1
+constexpr i64 kRowUnit = 24;       // threads split the rows in units of 24, a multiple of every MR
+constexpr i64 kMinMacs = 1 << 17;  // multiply-adds below which a part is not worth a thread
+constexpr int kMaxNV = 4;
+
+constexpr int rows_for(int nv) { return 24 / nv; }
+
+// The arguments every tile of one call shares.
+struct Operands {
+  float* C;
+  i64 ldc;
+  const float* A;
+  const std::int32_t* row_off;  // (M)
+  const std::int32_t* col_off;  // (P)
+  const float* B;
+  i64 ldb;
+  const float* bias;
+};
+
+// One MR x NV tile at rows [i0, i0 + MR), columns [j0, j0 + 16 NV) (the last vector masked by `last`), steps
+// [p0, p1); the accumulators start from C (from_c), else from the bias or zero.
+template <int MR, int NV>
+void tile(const Operands& o, i64 i0, i64 j0, i64 p0, i64 p1, __mmask16 last, bool from_c) {
+  __m512 acc[MR][NV];
+  auto mask = [&](int v) { return v == NV - 1 ? last : static_cast<__mmask16>(0xFFFF); };
+#pragma GCC unroll 24
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      if (from_c)
+        acc[r][v] = _mm512_maskz_loadu_ps(mask(v), o.C + (i0 + r) * o.ldc + j0 + 16 * v);
+      else if (o.bias)
+        acc[r][v] = _mm512_maskz_loadu_ps(mask(v), o.bias + j0 + 16 * v);
+      else
+        acc[r][v] = _mm512_setzero_ps();
+    }
+  const float* rows[MR];  // row r of A: a(i0 + r, p) = rows[r][col_off[p]]
+#pragma GCC unroll 24
+  for (int r = 0; r < MR; ++r) rows[r] = o.A + o.row_off[i0 + r];
+  const float* b = o.B + p0 * o.ldb + j0;
+  for (i64 p = p0; p < p1; ++p, b += o.ldb) {
+    const i64 at = o.col_off[p];
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(mask(v), b + 16 * v);
+#pragma GCC unroll 24
+    for (int r = 0; r < MR; ++r) {
+      const __m512 av = _mm512_set1_ps(rows[r][at]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 24
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(o.C + (i0 + r) * o.ldc + j0 + 16 * v, mask(v), acc[r][v]);
+}
+
+using TileFn = void (*)(const Operands&, i64, i64, i64, i64, __mmask16, bool);
+
+// tiles<NV>()[mr - 1] is the tile of mr rows: the full MR and every shorter tail.
+template <int NV, std::size_t... R>
+constexpr std::array<TileFn, sizeof...(R)> make_tiles(std::index_sequence<R...>) {
+  return {&tile<static_cast<int>(R) + 1, NV>...};
+}
+template <int NV>
+const std::array<TileFn, rows_for(NV)>& tiles() {
+  static constexpr auto table = make_tiles<NV>(std::make_index_sequence<rows_for(NV)>{});
+  return table;
+}
+TileFn tile_fn(int nv, i64 mr) {
+  switch (nv) {
+    case 1:
+      return tiles<1>()[mr - 1];
+    case 2:
+      return tiles<2>()[mr - 1];
+    case 3:
+      return tiles<3>()[mr - 1];
+    default:
+      return tiles<4>()[mr - 1];
+  }
+}
+
+// A column block: columns [j0, j0 + 16 nv), the last vector's mask.
+struct ColumnBlock {
+  i64 j0;
+  int nv;
+  __mmask16 last;
+};
+// N's vectors in blocks of at most kMaxNV, as evenly as possible. At most 64 blocks (N <= 4096).
+int column_blocks(i64 N, std::array<ColumnBlock, 64>& out) {
+  const i64 vectors = (N + 15) / 16;
+  const i64 blocks = (vectors + kMaxNV - 1) / kMaxNV;
+  i64 j = 0;
+  for (i64 b = 0; b < blocks; ++b) {
+    const int nv = static_cast<int>(vectors * (b + 1) / blocks - vectors * b / blocks);
+    const i64 tail = std::min<i64>(16, N - (j + 16 * (nv - 1)));
+    out[static_cast<std::size_t>(b)] = {j, nv, static_cast<__mmask16>((1u << tail) - 1u)};
+    j += 16 * nv;
+  }
+  return static_cast<int>(blocks);
+}
+
+// Rows [r0, r1) for every column block and every chunk of p.
+void rows_range(const Operands& o, const std::array<ColumnBlock, 64>& cb, int blocks, i64 r0, i64 r1, i64 P,
+                bool accumulate) {
+  for (i64 p0 = 0; p0 < P || p0 == 0; p0 += kChunk) {
+    const i64 p1 = std::min(P, p0 + kChunk);
+    const bool from_c = accumulate || p0 > 0;
+    for (i64 g0 = r0; g0 < r1; g0 += kRowGroup) {
+      const i64 g1 = std::min(r1, g0 + kRowGroup);
+      for (int b = 0; b < blocks; ++b) {
+        const i64 mr = rows_for(cb[static_cast<std::size_t>(b)].nv);
+        for (i64 i = g0; i < g1; i += mr) {
+          const i64 rows = std::min(mr, g1 - i);
+          tile_fn(cb[static_cast<std::size_t>(b)].nv, rows)(o, i, cb[static_cast<std::size_t>(b)].j0, p0, p1,
+                                                            cb[static_cast<std::size_t>(b)].last, from_c);
+        }
+      }
+    }
+    if (P == 0) break;
+  }
+}
+}  // namespace
+
+bool narrow_gemm_available() { return g_enabled; }
+
+void narrow_gemm(float* C, i64 ldc, const float* A, const std::int32_t* row_off, const std::int32_t* col_off,
+                 const float* B, i64 ldb, i64 M, i64 N, i64 P, const float* bias, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  std::array<ColumnBlock, 64> cb{};
+  const int blocks = column_blocks(N, cb);
+  const Operands o{C, ldc, A, row_off, col_off, B, ldb, bias};
+  const i64 units = (M + kRowUnit - 1) / kRowUnit;
+  const i64 macs_per_unit = std::max<i64>(1, kRowUnit * N * std::max<i64>(P, 1));
+  parallel_for(units, std::max<i64>(1, kMinMacs / macs_per_unit), [&](i64, i64 u0, i64 u1) {
+    rows_range(o, cb, blocks, u0 * kRowUnit, std::min(M, u1 * kRowUnit), P, accumulate);
+  });
+}
+
+#else  // no AVX-512: the convolutions keep cblas_sgemm
+
+bool narrow_gemm_available() { return false; }
+
+void narrow_gemm(float*, i64, const float*, const std::int32_t*, const std::int32_t*, const float*, i64, i64, i64, i64,
+                 const float*, bool) {}
+
+#endif
+
+bool set_narrow_gemm_enabled(bool on) {
+  const bool was = g_enabled;
+  g_enabled = on;
+  return was;
+}
+
+}  // namespace bnlab::cpu

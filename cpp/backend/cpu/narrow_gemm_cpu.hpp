@@ -1,0 +1,38 @@
+// narrow_gemm_cpu.hpp — the CPU backend's own GEMM for products with narrow rows: a convolution's output channels.
+//
+// The channels-last convolution's three products all have one narrow side, the 16-64 output channels:
+//   forward  out (P, K)  = cols (P, R) W (R, K)          narrow N = K, tall M = P, short inner R
+//   dinput   dcols (P, R) = dout (P, K) W^T (K, R)        N = R (a few hundred), tall M = P, inner K
+//   dweight  dW (R, K)   = cols^T (R, P) dout (P, K)     narrow N = K, short M = R, very long inner P
+// OpenBLAS packs both operands into panels sized for large square products; here B (at most a few hundred
+// columns) stays in L1 and the register tile MR x (NV * 16) is chosen for the width, so no packing pass is
+// needed. The tile is written with AVX-512 intrinsics; without AVX-512 narrow_gemm_available() is false and the
+// convolution keeps cblas_sgemm.
+//
+// One kernel does all three because A is read through two offset tables, a(i, p) = A[row_off[i] + col_off[p]]:
+// a plain row-major A has row_off[i] = i * lda and col_off[p] = p, its transpose the other way round, and an
+// implicit im2col reads a padded input directly: row_off = each output pixel's corner, col_off = each kernel
+// tap's (kh, kw, c) displacement (conv_narrow_cpu.cpp). The inner dimension is walked in
+// fixed chunks of kChunk (dweight's P of 50,000 rows would otherwise evict A between the tiles), and every C
+// element is summed by one thread in p order: the bits do not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace bnlab::cpu {
+
+// True when this build has the AVX-512 kernel and it is switched on (it is by default).
+bool narrow_gemm_available();
+// Switches the kernel off (the convolutions then call cblas_sgemm) or back on; for tests and benchmarks that
+// compare the two. Returns the previous setting.
+bool set_narrow_gemm_enabled(bool on);
+
+// C (M, N), row-major with leading dimension ldc, gets init + sum_p a(i, p) B[p, j], where a(i, p) =
+// A[row_off[i] + col_off[p]] (row_off has M entries, col_off P), B is row-major (P, N) with leading dimension ldb, and
+// init is C itself when `accumulate`, else the row vector bias (N) broadcast over the rows, or zero when bias is
+// nullptr. Threads split the rows of C. Requires narrow_gemm_available().
+void narrow_gemm(float* C, std::int64_t ldc, const float* A, const std::int32_t* row_off, const std::int32_t* col_off,
+                 const float* B, std::int64_t ldb, std::int64_t M, std::int64_t N, std::int64_t P, const float* bias,
+                 bool accumulate);
+
+}  // namespace bnlab::cpu
