@@ -34,7 +34,9 @@ def gemm_flops(in_dim, hidden, n):
     return 6 * n * sum(a * b for a, b in pairs) - 2 * n * pairs[0][0] * pairs[0][1]
 
 
-def sgemm_gflops(threads):
+def sgemm_gflops(threads, engine=False):
+    """GFLOP/s of a 1024^3 product through the engine's dense op: cblas_sgemm (OpenBLAS), or with engine=True
+    whatever the engine runs for that shape (its own AVX-512 narrow GEMM where it is built)."""
     from bnlab import _core
 
     _core.set_num_threads(threads)
@@ -42,12 +44,16 @@ def sgemm_gflops(threads):
     a = _core.Tensor.from_numpy(rng.random((1024, 1024), dtype=np.float32))
     b = _core.Tensor.from_numpy(rng.random((1024, 1024), dtype=np.float32))
     out = _core.Tensor()
-    _core.ops.dense_forward(out, a, b, None, False)
-    best = float("inf")
-    for _ in range(10):
-        t = time.perf_counter()
+    was = _core.ops.set_narrow_gemm(engine)
+    try:
         _core.ops.dense_forward(out, a, b, None, False)
-        best = min(best, time.perf_counter() - t)
+        best = float("inf")
+        for _ in range(10):
+            t = time.perf_counter()
+            _core.ops.dense_forward(out, a, b, None, False)
+            best = min(best, time.perf_counter() - t)
+    finally:
+        _core.ops.set_narrow_gemm(was)
     return 2 * 1024**3 / best / 1e9
 
 

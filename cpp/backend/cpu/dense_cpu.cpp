@@ -10,11 +10,19 @@
 // benchmarks/bench_gemm_threads.py the best of 80 calls on 2 threads was at most 1.11x faster than on one
 // for these sizes, and up to 2x slower (784x128x32 TN: 70 us on 1 thread, 140 us on 2). The choice depends only
 // on the shape and the thread count, so results stay deterministic for a given thread count.
+//
+// Narrow products: a product whose output has at most kNarrowColumns columns goes to the backend's AVX-512 GEMM
+// (narrow_gemm_cpu.hpp) instead, which starts the forward from the bias (no bias pass). B must be row-major
+// (P, N) as stored: where the layout has it transposed (the Keras dinput's W^T, the PyTorch forward's W^T) it is
+// copied once per step into a grow-only buffer, and only when it has at most 2^18 floats (beyond, the copy costs
+// about what the faster product saves).
 #include <cblas.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "backend/cpu/narrow_gemm_cpu.hpp"
 #include "backend/cpu/threads.hpp"
 #include "core/profile.hpp"
 
@@ -30,6 +38,43 @@ void gemm(const char* phase, bool ta, bool tb, int m, int n, int k, const float*
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b,
               ldb, beta, c, ldc);
 }
+constexpr std::int64_t kNarrowColumns = 1152;
+constexpr std::int64_t kCopiedB = 1 << 18;  // the most floats of B copied per step to lay it out row-major
+
+// Whether C (., N) with an inner dimension P goes to the narrow GEMM; `copied`: B must be transposed first.
+bool narrow_fits(std::int64_t N, std::int64_t P, bool copied) {
+  return narrow_gemm_available() && N <= kNarrowColumns && (!copied || N * P <= kCopiedB);
+}
+
+// C (M, N) = init + op(A) B through the narrow GEMM, timed under `phase` like gemm(); the profile shows the
+// transposition flags of the product as the layout states it (tb: B is a transposed weight), as for sgemm.
+void narrow(const char* phase, bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t P, const float* a,
+            std::int64_t lda, const float* b, float* c, const float* bias, bool accumulate) {
+  const profile::Scope timer({phase, M, N, P, ta ? 'T' : 'N', tb ? 'T' : 'N', 0, 0.0, 2.0 * M * N * P});
+  narrow_gemm_matrix(c, N, a, lda, ta, b, N, M, N, P, bias, accumulate);
+}
+
+// w (R, S) row-major, transposed into a grow-only buffer: (S, R). In 32 x 32 blocks (4 KB in and out), so that
+// the strided side of the copy stays in L1: a row-by-row transpose of a 512 x 256 weight took 0.6 ms, as long as
+// the product it serves.
+const float* transposed(const float* w, std::int64_t R, std::int64_t S) {
+  constexpr std::int64_t kBlock = 32;
+  thread_local std::vector<float> t;
+  if (static_cast<std::int64_t>(t.size()) < R * S) t.resize(static_cast<std::size_t>(R * S));
+  float* out = t.data();
+  for (std::int64_t r0 = 0; r0 < R; r0 += kBlock)
+    for (std::int64_t q0 = 0; q0 < S; q0 += kBlock) {
+      const std::int64_t r1 = std::min(R, r0 + kBlock), q1 = std::min(S, q0 + kBlock);
+      for (std::int64_t q = q0; q < q1; ++q)
+        for (std::int64_t r = r0; r < r1; ++r) out[q * R + r] = w[r * S + q];
+    }
+  return out;
+}
+// The profiled phase of a weight transposition (it is part of the product it serves, but shows on its own).
+const float* transposed_timed(const float* w, std::int64_t R, std::int64_t S) {
+  const profile::Scope timer({"dense.transpose", R, S, 0, '-', '-', 0, 0.0, 0.0, 8.0 * R * S});
+  return transposed(w, R, S);
+}
 }  // namespace
 
 void dense_forward(float* out,           // (B, OUT)
@@ -38,6 +83,11 @@ void dense_forward(float* out,           // (B, OUT)
                    const float* bias,    // (OUT) or nullptr
                    std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in) {
   if (B == 0) return;
+  if (narrow_fits(OUT, IN, weight_out_in)) {  // out (B, OUT) = bias + inp (B, IN) W (IN, OUT)
+    const float* w = weight_out_in ? transposed_timed(weight, OUT, IN) : weight;
+    narrow("gemm.forward", false, weight_out_in, B, OUT, IN, inp, IN, w, out, bias, false);
+    return;
+  }
   float beta = 0.0f;
   if (bias) {  // start C from the broadcast bias so that sgemm adds the product to it (beta = 1)
     const profile::Scope timer({"dense.bias", B, OUT, 0, '-', '-', 0, 0.0, 0.0, 8.0 * B * OUT});
@@ -65,13 +115,20 @@ void dense_backward(float* dinp,          // (B, IN) or nullptr
   }
   const float keep = accumulate ? 1.0f : 0.0f;
   const int b = static_cast<int>(B), in = static_cast<int>(IN), o = static_cast<int>(OUT);
-  if (dinp) {
+  if (dinp && narrow_fits(IN, OUT, !weight_out_in)) {  // dinp (B, IN) = dout (B, OUT) W^T (OUT, IN)
+    const float* wt = weight_out_in ? weight : transposed_timed(weight, IN, OUT);
+    narrow("gemm.dinput", false, !weight_out_in, B, IN, OUT, dout, OUT, wt, dinp, nullptr, false);
+  } else if (dinp) {
     if (weight_out_in)
       gemm("gemm.dinput", false, false, b, in, o, dout, o, weight, in, 0.0f, dinp, in);
     else
       gemm("gemm.dinput", false, true, b, in, o, dout, o, weight, o, 0.0f, dinp, in);
   }
-  if (weight_out_in)
+  if (weight_out_in && narrow_fits(IN, B, false))  // dW (OUT, IN) (+)= dout^T (OUT, B) inp (B, IN)
+    narrow("gemm.dweight", true, false, OUT, IN, B, dout, OUT, inp, dweight, nullptr, accumulate);
+  else if (!weight_out_in && narrow_fits(OUT, B, false))  // dW (IN, OUT) (+)= inp^T (IN, B) dout (B, OUT)
+    narrow("gemm.dweight", true, false, IN, OUT, B, inp, IN, dout, dweight, nullptr, accumulate);
+  else if (weight_out_in)
     gemm("gemm.dweight", true, false, o, in, b, dout, o, inp, in, keep, dweight, in);
   else
     gemm("gemm.dweight", true, false, in, o, b, inp, in, dout, o, keep, dweight, o);

@@ -7,12 +7,15 @@
 // width as possible (9 vectors: 3 + 3 + 3, not 4 + 4 + 1); the last vector of a block is masked when N is not a
 // multiple of 16. Every accumulator sums its p in order with one FMA per p, so a C element's value does not depend
 // on the tile it lands in, on the chunking of p (C is stored and reloaded between chunks, exactly), or on the
-// thread that computes it.
+// thread that computes it. Threads take contiguous runs of work items (24 rows by one column block); a product
+// of fewer than 2 x 2^21 multiply-adds stays on one thread (the fork/join cost more than the split saved on the
+// seeds' small layers: 64x256x128 ran at 65 GFLOP/s split, 190 on one thread).
 #include "backend/cpu/narrow_gemm_cpu.hpp"
 
 #include <algorithm>
 #include <array>
 #include <utility>
+#include <vector>
 
 #include "backend/cpu/parallel.hpp"
 
@@ -31,9 +34,8 @@ bool g_enabled = true;
 
 namespace {
 constexpr i64 kChunk = 512;        // steps of p per pass over the tiles: A's slice stays in L2 between tiles
-constexpr i64 kRowGroup = 96;      // rows done for all column blocks before the next rows: A's rows stay in L1
-constexpr i64 kRowUnit = 24;       // threads split the rows in units of 24, a multiple of every MR
-constexpr i64 kMinMacs = 1 << 17;  // multiply-adds below which a part is not worth a thread
+constexpr i64 kRowUnit = 24;       // rows per work item: a multiple of every MR
+constexpr i64 kMinMacs = 1 << 21;  // multiply-adds per part below which a thread costs more than it saves
 constexpr int kMaxNV = 4;
 
 constexpr int rows_for(int nv) { return 24 / nv; }
@@ -134,22 +136,19 @@ int column_blocks(i64 N, std::array<ColumnBlock, 64>& out) {
   return static_cast<int>(blocks);
 }
 
-// Rows [r0, r1) for every column block and every chunk of p.
-void rows_range(const Operands& o, const std::array<ColumnBlock, 64>& cb, int blocks, i64 r0, i64 r1, i64 P,
-                bool accumulate) {
+// Work items [t0, t1): item t is the row unit t / blocks (kRowUnit rows) in the column block t % blocks, so that
+// consecutive items reuse the unit's rows of A from L1. Every chunk of p is done for all the items before the next.
+void items_range(const Operands& o, const std::array<ColumnBlock, 64>& cb, int blocks, i64 M, i64 t0, i64 t1, i64 P,
+                 bool accumulate) {
   for (i64 p0 = 0; p0 < P || p0 == 0; p0 += kChunk) {
     const i64 p1 = std::min(P, p0 + kChunk);
     const bool from_c = accumulate || p0 > 0;
-    for (i64 g0 = r0; g0 < r1; g0 += kRowGroup) {
-      const i64 g1 = std::min(r1, g0 + kRowGroup);
-      for (int b = 0; b < blocks; ++b) {
-        const i64 mr = rows_for(cb[static_cast<std::size_t>(b)].nv);
-        for (i64 i = g0; i < g1; i += mr) {
-          const i64 rows = std::min(mr, g1 - i);
-          tile_fn(cb[static_cast<std::size_t>(b)].nv, rows)(o, i, cb[static_cast<std::size_t>(b)].j0, p0, p1,
-                                                            cb[static_cast<std::size_t>(b)].last, from_c);
-        }
-      }
+    for (i64 t = t0; t < t1; ++t) {
+      const ColumnBlock& block = cb[static_cast<std::size_t>(t % blocks)];
+      const i64 r0 = (t / blocks) * kRowUnit, r1 = std::min(M, r0 + kRowUnit);
+      const i64 mr = rows_for(block.nv);
+      for (i64 i = r0; i < r1; i += mr)
+        tile_fn(block.nv, std::min(mr, r1 - i))(o, i, block.j0, p0, p1, block.last, from_c);
     }
     if (P == 0) break;
   }
@@ -164,11 +163,21 @@ void narrow_gemm(float* C, i64 ldc, const float* A, const std::int32_t* row_off,
   std::array<ColumnBlock, 64> cb{};
   const int blocks = column_blocks(N, cb);
   const Operands o{C, ldc, A, row_off, col_off, B, ldb, bias};
-  const i64 units = (M + kRowUnit - 1) / kRowUnit;
-  const i64 macs_per_unit = std::max<i64>(1, kRowUnit * N * std::max<i64>(P, 1));
-  parallel_for(units, std::max<i64>(1, kMinMacs / macs_per_unit), [&](i64, i64 u0, i64 u1) {
-    rows_range(o, cb, blocks, u0 * kRowUnit, std::min(M, u1 * kRowUnit), P, accumulate);
-  });
+  const i64 items = (M + kRowUnit - 1) / kRowUnit * blocks;
+  const i64 macs_per_item = std::max<i64>(1, kRowUnit * std::min<i64>(N, 16 * kMaxNV) * std::max<i64>(P, 1));
+  parallel_for(items, std::max<i64>(1, kMinMacs / macs_per_item),
+               [&](i64, i64 t0, i64 t1) { items_range(o, cb, blocks, M, t0, t1, P, accumulate); });
+}
+
+void narrow_gemm_matrix(float* C, i64 ldc, const float* A, i64 lda, bool trans_a, const float* B, i64 ldb, i64 M, i64 N,
+                        i64 P, const float* bias, bool accumulate) {
+  thread_local std::vector<std::int32_t> offsets;  // grow-only: nothing allocated once warm
+  if (static_cast<i64>(offsets.size()) < M + P) offsets.resize(static_cast<std::size_t>(M + P));
+  std::int32_t* row_off = offsets.data();
+  std::int32_t* col_off = offsets.data() + M;
+  for (i64 i = 0; i < M; ++i) row_off[i] = static_cast<std::int32_t>(trans_a ? i : i * lda);
+  for (i64 p = 0; p < P; ++p) col_off[p] = static_cast<std::int32_t>(trans_a ? p * lda : p);
+  narrow_gemm(C, ldc, A, row_off, col_off, B, ldb, M, N, P, bias, accumulate);
 }
 
 #else  // no AVX-512: the convolutions keep cblas_sgemm
@@ -177,6 +186,7 @@ bool narrow_gemm_available() { return false; }
 
 void narrow_gemm(float*, i64, const float*, const std::int32_t*, const std::int32_t*, const float*, i64, i64, i64, i64,
                  const float*, bool) {}
+void narrow_gemm_matrix(float*, i64, const float*, i64, bool, const float*, i64, i64, i64, i64, const float*, bool) {}
 
 #endif
 

@@ -1,20 +1,22 @@
-// narrow_gemm_cpu.hpp — the CPU backend's own GEMM for products with narrow rows: a convolution's output channels.
+// narrow_gemm_cpu.hpp — the CPU backend's own AVX-512 GEMM, for products whose output rows are at most a
+// few hundred columns: a convolution's output channels, and the dense layers of networks the seeds' size.
 //
-// The channels-last convolution's three products all have one narrow side, the 16-64 output channels:
-//   forward  out (P, K)  = cols (P, R) W (R, K)          narrow N = K, tall M = P, short inner R
+// The channels-last convolution's products have one narrow side (conv_narrow_cpu.cpp):
+//   forward  out (P, K)  = A (P, R) W (R, K)             narrow N = K, tall M = P, short inner R
 //   dinput   dcols (P, R) = dout (P, K) W^T (K, R)        N = R (a few hundred), tall M = P, inner K
-//   dweight  dW (R, K)   = cols^T (R, P) dout (P, K)     narrow N = K, short M = R, very long inner P
-// OpenBLAS packs both operands into panels sized for large square products; here B (at most a few hundred
-// columns) stays in L1 and the register tile MR x (NV * 16) is chosen for the width, so no packing pass is
-// needed. The tile is written with AVX-512 intrinsics; without AVX-512 narrow_gemm_available() is false and the
-// convolution keeps cblas_sgemm.
+//   dweight  dW (R, K)   = A^T (R, P) dout (P, K)        narrow N = K, short M = R, long inner P
+// and the dense layers' (dense_cpu.cpp) have at most 1152 output columns. OpenBLAS packs both operands into
+// panels sized for large square products and, in Debian's build on this machine's AMD Zen 5, runs its Haswell
+// (AVX2) kernel: about 210 GFLOP/s on 2 cores at 1024^3, against 330-390 for this kernel at the seeds' shapes.
+// Here B is read in place (a chunk of kChunk rows of it stays in L1/L2 while the tiles use it), and the register
+// tile MR x (NV * 16) is chosen for the width. Without AVX-512 narrow_gemm_available() is false and the callers
+// keep cblas_sgemm.
 //
-// One kernel does all three because A is read through two offset tables, a(i, p) = A[row_off[i] + col_off[p]]:
-// a plain row-major A has row_off[i] = i * lda and col_off[p] = p, its transpose the other way round, and an
-// implicit im2col reads a padded input directly: row_off = each output pixel's corner, col_off = each kernel
-// tap's (kh, kw, c) displacement (conv_narrow_cpu.cpp). The inner dimension is walked in
-// fixed chunks of kChunk (dweight's P of 50,000 rows would otherwise evict A between the tiles), and every C
-// element is summed by one thread in p order: the bits do not depend on the thread count.
+// One kernel does all the products because A is read through two offset tables, a(i, p) = A[row_off[i] +
+// col_off[p]]: a plain row-major A has row_off[i] = i * lda and col_off[p] = p, its transpose the other way
+// round, and an implicit im2col reads a padded input directly: row_off = each output pixel's corner, col_off =
+// each kernel tap's (kh, kw, c) displacement. The inner dimension is walked in fixed chunks, and every C element
+// is summed by one thread in p order: the bits do not depend on the thread count.
 #pragma once
 
 #include <cstdint>
@@ -34,5 +36,11 @@ bool set_narrow_gemm_enabled(bool on);
 void narrow_gemm(float* C, std::int64_t ldc, const float* A, const std::int32_t* row_off, const std::int32_t* col_off,
                  const float* B, std::int64_t ldb, std::int64_t M, std::int64_t N, std::int64_t P, const float* bias,
                  bool accumulate);
+
+// The same for a plain row-major A (M, P) with leading dimension lda, or with trans_a its transpose: A is then
+// (P, M) and a(i, p) = A[p * lda + i]. The offset tables are formed here.
+void narrow_gemm_matrix(float* C, std::int64_t ldc, const float* A, std::int64_t lda, bool trans_a, const float* B,
+                        std::int64_t ldb, std::int64_t M, std::int64_t N, std::int64_t P, const float* bias,
+                        bool accumulate);
 
 }  // namespace bnlab::cpu
