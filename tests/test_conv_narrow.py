@@ -1,11 +1,12 @@
-"""The channels-last convolution's two CPU paths against each other and against float64 NumPy.
+"""The convolution's two CPU paths against each other and against float64 NumPy, in both layouts.
 
-A channels-last layer with at most 128 output channels goes to the cache-resident path (conv_narrow_cpu.cpp: implicit
+A layer with at most 128 output channels goes to the cache-resident path (conv_narrow_cpu.cpp: implicit
 GEMMs over a padded copy of the input, with the backend's AVX-512 narrow GEMM); ``_core.ops.set_narrow_gemm(False)``
 sends every layer to im2col + cblas_sgemm instead. Both must give the forward, dW, db and dx of float64 NumPy to float32
 accuracy, on shapes that reach every tile width and tail: output channels 1-128 (one to eight 16-lane vectors, masked
 tails), one to many input channels, strides, asymmetric paddings, a batch of one and a batch larger than the dW
-partial-sum groups. The resident path's results do not depend on the thread count, bit for bit.
+partial-sum groups; channels-last (Keras) and channels-first (PyTorch, which the resident path transposes sample by
+sample). The resident path's results do not depend on the thread count, bit for bit.
 """
 
 from __future__ import annotations
@@ -74,14 +75,20 @@ def arrays(shape, seed=0):
     return x, wt, b, dout
 
 
-def run(shape, x, wt, b, dout):
-    """Forward and backward through _core.ops: (out, dx, dw, db) as float64 arrays."""
+def run(shape, x, wt, b, dout, last=True):
+    """Forward and backward through _core.ops: (out, dx, dw, db) as float64 arrays, in the channels-last forms
+    (a channels-first run gets its inputs transposed to PyTorch's layouts, and its results transposed back)."""
     stride, pad = shape[6], shape[7]
+    if not last:
+        x, wt, dout = x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), dout.transpose(0, 3, 1, 2)
     out, cache = _core.Tensor(), ops.ConvCache()
-    ops.conv2d_forward(out, cache, tensor(x), tensor(wt), tensor(b), stride, pad, True)
+    ops.conv2d_forward(out, cache, tensor(x), tensor(wt), tensor(b), stride, pad, last)
     dx, dw, db = _core.Tensor(), _core.Tensor(list(wt.shape)), _core.Tensor([b.size])
     ops.conv2d_backward(dx, dw, db, tensor(dout), cache, tensor(wt), False)
-    return [t.numpy().astype(np.float64) for t in (out, dx, dw, db)]
+    got = [t.numpy().astype(np.float64) for t in (out, dx, dw, db)]
+    if not last:
+        got = [got[0].transpose(0, 2, 3, 1), got[1].transpose(0, 2, 3, 1), got[2].transpose(2, 3, 1, 0), got[3]]
+    return got
 
 
 def reference(shape, x, wt, b, dout):
@@ -108,26 +115,28 @@ def assert_close(got, want, what):
 
 
 @needs_narrow
+@pytest.mark.parametrize("last", [True, False], ids=["nhwc", "nchw"])
 @pytest.mark.parametrize("on", [True, False], ids=["narrow", "sgemm"])
 @pytest.mark.parametrize("shape", SHAPES, ids=shape_id)
-def test_both_paths_match_float64(shape, on):
+def test_both_paths_match_float64(shape, on, last):
     a = arrays(shape)
     with narrow(on):
-        got = run(shape, *a)
+        got = run(shape, *a, last=last)
     for g, w, name in zip(got, reference(shape, *a), ("out", "dx", "dw", "db"), strict=True):
         assert g.shape == w.shape, name
         assert_close(g, w, name)
 
 
 @needs_narrow
+@pytest.mark.parametrize("last", [True, False], ids=["nhwc", "nchw"])
 @pytest.mark.parametrize("shape", SHAPES[:4] + SHAPES[8:9], ids=shape_id)
-def test_the_resident_path_gives_the_same_bits_on_one_and_two_threads(shape):
+def test_the_resident_path_gives_the_same_bits_on_one_and_two_threads(shape, last):
     a = arrays(shape, seed=3)
     with narrow(True):
         with threads(1):
-            one = run(shape, *a)
+            one = run(shape, *a, last=last)
         with threads(2):
-            two = run(shape, *a)
+            two = run(shape, *a, last=last)
     for x, y, name in zip(one, two, ("out", "dx", "dw", "db"), strict=True):
         np.testing.assert_array_equal(x, y, err_msg=name)
 

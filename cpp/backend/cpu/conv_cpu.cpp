@@ -1,5 +1,5 @@
-// conv_cpu.cpp — 2-D convolution on the CPU: im2col into the caller's cols buffer, then cblas_sgemm; a
-// channels-last layer with narrow products goes to the cache-resident path instead (conv_narrow_cpu.cpp).
+// conv_cpu.cpp — 2-D convolution on the CPU: im2col into the caller's cols buffer, then cblas_sgemm; a layer
+// with narrow products (either layout) goes to the cache-resident implicit GEMM instead (conv_narrow_cpu.cpp).
 //
 // A convolution is a matrix product once every output pixel's receptive field is laid out as a row (or column)
 // of a matrix: out[p, k] = sum_r cols[p, r] * W[r, k] with r = (kh, kw, c) ranging over R = KH*KW*C values.
@@ -132,12 +132,12 @@ void conv2d_forward(float* out,           // (N, OH, OW, K) or (N, K, OH, OW)
                     const Conv2dShape& s) {
   const i64 R = rows_per_pixel(s), K = s.K, pix = s.OH * s.OW, P = s.N * pix;
   const float beta = bias ? 1.0f : 0.0f;  // sgemm adds the product to the broadcast bias
+  if (use_cache_resident(s)) {  // conv_narrow_cpu.cpp, either layout; the tally's time includes the padding copy
+    tallied("conv.gemm.forward", false, false, P, K, R,
+            [&] { conv2d_forward_resident(out, cols, inp, weight, bias, s); });
+    return;
+  }
   if (s.channels_last) {
-    if (use_cache_resident(s)) {  // conv_narrow_cpu.cpp; the tally's time includes the im2col
-      tallied("conv.gemm.forward", false, false, P, K, R,
-              [&] { conv2d_forward_resident(out, cols, inp, weight, bias, s); });
-      return;
-    }
     {
       const profile::Scope timer({"conv.im2col", P, R, 0, '-', '-', 0, 0.0, 0.0, 8.0 * P * R});
       im2col_nhwc(cols, inp, s);
@@ -178,14 +178,13 @@ void conv2d_backward(float* dinp,          // (N, H, W, C) or (N, C, H, W), or n
     if (dbias) std::fill(dbias, dbias + K, 0.0f);
   }
   const float keep = accumulate ? 1.0f : 0.0f;
+  if (use_cache_resident(s)) {  // cols holds the forward's padded input; the dinput tally includes the col2im
+    tallied("conv.gemm.dweight", true, false, R, K, P,
+            [&] { conv2d_dweight_resident(dweight, dbias, dout, cols, s, accumulate); });
+    if (dinp) tallied("conv.gemm.dinput", false, true, P, R, K, [&] { conv2d_dinput_resident(dinp, dout, weight, s); });
+    return;
+  }
   if (s.channels_last) {
-    if (use_cache_resident(s)) {  // cols holds the forward's copy of x; the tallies include the im2col/col2im
-      tallied("conv.gemm.dweight", true, false, R, K, P,
-              [&] { conv2d_dweight_resident(dweight, dbias, dout, cols, s, accumulate); });
-      if (dinp)
-        tallied("conv.gemm.dinput", false, true, P, R, K, [&] { conv2d_dinput_resident(dinp, dout, weight, s); });
-      return;
-    }
     if (P > 0) gemm("conv.gemm.dweight", true, false, R, K, P, cols, R, dout, K, keep, dweight, K);  // dW = cols^T dout
     if (dbias) {
       const profile::Scope timer({"conv.dbias", P, K, 0, '-', '-', 0, 0.0, 0.0, 4.0 * P * K});

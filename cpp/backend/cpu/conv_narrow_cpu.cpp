@@ -1,4 +1,4 @@
-// conv_narrow_cpu.cpp — the channels-last convolution with narrow products as implicit GEMMs, sample by sample.
+// conv_narrow_cpu.cpp — the convolution with narrow products as implicit GEMMs, sample by sample, in either layout.
 //
 // The im2col matrix of a small layer is 9x its input (a 3x3 kernel): for the lab CNN's second layer at batch 256,
 // 29 MB, written by the forward and read twice by the backward, from DRAM; and for a grey-scale first layer its
@@ -13,12 +13,19 @@
 //   dinput    dcols_n = dout_n W^T (a per-thread block in L2), dx_n = col2im(dcols_n)
 // The padded samples are the cache the backward reads: they take the place of the cols buffer, which is at
 // least as large whenever use_cache_resident() holds.
+// Channels-first (PyTorch) layers compute in the same channels-last form: the padding copy transposes each
+// sample, the weight (K, C, KH, KW) is permuted to (KH*KW*C, K) once per call, and each sample's output, dout and
+// dx are transposed between (K, OH*OW) and (OH*OW, K) in a per-thread block (cache-resident, a few tens of KB).
 //
 // dW and db are sums over the batch. The samples are cut into groups of a fixed size (a function of the shape
 // only), each group's partial sums are formed by one thread in sample order, and the partials are added in
 // group order: the result is the same at every thread count.
 #include <algorithm>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "backend/cpu/conv_narrow.hpp"
 #include "backend/cpu/im2col_nhwc.hpp"
@@ -75,7 +82,31 @@ Tables implicit_tables(const Conv2dShape& s) {
   return {pixel, tap};
 }
 
-// Sample n of x (N, H, W, C) into xp (HP, WP, C): xp[hp, wp] = x[n, hp - pt, wp - pl], zero outside x.
+// t[j * ldt + i] = a[i * lda + j] for i < rows, j < cols: a (rows, cols) transposed. Each output run of 16 is
+// one AVX-512 gather (a column of a, the tail masked): a scalar transpose of a sample's (32, 196) dout took
+// longer than the product it feeds.
+void transpose_into(float* t, i64 ldt, const float* a, i64 lda, i64 rows, i64 cols) {
+  if (rows == 1) {
+    std::copy(a, a + cols, t);
+    return;
+  }
+#if defined(__AVX512F__)
+  const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(static_cast<int>(lda)));
+  for (i64 i0 = 0; i0 < rows; i0 += 16) {
+    const auto m = static_cast<__mmask16>(rows - i0 >= 16 ? 0xFFFF : (1u << (rows - i0)) - 1u);
+    const float* col = a + i0 * lda;
+    for (i64 j = 0; j < cols; ++j)
+      _mm512_mask_storeu_ps(t + j * ldt + i0, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, step, col + j, 4));
+  }
+#else
+  for (i64 i = 0; i < rows; ++i)
+    for (i64 j = 0; j < cols; ++j) t[j * ldt + i] = a[i * lda + j];
+#endif
+}
+
+// Sample n of x into xp (HP, WP, C): xp[hp, wp, c] = x[n, hp - pt, wp - pl, c] (channels-last x (N, H, W, C)) or
+// x[n, c, hp - pt, wp - pl] (channels-first x (N, C, H, W), transposed on the way), zero outside x.
 void pad_sample(float* xp, const float* x, const Conv2dShape& s, i64 n) {
   const i64 HP = padded_h(s), WP = padded_w(s), C = s.C;
   const i64 w_in = std::clamp<i64>(WP - s.pad_left, 0, s.W);  // input columns inside xp
@@ -86,17 +117,44 @@ void pad_sample(float* xp, const float* x, const Conv2dShape& s, i64 n) {
       std::fill(d, d + WP * C, 0.0f);
       continue;
     }
-    const float* src = x + ((n * s.H + h) * s.W) * C;
     std::fill(d, d + s.pad_left * C, 0.0f);
-    std::copy(src, src + w_in * C, d + s.pad_left * C);
+    if (s.channels_last) {
+      const float* src = x + ((n * s.H + h) * s.W) * C;
+      std::copy(src, src + w_in * C, d + s.pad_left * C);
+    } else {
+      // the (C, w_in) block of row h, plane stride H*W, transposed into (w_in, C)
+      transpose_into(d + s.pad_left * C, C, x + (n * C * s.H + h) * s.W, s.H * s.W, C, w_in);
+    }
     std::fill(d + (s.pad_left + w_in) * C, d + WP * C, 0.0f);
   }
 }
+
+// The index of weight element (r = (kh, kw, c), k) in the layer's layout: W (R, K) for a channels-last kernel
+// (KH, KW, C, K), ((k*C + c)*KH + kh)*KW + kw for a PyTorch weight (K, C, KH, KW).
+i64 weight_index(const Conv2dShape& s, i64 r, i64 k) {
+  if (s.channels_last) return r * s.K + k;
+  const i64 c = r % s.C, kw = (r / s.C) % s.KW, kh = r / (s.C * s.KW);
+  return ((k * s.C + c) * s.KH + kh) * s.KW + kw;
+}
+
+// The weight as the products read it: (R, K) row-major, or with `transpose` (K, R). A channels-last kernel is
+// already (R, K); every other case is copied into a grow-only buffer on the calling thread.
+const float* weight_as(const float* weight, const Conv2dShape& s, bool transpose) {
+  if (s.channels_last && !transpose) return weight;
+  const i64 R = s.KH * s.KW * s.C, K = s.K;
+  thread_local std::vector<float> buf;
+  if (static_cast<i64>(buf.size()) < R * K) buf.resize(static_cast<std::size_t>(R * K));
+  for (i64 r = 0; r < R; ++r)
+    for (i64 k = 0; k < K; ++k)
+      buf[static_cast<std::size_t>(transpose ? k * R + r : r * K + k)] = weight[weight_index(s, r, k)];
+  return buf.data();
+}
+
 }  // namespace
 
 bool use_cache_resident(const Conv2dShape& s) {
   const i64 R = s.KH * s.KW * s.C, pix = s.OH * s.OW;
-  return s.channels_last && narrow_gemm_available() && s.K <= 128 && R <= 1152 &&
+  return narrow_gemm_available() && s.K <= 128 && R <= 1152 &&
          padded_plane(s) <= pix * R &&             // the padded input fits in the cols buffer it replaces
          pix * std::max(R, s.K) < (i64{1} << 31);  // the offset tables are int32
 }
@@ -105,10 +163,13 @@ void conv2d_forward_resident(float* out, float* saved_x, const float* inp, const
                              const Conv2dShape& s) {
   const i64 R = s.KH * s.KW * s.C, K = s.K, pix = s.OH * s.OW, plane = padded_plane(s);
   const Tables t = implicit_tables(s);
-  per_sample(s, 0, [&](i64 n, float*) {
+  const float* w = weight_as(weight, s, false);
+  per_sample(s, s.channels_last ? 0 : pix * K, [&](i64 n, float* scratch) {
     float* xp = saved_x + n * plane;
     pad_sample(xp, inp, s, n);
-    narrow_gemm(out + n * pix * K, K, xp, t.pixel, t.tap, weight, K, pix, K, R, bias, false);
+    float* on = s.channels_last ? out + n * pix * K : scratch;  // (pix, K)
+    narrow_gemm(on, K, xp, t.pixel, t.tap, w, K, pix, K, R, bias, false);
+    if (!s.channels_last) transpose_into(out + n * K * pix, pix, on, K, pix, K);  // (K, OH*OW)
   });
 }
 
@@ -123,12 +184,17 @@ void conv2d_dweight_resident(float* dweight, float* dbias, const float* dout, co
   if (static_cast<i64>(partials.size()) < groups * part) partials.resize(static_cast<std::size_t>(groups * part));
   float* sums = partials.data();  // named here: inside the parts, `partials` would be the worker's own
   parallel_for(groups, 1, [&](i64, i64 g0, i64 g1) {
+    float* dout_t = s.channels_last ? nullptr : thread_scratch(pix * K);
     for (i64 g = g0; g < g1; ++g) {
       float* dw = sums + g * part;
       float* db = dw + R * K;
       std::fill(db, db + K, 0.0f);
       for (i64 n = g * group; n < std::min(s.N, (g + 1) * group); ++n) {
-        const float* dn = dout + n * pix * K;
+        const float* dn = dout + n * pix * K;  // (pix, K), or (K, pix) channels-first: transposed first
+        if (!s.channels_last) {
+          transpose_into(dout_t, K, dn, pix, K, pix);
+          dn = dout_t;
+        }
         narrow_gemm(dw, K, saved_x + n * plane, t.tap, t.pixel, dn, K, R, K, pix, nullptr, n > g * group);
         for (i64 p = 0; p < pix; ++p)
           for (i64 k = 0; k < K; ++k) db[k] += dn[p * K + k];
@@ -141,30 +207,42 @@ void conv2d_dweight_resident(float* dweight, float* dbias, const float* dout, co
   }
   for (i64 g = 0; g < groups; ++g) {
     const float* dw = sums + g * part;
-    for (i64 i = 0; i < R * K; ++i) dweight[i] += dw[i];
+    if (s.channels_last)
+      for (i64 i = 0; i < R * K; ++i) dweight[i] += dw[i];
+    else
+      for (i64 r = 0; r < R; ++r)
+        for (i64 k = 0; k < K; ++k) dweight[weight_index(s, r, k)] += dw[r * K + k];
     if (dbias)
       for (i64 k = 0; k < K; ++k) dbias[k] += dw[R * K + k];
   }
 }
 
 void conv2d_dinput_resident(float* dinp, const float* dout, const float* weight, const Conv2dShape& s) {
-  const i64 R = s.KH * s.KW * s.C, K = s.K, pix = s.OH * s.OW;
-  // W^T (K, R) row-major as the product's B, and the tables of a plain row-major dout_n (pix, K); grow-only,
+  const i64 R = s.KH * s.KW * s.C, K = s.K, pix = s.OH * s.OW, plane = s.H * s.W * s.C;
+  // W^T (K, R) row-major as the product's B, and the tables of a plain row-major (pix, K) dout; grow-only,
   // formed on the calling thread before the parts start.
-  thread_local std::vector<float> wt;
+  const float* wt = weight_as(weight, s, true);
   thread_local std::vector<std::int32_t> offs;
-  if (static_cast<i64>(wt.size()) < R * K) wt.resize(static_cast<std::size_t>(R * K));
   if (static_cast<i64>(offs.size()) < pix + K) offs.resize(static_cast<std::size_t>(pix + K));
-  for (i64 r = 0; r < R; ++r)
-    for (i64 k = 0; k < K; ++k) wt[static_cast<std::size_t>(k * R + r)] = weight[r * K + k];
   for (i64 i = 0; i < pix; ++i) offs[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(i * K);
   for (i64 k = 0; k < K; ++k) offs[static_cast<std::size_t>(pix + k)] = static_cast<std::int32_t>(k);
-  const float* wtp = wt.data();
   const std::int32_t* rows = offs.data();
   const std::int32_t* cols = offs.data() + pix;
-  per_sample(s, pix * R, [&](i64 n, float* dcols) {
-    narrow_gemm(dcols, R, dout + n * pix * K, rows, cols, wtp, R, pix, R, K, nullptr, false);
-    col2im_nhwc_sample(dinp, dcols, s, n);
+  // Per thread: dcols (pix, R), and channels-first also dout_n^T (pix, K) and dx_n (H, W, C) before its transpose.
+  const i64 extra = s.channels_last ? 0 : pix * K + plane;
+  per_sample(s, pix * R + extra, [&](i64 n, float* scratch) {
+    float* dcols = scratch;
+    if (s.channels_last) {
+      narrow_gemm(dcols, R, dout + n * pix * K, rows, cols, wt, R, pix, R, K, nullptr, false);
+      col2im_nhwc_sample(dinp, dcols, s, n);
+      return;
+    }
+    float* dout_t = scratch + pix * R;
+    float* dx = dout_t + pix * K;
+    transpose_into(dout_t, K, dout + n * K * pix, pix, K, pix);
+    narrow_gemm(dcols, R, dout_t, rows, cols, wt, R, pix, R, K, nullptr, false);
+    col2im_nhwc_sample(dx, dcols, s, 0);                                   // offsets of a one-sample batch
+    transpose_into(dinp + n * plane, s.H * s.W, dx, s.C, s.H * s.W, s.C);  // (C, H, W)
   });
 }
 
