@@ -11,9 +11,10 @@ do not change the work). The same Python loop runs for both (a fresh ``randperm`
 ``zero_grad``, ``backward``, ``step``), given the library as ``torch``. Each cell is the best of ``--repeats``
 epochs after a warm-up of 10 steps; the libraries alternate so that machine load affects both alike.
 
-bnlab's convolution GEMMs are timed by the engine (``_core.ops.conv_gemm_tally``): the table gives their time
-in bnlab's epoch and their rate, next to a reference rate measured in this run: the second convolution's
-forward GEMMs, (32, 144) @ (144, 196) per sample, run back to back with nothing else in between.
+bnlab's convolution products are timed by the engine (``_core.ops.conv_gemm_tally``; on the CPU's implicit-GEMM
+path, docs/CNN.md, the time includes the padding copy and the NCHW <-> NHWC transposes): the table gives their
+time in bnlab's epoch and their rate, next to a reference rate measured in this run: the second convolution's
+forward, (32, 144) @ (144, 196) per sample, run back to back with nothing else in between.
 
     python benchmarks/bench_torch_cnn.py [--threads 1 2] [--samples 60000] [--repeats 1] [--out FILE]
 
@@ -72,8 +73,8 @@ def time_epoch(lib, x, y, bn: bool) -> float:
 
 
 def sgemm_rate() -> float:
-    """GFLOP/s of the engine's sgemm on the second conv's forward GEMMs, (32, 144) @ (144, 196) per sample,
-    run back to back (20 forwards of a batch), as the conv tally counts them."""
+    """GFLOP/s of the engine's second conv forward, (32, 144) @ (144, 196) per sample, run back to back
+    (20 forwards of a batch), as the conv tally counts them."""
     rng = np.random.default_rng(0)
     x = bt.tensor(rng.standard_normal((BATCH, 16, 14, 14)).astype(np.float32))
     w = bt.tensor(rng.standard_normal((32, 16, 3, 3)).astype(np.float32))
@@ -139,7 +140,11 @@ def main(argv=None) -> int:
         cells = [f"{ours:.2f}", f"{theirs:.2f}", f"{ours / theirs:.2f}", f"{gemm_s:.2f}", f"{rate:.1f}"]
         lines.append(f"| {threads} | {model} | " + " | ".join(cells) + " |")
     rates = ", ".join(f"{rate:.1f} GFLOP/s at {threads} thread(s)" for threads, rate in reference.items())
-    lines += ["", f"conv GEMM: bnlab's convolution sgemm calls. Reference, the same GEMMs back to back: {rates}."]
+    lines += [
+        "",
+        "conv GEMM: bnlab's convolution products as the engine tallies them. Reference, the second convolution's "
+        f"forward back to back: {rates}.",
+    ]
     if hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1):
         lines += [
             "",
