@@ -164,9 +164,14 @@ void narrow_gemm(float* C, i64 ldc, const float* A, const std::int32_t* row_off,
   const int blocks = column_blocks(N, cb);
   const Operands o{C, ldc, A, row_off, col_off, B, ldb, bias};
   const i64 items = (M + kRowUnit - 1) / kRowUnit * blocks;
-  const i64 macs_per_item = std::max<i64>(1, kRowUnit * std::min<i64>(N, 16 * kMaxNV) * std::max<i64>(P, 1));
-  parallel_for(items, std::max<i64>(1, kMinMacs / macs_per_item),
-               [&](i64, i64 t0, i64 t1) { items_range(o, cb, blocks, M, t0, t1, P, accumulate); });
+  const i64 macs = M * N * std::max<i64>(P, 1);
+  if (macs < 2 * kMinMacs) {  // one part: no fork/join
+    items_range(o, cb, blocks, M, 0, items, P, accumulate);
+    return;
+  }
+  // parts of at least kMinMacs each: items * kMinMacs / macs items per part (rounded up)
+  const i64 per_part = std::max<i64>(1, (items * kMinMacs + macs - 1) / macs);
+  parallel_for(items, per_part, [&](i64, i64 t0, i64 t1) { items_range(o, cb, blocks, M, t0, t1, P, accumulate); });
 }
 
 void narrow_gemm_matrix(float* C, i64 ldc, const float* A, i64 lda, bool trans_a, const float* B, i64 ldb, i64 M, i64 N,
