@@ -1,13 +1,24 @@
-// optim_cpu.cpp — in-place optimizer updates and dropout on the CPU (elementwise kernels over n values).
-// The update rules, with the Keras and PyTorch conventions, are written out in backend/backend.hpp.
+// optim_cpu.cpp — in-place optimizer updates and dropout on the CPU (elementwise kernels over n values), and the
+// gather of a batch's rows. The update rules, with the Keras and PyTorch conventions, are written out in
+// backend/backend.hpp.
+//
+// Adam, RMSprop and the gather are memory-bound and split over the threads (parallel.hpp) above kMinParallel
+// values: every element is written by one thread with the same arithmetic, so the bits do not depend on the
+// thread count. One thread moved Adam's 28 bytes per parameter at 44-64 GB/s; seed 002's first layer (1.57 M
+// weights) took 0.14-0.29 s of its epoch in Adam.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "backend/cpu/parallel.hpp"
 #include "core/profile.hpp"
 #include "core/rng.hpp"
 
 namespace bnlab::cpu {
+namespace {
+constexpr std::int64_t kMinParallel = 1 << 16;  // elements (or gathered floats) per part at the least
+}  // namespace
 
 void sgd_update(float* w, float* buf, const float* g, std::int64_t n, float lr, float momentum, float dampening,
                 float weight_decay, bool nesterov, bool first_step) {
@@ -27,39 +38,55 @@ void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std:
   const profile::Scope timer({"adam", n, 0, 0, '-', '-', 0, 0.0, 0.0, (vmax ? 36.0 : 28.0) * n});
   const float sc2 = std::sqrt(c2);
   const float step = keras_eps ? lr * sc2 / c1 : lr / c1;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float gi = g[i] + weight_decay * w[i];
-    m[i] += (gi - m[i]) * omb1;
-    v[i] += (gi * gi - v[i]) * omb2;
-    float vi = v[i];
-    if (vmax) {
-      vmax[i] = vmax[i] > vi ? vmax[i] : vi;
-      vi = vmax[i];
+  // The part's pointers as __restrict locals: through the lambda's captured references the compiler must
+  // assume that the stores may change the pointers themselves, and does not vectorise (3x slower).
+  parallel_for(n, kMinParallel, [=](std::int64_t, std::int64_t i0, std::int64_t i1) {
+    float* __restrict wp = w;
+    float* __restrict mp = m;
+    float* __restrict vp = v;
+    float* __restrict vmaxp = vmax;
+    const float* __restrict gp = g;
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const float gi = gp[i] + weight_decay * wp[i];
+      mp[i] += (gi - mp[i]) * omb1;
+      vp[i] += (gi * gi - vp[i]) * omb2;
+      float vi = vp[i];
+      if (vmaxp) {
+        vmaxp[i] = vmaxp[i] > vi ? vmaxp[i] : vi;
+        vi = vmaxp[i];
+      }
+      const float denom = keras_eps ? std::sqrt(vi) + eps : std::sqrt(vi) / sc2 + eps;
+      wp[i] -= step * mp[i] / denom;
     }
-    const float denom = keras_eps ? std::sqrt(vi) + eps : std::sqrt(vi) / sc2 + eps;
-    w[i] -= step * m[i] / denom;
-  }
+  });
 }
 
 void rmsprop_update(float* w, float* v, float* avg, float* mom, const float* g, std::int64_t n, float lr, float rho,
                     float momentum, float eps) {
   const profile::Scope timer(
       {"rmsprop", n, 0, 0, '-', '-', 0, 0.0, 0.0, (20.0 + (avg ? 8.0 : 0.0) + (mom ? 8.0 : 0.0)) * n});
-  for (std::int64_t i = 0; i < n; ++i) {
-    v[i] = rho * v[i] + (1.0f - rho) * g[i] * g[i];
-    float denom = v[i];
-    if (avg) {
-      avg[i] = rho * avg[i] + (1.0f - rho) * g[i];
-      denom -= avg[i] * avg[i];
+  parallel_for(n, kMinParallel, [=](std::int64_t, std::int64_t i0, std::int64_t i1) {  // __restrict: see adam
+    float* __restrict wp = w;
+    float* __restrict vp = v;
+    float* __restrict avgp = avg;
+    float* __restrict momp = mom;
+    const float* __restrict gp = g;
+    for (std::int64_t i = i0; i < i1; ++i) {
+      vp[i] = rho * vp[i] + (1.0f - rho) * gp[i] * gp[i];
+      float denom = vp[i];
+      if (avgp) {
+        avgp[i] = rho * avgp[i] + (1.0f - rho) * gp[i];
+        denom -= avgp[i] * avgp[i];
+      }
+      const float inc = lr * gp[i] / std::sqrt(denom + eps);
+      if (momp) {
+        momp[i] = momentum * momp[i] + inc;
+        wp[i] -= momp[i];
+      } else {
+        wp[i] -= inc;
+      }
     }
-    const float inc = lr * g[i] / std::sqrt(denom + eps);
-    if (mom) {
-      mom[i] = momentum * mom[i] + inc;
-      w[i] -= mom[i];
-    } else {
-      w[i] -= inc;
-    }
-  }
+  });
 }
 
 void dropout_forward(float* out, float* mask, const float* inp, std::int64_t n, float rate, std::uint64_t seed,
@@ -80,7 +107,10 @@ void gather_rows(void* out, const void* src, const std::int32_t* idx, std::int64
   auto* o = static_cast<char*>(out);
   const auto* s = static_cast<const char*>(src);
   const auto rb = static_cast<std::size_t>(row_bytes);
-  for (std::int64_t r = 0; r < B; ++r) std::memcpy(o + r * rb, s + idx[r] * row_bytes, rb);
+  const std::int64_t min_rows = std::max<std::int64_t>(1, 4 * kMinParallel / std::max<std::int64_t>(row_bytes, 1));
+  parallel_for(B, min_rows, [&](std::int64_t, std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) std::memcpy(o + r * rb, s + idx[r] * row_bytes, rb);
+  });
 }
 
 }  // namespace bnlab::cpu
