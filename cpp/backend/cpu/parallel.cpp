@@ -1,9 +1,10 @@
 // parallel.cpp — the pool behind parallel_for: persistent workers (thread count - 1), woken per call.
 //
 // A call publishes a job (fn, ctx, n, parts) and a new generation number under the pool's mutex; worker w runs
-// part w + 1. Workers poll the generation for kSpin (1 ms) after each job (a training step calls the pool many
-// times in a row, with serial kernels between the calls, and a futex wake costs more than most parts: seed 003's
-// epoch at batch 32-128 took 0.044 / 0.030 / 0.028 s with 1 ms against 0.052 / 0.037 / 0.035 s with 50 us), then
+// part w + 1. Workers poll the generation for kSpin (250 us) after each job (a training step calls the pool many
+// times in a row, with serial kernels between the calls, and a futex wake costs more than most parts): seed 003's
+// epoch at batch 128 took 0.028 s with 250 us against 0.032 s with 50 us; 1 ms was no faster there and made
+// the lab CNN's epoch slower in 2 of 3 alternating runs (the spinning core shares the machine with the other), then
 // sleep on a condition variable;
 // each takes its copy of the job under the mutex, so it never mixes two jobs. The caller runs part 0, then
 // waits for the others. One call at a time: a caller that finds the pool busy gets false and runs the parts
@@ -79,7 +80,7 @@ class Pool {
     }
   }
 
-  static constexpr std::chrono::microseconds kSpin{1000};  // polls before sleeping
+  static constexpr std::chrono::microseconds kSpin{250};  // polls before sleeping
   std::vector<std::thread> threads_;
   std::mutex m_;
   std::condition_variable wake_;
