@@ -21,7 +21,6 @@
 #include "backend/cpu/conv_narrow.hpp"
 #include "backend/cpu/im2col_nhwc.hpp"
 #include "backend/cpu/kernels_cpu.hpp"
-#include "backend/cpu/parallel.hpp"
 #include "core/profile.hpp"
 
 namespace bnlab::cpu {
@@ -33,7 +32,6 @@ GemmTally& conv_gemm_tally() {
 
 namespace {
 using i64 = std::int64_t;
-constexpr i64 kMinParallelValues = 1 << 16;  // below this a pass is faster on one thread
 
 // Runs one of the convolution's products under the profiler and counts it in the tally.
 template <class F>
@@ -68,25 +66,14 @@ Range inside(i64 offset, i64 stride, i64 len, i64 count) {
   return {std::min(lo, hi), hi};
 }
 
-// The threads split the samples: each sample's cols rows, x values and output rows are touched by one thread
-// only. f(n) for every sample n.
-template <class F>
-void walk_samples(const Conv2dShape& s, F f) {
-  const i64 R = s.KH * s.KW * s.C;
-  const i64 per_sample = std::max<i64>(1, s.OH * s.OW * R);
-  parallel_for(s.N, std::max<i64>(1, kMinParallelValues / per_sample), [&](i64, i64 n0, i64 n1) {
-    for (i64 n = n0; n < n1; ++n) f(n);
-  });
-}
-
 void im2col_nhwc(float* cols, const float* x, const Conv2dShape& s) {
   const i64 rows = s.OH * s.OW * s.KH * s.KW * s.C;  // one sample's cols values
-  walk_samples(s, [&](i64 n) { im2col_nhwc_sample(cols + n * rows, x, s, n); });
+  for_each_sample(s, [&](i64 n) { im2col_nhwc_sample(cols + n * rows, x, s, n); });
 }
 
 void col2im_nhwc(float* dx, const float* dcols, const Conv2dShape& s) {
   const i64 rows = s.OH * s.OW * s.KH * s.KW * s.C;
-  walk_samples(s, [&](i64 n) { col2im_nhwc_sample(dx, dcols + n * rows, s, n); });
+  for_each_sample(s, [&](i64 n) { col2im_nhwc_sample(dx, dcols + n * rows, s, n); });
 }
 
 // ---- channels_first, one sample: cols (R, OH*OW), row (c, kh, kw) holds x[c, oh*SH - pt + kh, ow*SW - pl + kw]

@@ -35,8 +35,7 @@
 namespace bnlab::cpu {
 namespace {
 using i64 = std::int64_t;
-constexpr i64 kMinParallelValues = 1 << 16;  // cols values below which the batch stays on one thread
-constexpr i64 kGroupRows = 2048;             // output pixels per partial-sum group of dW and db
+constexpr i64 kGroupRows = 2048;  // output pixels per partial-sum group of dW and db
 
 // A grow-only per-thread buffer: after the first step of a shape, nothing is allocated.
 float* thread_scratch(i64 n) {
@@ -45,14 +44,10 @@ float* thread_scratch(i64 n) {
   return buf.data();
 }
 
-// f(n, scratch) for every sample, the threads splitting the samples, each with its own scratch of `floats`.
+// f(n, scratch) for every sample (for_each_sample's split), with the running thread's scratch of `floats`.
 template <class F>
 void per_sample(const Conv2dShape& s, i64 floats, F f) {
-  const i64 work = std::max<i64>(1, s.OH * s.OW * s.KH * s.KW * s.C);  // one sample's cols values
-  parallel_for(s.N, std::max<i64>(1, kMinParallelValues / work), [&](i64, i64 n0, i64 n1) {
-    float* scratch = floats > 0 ? thread_scratch(floats) : nullptr;
-    for (i64 n = n0; n < n1; ++n) f(n, scratch);
-  });
+  for_each_sample(s, [&](i64 n) { f(n, floats > 0 ? thread_scratch(floats) : nullptr); });
 }
 
 // The padded input's geometry: the rows and columns the windows reach, from the top-left padding on (the
@@ -219,28 +214,20 @@ void conv2d_dweight_resident(float* dweight, float* dbias, const float* dout, co
 
 void conv2d_dinput_resident(float* dinp, const float* dout, const float* weight, const Conv2dShape& s) {
   const i64 R = s.KH * s.KW * s.C, K = s.K, pix = s.OH * s.OW, plane = s.H * s.W * s.C;
-  // W^T (K, R) row-major as the product's B, and the tables of a plain row-major (pix, K) dout; grow-only,
-  // formed on the calling thread before the parts start.
-  const float* wt = weight_as(weight, s, true);
-  thread_local std::vector<std::int32_t> offs;
-  if (static_cast<i64>(offs.size()) < pix + K) offs.resize(static_cast<std::size_t>(pix + K));
-  for (i64 i = 0; i < pix; ++i) offs[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(i * K);
-  for (i64 k = 0; k < K; ++k) offs[static_cast<std::size_t>(pix + k)] = static_cast<std::int32_t>(k);
-  const std::int32_t* rows = offs.data();
-  const std::int32_t* cols = offs.data() + pix;
+  const float* wt = weight_as(weight, s, true);  // W^T (K, R), the product's B, formed before the parts start
   // Per thread: dcols (pix, R), and channels-first also dout_n^T (pix, K) and dx_n (H, W, C) before its transpose.
   const i64 extra = s.channels_last ? 0 : pix * K + plane;
   per_sample(s, pix * R + extra, [&](i64 n, float* scratch) {
     float* dcols = scratch;
     if (s.channels_last) {
-      narrow_gemm(dcols, R, dout + n * pix * K, rows, cols, wt, R, pix, R, K, nullptr, false);
+      narrow_gemm_matrix(dcols, R, dout + n * pix * K, K, false, wt, R, pix, R, K, nullptr, false);
       col2im_nhwc_sample(dinp, dcols, s, n);
       return;
     }
     float* dout_t = scratch + pix * R;
     float* dx = dout_t + pix * K;
     transpose_into(dout_t, K, dout + n * K * pix, pix, K, pix);
-    narrow_gemm(dcols, R, dout_t, rows, cols, wt, R, pix, R, K, nullptr, false);
+    narrow_gemm_matrix(dcols, R, dout_t, K, false, wt, R, pix, R, K, nullptr, false);
     col2im_nhwc_sample(dx, dcols, s, 0);                                   // offsets of a one-sample batch
     transpose_into(dinp + n * plane, s.H * s.W, dx, s.C, s.H * s.W, s.C);  // (C, H, W)
   });

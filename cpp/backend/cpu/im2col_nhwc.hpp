@@ -13,12 +13,24 @@
 #include <cstdint>
 
 #include "backend/backend.hpp"
+#include "backend/cpu/parallel.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
 namespace bnlab::cpu {
+
+// f(n) for every sample n, the threads splitting the samples (each sample's cols rows, x values and output rows
+// are touched by one thread only); the batch stays on one thread below 2^16 cols values per part.
+template <class F>
+void for_each_sample(const Conv2dShape& s, F&& f) {
+  const std::int64_t per_sample = std::max<std::int64_t>(1, s.OH * s.OW * s.KH * s.KW * s.C);
+  parallel_for(s.N, std::max<std::int64_t>(1, (std::int64_t{1} << 16) / per_sample),
+               [&](std::int64_t, std::int64_t n0, std::int64_t n1) {
+                 for (std::int64_t n = n0; n < n1; ++n) f(n);
+               });
+}
 
 // Visits every kernel-row segment of sample n's cols block: f(seg, src, len) with seg the offset in the
 // sample's block, src the offset of the matching x values in the whole batch (-1 for padding), len values.

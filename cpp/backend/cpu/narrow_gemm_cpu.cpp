@@ -140,9 +140,10 @@ int column_blocks(i64 N, std::array<ColumnBlock, 64>& out) {
 // consecutive items reuse the unit's rows of A from L1. Every chunk of p is done for all the items before the next.
 void items_range(const Operands& o, const std::array<ColumnBlock, 64>& cb, int blocks, i64 M, i64 t0, i64 t1, i64 P,
                  bool accumulate) {
-  for (i64 p0 = 0; p0 < P || p0 == 0; p0 += kChunk) {
-    const i64 p1 = std::min(P, p0 + kChunk);
-    const bool from_c = accumulate || p0 > 0;
+  const i64 chunks = std::max<i64>(1, (P + kChunk - 1) / kChunk);  // one (empty) chunk when P == 0: C gets init
+  for (i64 c = 0; c < chunks; ++c) {
+    const i64 p0 = c * kChunk, p1 = std::min(P, p0 + kChunk);
+    const bool from_c = accumulate || c > 0;
     for (i64 t = t0; t < t1; ++t) {
       const ColumnBlock& block = cb[static_cast<std::size_t>(t % blocks)];
       const i64 r0 = (t / blocks) * kRowUnit, r1 = std::min(M, r0 + kRowUnit);
@@ -150,7 +151,6 @@ void items_range(const Operands& o, const std::array<ColumnBlock, 64>& cb, int b
       for (i64 i = r0; i < r1; i += mr)
         tile_fn(block.nv, std::min(mr, r1 - i))(o, i, block.j0, p0, p1, block.last, from_c);
     }
-    if (P == 0) break;
   }
 }
 }  // namespace
