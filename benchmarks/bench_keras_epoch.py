@@ -28,6 +28,18 @@ NETS = {
 }
 
 
+IDLE_S = 0.1  # the pause before each timed epoch of the alternating benchmarks (settle())
+
+
+def settle():
+    """Sleeps IDLE_S seconds before a timed epoch when the two libraries alternate. A library's worker threads
+    keep spinning for a while after its epoch ends, on the cores the next epoch needs: in a 0.2 s sleep right
+    after an epoch, the process used 9-12 ms of CPU after PyTorch's (its OpenMP workers) and 0.1-2.6 ms after
+    bnlab's. Without the pause that spin was billed to whichever library ran next: bnlab's seed 003 epoch at batch
+    128 took 0.037-0.042 s right after PyTorch's and 0.028-0.030 s on its own. Both libraries get the pause."""
+    time.sleep(IDLE_S)
+
+
 def gemm_flops(in_dim, hidden, n):
     dims = [in_dim, *hidden, 10]
     pairs = list(itertools.pairwise(dims))

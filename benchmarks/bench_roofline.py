@@ -13,8 +13,9 @@ isolation (the engine's dense op in a hot loop at the exact training shape and t
 bnlab.profile: whichever kernel the engine runs there), plus T_opt. The engine's 1024³ rate is printed beside
 cblas_sgemm's.
 Epoch times: bnlab.keras fit and a plain PyTorch loop (bench_keras_epoch's), alternating A B A B for --runs
-rounds after a warm-up each, same threads, same data; min / median / max of each, and bnlab/PyTorch from the
-medians (and the range of the per-round ratios).
+rounds after a warm-up each, same threads, same data, each timed epoch after the same 0.1 s pause
+(bench_keras_epoch.settle: the other library's spinning workers); min / median / max of each, and
+bnlab/PyTorch from the medians (and the range of the per-round ratios).
 Peak RSS: a child process per library that builds seed 002's dataset and fits one epoch at batch 64 (the
 child's VmHWM); a third child only builds the dataset.
 
@@ -32,7 +33,7 @@ import sys
 import time
 
 import numpy as np
-from bench_keras_epoch import NETS, bnlab_model, sgemm_gflops, torch_runner
+from bench_keras_epoch import NETS, bnlab_model, settle, sgemm_gflops, torch_runner
 from report import write_report
 
 import bnlab.profile as prof
@@ -108,9 +109,11 @@ def epoch_pairs(net, bs, samples, runs, threads):
     torch_epoch()  # warm-up
     ours, theirs = [], []
     for _ in range(runs):
+        settle()
         t = time.perf_counter()
         model.fit(x, y, batch_size=bs, epochs=1, verbose=0)
         ours.append(time.perf_counter() - t)
+        settle()
         t = time.perf_counter()
         torch_epoch()
         theirs.append(time.perf_counter() - t)

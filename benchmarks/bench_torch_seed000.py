@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_keras_epoch import settle
 from report import write_report
 
 import bnlab.torch as bt
@@ -86,11 +87,13 @@ def loader_batches(lib, x, y, steps: int):
 
 
 def time_epoch(lib, data, bn: bool, source) -> float:
-    """Seconds for one epoch (STEPS steps) after a 20-step warm-up, on a fresh model and optimizer."""
+    """Seconds for one epoch (STEPS steps) after a 20-step warm-up and a 0.1 s pause (settle: the other library's
+    spinning workers), on a fresh model and optimizer."""
     model = make_model(lib, bn)
     optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
     criterion = lib.nn.CrossEntropyLoss()
     train_steps(lib, model, optimizer, criterion, source(lib, *data, 20))
+    settle()
     start = time.perf_counter()
     train_steps(lib, model, optimizer, criterion, source(lib, *data, STEPS))
     return time.perf_counter() - start

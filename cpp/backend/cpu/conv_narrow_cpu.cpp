@@ -23,14 +23,11 @@
 #include <algorithm>
 #include <vector>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "backend/cpu/conv_narrow.hpp"
 #include "backend/cpu/im2col_nhwc.hpp"
 #include "backend/cpu/narrow_gemm_cpu.hpp"
 #include "backend/cpu/parallel.hpp"
+#include "backend/cpu/transpose_cpu.hpp"
 
 namespace bnlab::cpu {
 namespace {
@@ -77,29 +74,6 @@ Tables implicit_tables(const Conv2dShape& s) {
   return {pixel, tap};
 }
 
-// t[j * ldt + i] = a[i * lda + j] for i < rows, j < cols: a (rows, cols) transposed. Each output run of 16 is
-// one AVX-512 gather (a column of a, the tail masked): a scalar transpose of a sample's (32, 196) dout took
-// longer than the product it feeds.
-void transpose_into(float* t, i64 ldt, const float* a, i64 lda, i64 rows, i64 cols) {
-  if (rows == 1) {
-    std::copy(a, a + cols, t);
-    return;
-  }
-#if defined(__AVX512F__)
-  const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(static_cast<int>(lda)));
-  for (i64 i0 = 0; i0 < rows; i0 += 16) {
-    const auto m = static_cast<__mmask16>(rows - i0 >= 16 ? 0xFFFF : (1u << (rows - i0)) - 1u);
-    const float* col = a + i0 * lda;
-    for (i64 j = 0; j < cols; ++j)
-      _mm512_mask_storeu_ps(t + j * ldt + i0, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, step, col + j, 4));
-  }
-#else
-  for (i64 i = 0; i < rows; ++i)
-    for (i64 j = 0; j < cols; ++j) t[j * ldt + i] = a[i * lda + j];
-#endif
-}
-
 // Sample n of x into xp (HP, WP, C): xp[hp, wp, c] = x[n, hp - pt, wp - pl, c] (channels-last x (N, H, W, C)) or
 // x[n, c, hp - pt, wp - pl] (channels-first x (N, C, H, W), transposed on the way), zero outside x.
 void pad_sample(float* xp, const float* x, const Conv2dShape& s, i64 n) {
@@ -118,7 +92,7 @@ void pad_sample(float* xp, const float* x, const Conv2dShape& s, i64 n) {
       std::copy(src, src + w_in * C, d + s.pad_left * C);
     } else {
       // the (C, w_in) block of row h, plane stride H*W, transposed into (w_in, C)
-      transpose_into(d + s.pad_left * C, C, x + (n * C * s.H + h) * s.W, s.H * s.W, C, w_in);
+      transpose_matrix(d + s.pad_left * C, C, x + (n * C * s.H + h) * s.W, s.H * s.W, C, w_in);
     }
     std::fill(d + (s.pad_left + w_in) * C, d + WP * C, 0.0f);
   }
@@ -164,7 +138,7 @@ void conv2d_forward_resident(float* out, float* saved_x, const float* inp, const
     pad_sample(xp, inp, s, n);
     float* on = s.channels_last ? out + n * pix * K : scratch;  // (pix, K)
     narrow_gemm(on, K, xp, t.pixel, t.tap, w, K, pix, K, R, bias, false);
-    if (!s.channels_last) transpose_into(out + n * K * pix, pix, on, K, pix, K);  // (K, OH*OW)
+    if (!s.channels_last) transpose_matrix(out + n * K * pix, pix, on, K, pix, K);  // (K, OH*OW)
   });
 }
 
@@ -187,7 +161,7 @@ void conv2d_dweight_resident(float* dweight, float* dbias, const float* dout, co
       for (i64 n = g * group; n < std::min(s.N, (g + 1) * group); ++n) {
         const float* dn = dout + n * pix * K;  // (pix, K), or (K, pix) channels-first: transposed first
         if (!s.channels_last) {
-          transpose_into(dout_t, K, dn, pix, K, pix);
+          transpose_matrix(dout_t, K, dn, pix, K, pix);
           dn = dout_t;
         }
         narrow_gemm(dw, K, saved_x + n * plane, t.tap, t.pixel, dn, K, R, K, pix, nullptr, n > g * group);
@@ -226,10 +200,10 @@ void conv2d_dinput_resident(float* dinp, const float* dout, const float* weight,
     }
     float* dout_t = scratch + pix * R;
     float* dx = dout_t + pix * K;
-    transpose_into(dout_t, K, dout + n * K * pix, pix, K, pix);
+    transpose_matrix(dout_t, K, dout + n * K * pix, pix, K, pix);
     narrow_gemm_matrix(dcols, R, dout_t, K, false, wt, R, pix, R, K, nullptr, false);
-    col2im_nhwc_sample(dx, dcols, s, 0);                                   // offsets of a one-sample batch
-    transpose_into(dinp + n * plane, s.H * s.W, dx, s.C, s.H * s.W, s.C);  // (C, H, W)
+    col2im_nhwc_sample(dx, dcols, s, 0);                                     // offsets of a one-sample batch
+    transpose_matrix(dinp + n * plane, s.H * s.W, dx, s.C, s.H * s.W, s.C);  // (C, H, W)
   });
 }
 

@@ -24,6 +24,7 @@
 #include "backend/cpu/kernels_cpu.hpp"
 #include "backend/cpu/narrow_gemm_cpu.hpp"
 #include "backend/cpu/threads.hpp"
+#include "backend/cpu/transpose_cpu.hpp"
 #include "core/profile.hpp"
 
 namespace bnlab::cpu {
@@ -54,21 +55,12 @@ void narrow(const char* phase, bool ta, bool tb, std::int64_t M, std::int64_t N,
   narrow_gemm_matrix(c, N, a, lda, ta, b, N, M, N, P, bias, accumulate);
 }
 
-// w (R, S) row-major, transposed into a grow-only buffer: (S, R). In 32 x 32 blocks (4 KB in and out), so that
-// the strided side of the copy stays in L1: a row-by-row transpose of a 512 x 256 weight took 0.6 ms, as long as
-// the product it serves.
+// w (R, S) row-major, transposed into a grow-only buffer: (S, R) (transpose_cpu.hpp).
 const float* transposed(const float* w, std::int64_t R, std::int64_t S) {
-  constexpr std::int64_t kBlock = 32;
   thread_local std::vector<float> t;
   if (static_cast<std::int64_t>(t.size()) < R * S) t.resize(static_cast<std::size_t>(R * S));
-  float* out = t.data();
-  for (std::int64_t r0 = 0; r0 < R; r0 += kBlock)
-    for (std::int64_t q0 = 0; q0 < S; q0 += kBlock) {
-      const std::int64_t r1 = std::min(R, r0 + kBlock), q1 = std::min(S, q0 + kBlock);
-      for (std::int64_t q = q0; q < q1; ++q)
-        for (std::int64_t r = r0; r < r1; ++r) out[q * R + r] = w[r * S + q];
-    }
-  return out;
+  transpose_matrix(t.data(), R, w, S, R, S);
+  return t.data();
 }
 // The profiled phase of a weight transposition (it is part of the product it serves, but shows on its own).
 const float* transposed_timed(const float* w, std::int64_t R, std::int64_t S) {

@@ -48,18 +48,21 @@ void xent(float* loss_rows, float* grad, const float* pred, const void* target, 
     float* gr = grad ? grad + r * K : nullptr;
     target_row(y, target, r, K, sparse);
     double loss = 0.0;
-    if (logits) {
+    if (logits) {  // e_j = exp(z_j - m) in float, summed in double; softmax_j = e_j / sum(e)
       const float m = *std::max_element(p, p + K);
-      double se = 0.0;
-      for (std::int64_t j = 0; j < K; ++j) se += std::exp(static_cast<double>(p[j] - m));
+      for (std::int64_t j = 0; j < K; ++j) q[j] = std::exp(p[j] - m);
+      double se = 0.0;  // summed apart from the exps: a sum carried across the calls went through memory
+      for (std::int64_t j = 0; j < K; ++j) se += q[j];
       const double lse = m + std::log(se);
       double ysum = 0.0;
       for (std::int64_t j = 0; j < K; ++j) {
-        loss -= y[j] * (p[j] - lse);
+        if (y[j] != 0.0f) loss -= y[j] * (p[j] - lse);  // a class with y = 0 adds nothing, even at z = -inf
         ysum += y[j];
       }
-      if (gr)
-        for (std::int64_t j = 0; j < K; ++j) gr[j] = scale * static_cast<float>(std::exp(p[j] - lse) * ysum - y[j]);
+      if (gr) {
+        const double w = ysum / se;
+        for (std::int64_t j = 0; j < K; ++j) gr[j] = scale * static_cast<float>(q[j] * w - y[j]);
+      }
     } else {
       double s = 0.0;
       for (std::int64_t j = 0; j < K; ++j) s += p[j];
@@ -68,8 +71,8 @@ void xent(float* loss_rows, float* grad, const float* pred, const void* target, 
         q[j] = static_cast<float>(p[j] / s);
         const bool inside = q[j] > eps && q[j] < 1.0f - eps;
         const float qc = std::min(std::max(q[j], eps), 1.0f - eps);
-        loss -= y[j] * std::log(static_cast<double>(qc));
-        g[j] = inside ? -y[j] / qc : 0.0f;  // dL/dq
+        if (y[j] != 0.0f) loss -= y[j] * std::log(static_cast<double>(qc));  // qc >= eps: 0 * log(qc) is 0
+        g[j] = inside ? -y[j] / qc : 0.0f;                                   // dL/dq
         qg += static_cast<double>(q[j]) * g[j];
       }
       if (gr) {
