@@ -206,6 +206,26 @@ def test_relu_cross_entropy_and_dropout_p0():
     close(xb.grad, xt.grad, what="input grad")
 
 
+def test_cross_entropy_gradient_for_a_scaled_seed_and_repeated_backward_on_a_leaf():
+    """The forward also writes the gradient for the seed 1; any other seed, and every backward after the first
+    (retain_graph), is recomputed: a leaf input gets 1x, 2x, then 3x the gradient, never its own buffer doubled."""
+    rng = np.random.default_rng(5)
+    (xb, xt) = data(rng, 8, 6, scale=2.0)
+    labels = rng.integers(0, 6, 8)
+    xb.requires_grad_(), xt.requires_grad_()
+    lb = bnn.functional.cross_entropy(xb, bt.tensor(labels))
+    lt = torch.nn.functional.cross_entropy(xt, torch.from_numpy(labels))
+    for k in (1, 2, 3):
+        lb.backward(retain_graph=True), lt.backward(retain_graph=True)
+        close(xb.grad, xt.grad, what=f"grad after {k} backward passes")
+    xb.grad = xt.grad = None
+    for reduction in ("mean", "sum"):
+        (2.5 * bnn.functional.cross_entropy(xb, bt.tensor(labels), reduction=reduction)).backward()
+        (2.5 * torch.nn.functional.cross_entropy(xt, torch.from_numpy(labels), reduction=reduction)).backward()
+        close(xb.grad, xt.grad, what=f"grad of 2.5 x the {reduction} loss")
+        xb.grad = xt.grad = None
+
+
 def test_cross_entropy_with_weights_ignore_index_and_no_reduction_and_nll():
     rng = np.random.default_rng(4)
     (xb, xt) = data(rng, 9, 4)

@@ -97,6 +97,8 @@ class device:  # noqa: N801 - PyTorch's name
         return _core.Device.CPU if self.type == "cpu" else _core.Device.CUDA
 
     def __eq__(self, other) -> builtins.bool:
+        if other is self:  # the common case: tensors share their device object
+            return True
         if isinstance(other, str):
             other = device(other)
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)

@@ -358,7 +358,7 @@ def _mixed_devices(a, b) -> RuntimeError:
 def common_device(a: Tensor, b: Tensor):
     """The device of an elementwise op on tensors ``a`` and ``b``: theirs, or, as PyTorch allows, the other's when
     one is a 0-dim CPU tensor (a scalar); RuntimeError (PyTorch's wording) for any other mix."""
-    if a.device == b.device:
+    if a.device is b.device or a.device == b.device:
         return a.device
     if a.device.type == "cpu" and a.dim() == 0:
         return b.device
@@ -373,10 +373,11 @@ def check_same_device(*tensors) -> None:
     for t in tensors:
         if t is None:
             continue
+        d = t.device
         if first is None:
-            first = t.device
-        elif t.device != first:
-            raise _mixed_devices(first, t.device)
+            first = d
+        elif d is not first and d != first:
+            raise _mixed_devices(first, d)
 
 
 from . import _format, _methods, _shape  # noqa: E402  (operators and methods live there)

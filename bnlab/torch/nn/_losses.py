@@ -99,16 +99,24 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     xc = x._c
     rows = _core.Tensor()
     form = _core.XentForm.SparseLogits
-    _O.xent(rows, None, xc, tc, form, True, 0.0, 1.0)  # rows[r] = logsumexp(x_r) - x_r[t_r]
-    total = _O.sum(rows)
     mean = reduction == "mean"
+    taped = autograd._GradMode.enabled and x._rg
+    # rows[r] = logsumexp(x_r) - x_r[t_r]; when taped, the same pass also writes the gradient for the usual
+    # seed g = 1 (loss.backward()): grad = (softmax(x) - onehot(t)) / B for the mean
+    grad1 = _core.Tensor() if taped else None
+    _O.xent(rows, grad1, xc, tc, form, True, 0.0, 1.0 / B if mean and B else 1.0)
+    total = _O.sum(rows)
     out = _scalar(total / B if mean and B else float("nan") if mean else total, x.device)
-    if autograd._GradMode.enabled and x._rg:
+    if taped:
+        unused_grad = [grad1]  # handed over once: the receiver may own it (a leaf's .grad) and add into it
 
         def backward(g):
-            scale = float(g.numpy()) / (B if mean else 1)
+            seed = float(g.numpy())
+            if seed == 1.0 and unused_grad[0] is not None:
+                first, unused_grad[0] = unused_grad[0], None
+                return (first,)
             grad, unused = _core.Tensor(), _core.Tensor()
-            _O.xent(unused, grad, xc, tc, form, True, 0.0, scale)  # grad = scale * (softmax(x) - onehot(t))
+            _O.xent(unused, grad, xc, tc, form, True, 0.0, seed / (B if mean else 1))  # scale*(softmax - onehot)
             return (grad,)
 
         record("NllLoss", out, (x,), backward)
