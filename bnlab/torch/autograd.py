@@ -132,8 +132,8 @@ def record(name: str, out, parents: tuple, backward) -> None:
     """Tape ``out = op(*parents)`` when gradient mode is on and some parent requires grad."""
     if _GradMode.enabled:
         for p in parents:
-            if p.requires_grad:
-                out.requires_grad = True
+            if p._rg:
+                out._rg = True  # out is a float tensor the op just made: the requires_grad setter's checks hold
                 out.grad_fn = Node(name, parents, backward)
                 return
 
@@ -199,7 +199,7 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
         if not retain_graph:
             node.backward = None
         for parent, pg in zip(node.parents, grads, strict=True):
-            if pg is None or not parent.requires_grad:
+            if pg is None or not parent._rg:
                 continue
             fn = parent.grad_fn
             if fn is None:

@@ -69,40 +69,45 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _update(self, group: dict, p, state: dict) -> None:
-        if not state:
-            state["step"] = step_tensor()
-            state["exp_avg"] = zeros_like_param(p)
-            state["exp_avg_sq"] = zeros_like_param(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = zeros_like_param(p)
-        step = int(state["step"].item()) + 1
-        state["step"]._c.fill(float(step))
-        g = p.grad._c
-        if group["maximize"]:
-            neg = _core.Tensor()
-            _T.unary(neg, g, _T.UnaryOp.Neg)
-            g = neg
-        lr, wd = group["lr"], group["weight_decay"]
-        if group["decoupled_weight_decay"] and wd != 0:
-            _T.unary(p._c, p._c, _T.UnaryOp.MulScalar, 1.0 - lr * wd)  # w *= 1 - lr * weight_decay
-            wd = 0.0
-        vmax = state["max_exp_avg_sq"]._c if group["amsgrad"] else None
+    def _update_group(self, group: dict) -> None:
+        # the group's settings read once, then one adam_update per parameter (seed 000's six parameters
+        # took about a third of the optimizer step's Python time in the per-parameter form)
+        lr, wd, eps, amsgrad = group["lr"], group["weight_decay"], group["eps"], group["amsgrad"]
         beta1, beta2 = group["betas"]
-        _O.adam_update(
-            p._c,
-            state["exp_avg"]._c,
-            state["exp_avg_sq"]._c,
-            vmax,
-            g,
-            lr,
-            beta1,
-            beta2,
-            group["eps"],
-            step,
-            False,
-            wd,
-        )
+        maximize = group["maximize"]
+        decoupled = group["decoupled_weight_decay"] and wd != 0
+        wd_kernel = 0.0 if decoupled else wd  # decoupled: w *= 1 - lr * weight_decay first, then plain Adam
+        states = self.state
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            state = states[p]
+            if not state:
+                self._init_state(state, p, amsgrad)
+            counter = state["step"]
+            step = int(counter.item()) + 1
+            counter._c.fill(float(step))
+            g = grad._c
+            if maximize:
+                neg = _core.Tensor()
+                _T.unary(neg, g, _T.UnaryOp.Neg)
+                g = neg
+            w = p._c
+            if decoupled:
+                _T.unary(w, w, _T.UnaryOp.MulScalar, 1.0 - lr * wd)
+            vmax = state["max_exp_avg_sq"]._c if amsgrad else None
+            _O.adam_update(
+                w, state["exp_avg"]._c, state["exp_avg_sq"]._c, vmax, g, lr, beta1, beta2, eps, step, False, wd_kernel
+            )
+
+    @staticmethod
+    def _init_state(state: dict, p, amsgrad: bool) -> None:
+        state["step"] = step_tensor()
+        state["exp_avg"] = zeros_like_param(p)
+        state["exp_avg_sq"] = zeros_like_param(p)
+        if amsgrad:
+            state["max_exp_avg_sq"] = zeros_like_param(p)
 
 
 class AdamW(Adam):

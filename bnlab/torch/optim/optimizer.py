@@ -80,10 +80,15 @@ class Optimizer:
                 loss = closure()
         with autograd.no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(group, p, self.state[p])
+                self._update_group(group)
         return loss
+
+    def _update_group(self, group: dict) -> None:
+        """Update the group's parameters that have a gradient, in order (an optimizer may hoist the group's
+        settings out of the loop)."""
+        for p in group["params"]:
+            if p.grad is not None:
+                self._update(group, p, self.state[p])
 
     def _update(self, group: dict, p: Parameter, state: dict) -> None:
         raise NotImplementedError

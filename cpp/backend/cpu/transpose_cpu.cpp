@@ -14,6 +14,8 @@
 
 #include <algorithm>
 
+#include "backend/cpu/parallel.hpp"
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -21,6 +23,7 @@
 namespace bnlab::cpu {
 namespace {
 using i64 = std::int64_t;
+constexpr i64 kMinParallelFloats = 1 << 15;  // floats per thread at the least
 
 #if defined(__AVX512F__)
 __mmask16 first_n(i64 n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u); }
@@ -66,19 +69,24 @@ void transpose_matrix(float* t, i64 ldt, const float* a, i64 lda, i64 rows, i64 
     return;
   }
 #if defined(__AVX512F__)
-  __m512 v[16];
-  for (i64 i0 = 0; i0 < rows; i0 += 16) {
-    const i64 nr = std::min<i64>(16, rows - i0);
-    const __mmask16 store = first_n(nr);
-    for (i64 j0 = 0; j0 < cols; j0 += 16) {
-      const i64 nc = std::min<i64>(16, cols - j0);
-      const __mmask16 load = first_n(nc);
-      for (i64 i = 0; i < 16; ++i)
-        v[i] = i < nr ? _mm512_maskz_loadu_ps(load, a + (i0 + i) * lda + j0) : _mm512_setzero_ps();
-      transpose16(v);
-      for (i64 j = 0; j < nc; ++j) _mm512_mask_storeu_ps(t + (j0 + j) * ldt + i0, store, v[j]);
+  // Strips of 16 rows of a (16 columns of t) are independent: the threads split them when the matrix is large
+  // (seed 000's 128 x 784 weight, every step); a call from inside a parallel part runs serially (parallel.hpp).
+  const i64 strips = (rows + 15) / 16;
+  parallel_for(strips, std::max<i64>(1, kMinParallelFloats / (16 * std::max<i64>(cols, 1))), [&](i64, i64 s0, i64 s1) {
+    __m512 v[16];
+    for (i64 i0 = s0 * 16; i0 < std::min(rows, s1 * 16); i0 += 16) {
+      const i64 nr = std::min<i64>(16, rows - i0);
+      const __mmask16 store = first_n(nr);
+      for (i64 j0 = 0; j0 < cols; j0 += 16) {
+        const i64 nc = std::min<i64>(16, cols - j0);
+        const __mmask16 load = first_n(nc);
+        for (i64 i = 0; i < 16; ++i)
+          v[i] = i < nr ? _mm512_maskz_loadu_ps(load, a + (i0 + i) * lda + j0) : _mm512_setzero_ps();
+        transpose16(v);
+        for (i64 j = 0; j < nc; ++j) _mm512_mask_storeu_ps(t + (j0 + j) * ldt + i0, store, v[j]);
+      }
     }
-  }
+  });
 #else
   constexpr i64 kBlock = 32;  // the strided side of each block stays in L1
   for (i64 i0 = 0; i0 < rows; i0 += kBlock)

@@ -107,11 +107,19 @@ class Module:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str):
+        # called for every parameter, buffer and submodule read (they live in these dicts, as in PyTorch),
+        # several times a training step: the three lookups are written out
         d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
-            values = d.get(store)
-            if values is not None and name in values:
-                return values[name]
+        params = d.get("_parameters")
+        if params is not None:
+            if name in params:
+                return params[name]
+            buffers = d["_buffers"]
+            if name in buffers:
+                return buffers[name]
+            modules = d["_modules"]
+            if name in modules:
+                return modules[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
