@@ -158,21 +158,23 @@ def clear_leaf_grad(leaf, set_to_none: bool) -> None:
 
 
 def _topological(root: Node) -> list[Node]:
-    """Nodes reachable from ``root``, each after every node that consumes its output (root first)."""
+    """Nodes reachable from ``root``, each after every node that consumes its output (root first). Nodes are
+    keyed by themselves (identity hash), not by id(): one builtin call less per edge, several times a step."""
     order: list[Node] = []
-    seen = {id(root)}
+    seen = {root}
     stack = [(root, iter(root.parents))]
+    push, pop, add, append = stack.append, stack.pop, seen.add, order.append
     while stack:
         node, parents = stack[-1]
         for p in parents:
             fn = p.grad_fn
-            if fn is not None and id(fn) not in seen:
-                seen.add(id(fn))
-                stack.append((fn, iter(fn.parents)))
+            if fn is not None and fn not in seen:
+                add(fn)
+                push((fn, iter(fn.parents)))
                 break
         else:
-            stack.pop()
-            order.append(node)
+            pop()
+            append(node)
     order.reverse()
     return order
 
@@ -182,9 +184,9 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
     if root.grad_fn is None:  # a leaf: its gradient is the seed itself
         accumulate_leaf(root, grad)
         return
-    pending = {id(root.grad_fn): grad}
+    pending = {root.grad_fn: grad}
     for node in _topological(root.grad_fn):
-        g = pending.pop(id(node), None)
+        g = pending.pop(node, None)
         if g is None:
             continue
         backward = node.backward
@@ -205,11 +207,10 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
             if fn is None:
                 accumulate_leaf(parent, pg)
             else:
-                key = id(fn)
-                prev = pending.get(key)
+                prev = pending.get(fn)
                 if prev is None:
-                    pending[key] = pg
+                    pending[fn] = pg
                 else:
                     total = _core.Tensor()
                     _T.binary(total, prev, pg, _ADD)
-                    pending[key] = total
+                    pending[fn] = total
