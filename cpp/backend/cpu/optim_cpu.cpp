@@ -2,10 +2,10 @@
 // gather of a batch's rows. The update rules, with the Keras and PyTorch conventions, are written out in
 // backend/backend.hpp.
 //
-// Adam, RMSprop and the gather are memory-bound and split over the threads (parallel.hpp) above kMinParallel
-// values: every element is written by one thread with the same arithmetic, so the bits do not depend on the
-// thread count. One thread moved Adam's 28 bytes per parameter at 44-64 GB/s; seed 002's first layer (1.57 M
-// weights) took 0.14-0.29 s of its epoch in Adam.
+// Adam, RMSprop and the gather are memory-bound and split over the threads (parallel.hpp): the updates above
+// kMinParallel values, the gather in parts of at least kGatherPartBytes. Every element is written by one thread
+// with the same arithmetic, so the bits do not depend on the thread count. One thread moved Adam's 28 bytes per
+// parameter at 44-64 GB/s; seed 002's first layer (1.57 M weights) took 0.14-0.29 s of its epoch in Adam.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
