@@ -161,16 +161,14 @@ def batch_norm(
     elif eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     N, C = shape[0], shape[1]
-    L = 1
-    for s in shape[2:]:
-        L *= s
+    L = Size(shape[2:]).numel()
     for name, t in (
         ("running_mean", running_mean),
         ("running_var", running_var),
         ("weight", weight),
         ("bias", bias),
     ):
-        if t is not None and (t._c.numel() if t._c is not None else t._a.size) != C:
+        if t is not None and t.numel() != C:
             raise RuntimeError(f"{name} should contain {C} elements not {t.numel()}")
     xc = x._c
     gc = weight._c if weight is not None else None

@@ -23,9 +23,9 @@
 namespace bnlab::cpu {
 namespace {
 using i64 = std::int64_t;
-constexpr i64 kMinParallelFloats = 1 << 15;  // floats per thread at the least
 
 #if defined(__AVX512F__)
+constexpr i64 kMinParallelFloats = 1 << 15;  // floats per thread at the least
 __mmask16 first_n(i64 n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u); }
 
 // GCC 12's unpack intrinsics pass _mm512_undefined_ps() (a self-initialised variable) as the unused merge

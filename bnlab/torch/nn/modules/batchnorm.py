@@ -127,32 +127,26 @@ class _BatchNorm(Module):
 
     def forward(self, input):
         self._check_input_dim(input)
-        # the parameters and buffers read once from their dicts (each attribute read goes through __getattr__)
-        d = self.__dict__
-        params, buffers = d["_parameters"], d["_buffers"]
-        running_mean, running_var = buffers.get("running_mean"), buffers.get("running_var")
-        counter = buffers.get("num_batches_tracked")
-        momentum, training, tracking = self.momentum, self.training, self.track_running_stats
-        factor = 0.0 if momentum is None else momentum
-        if training and tracking and counter is not None:
-            counter._a += 1  # counted before the batch-size check, as PyTorch does
-            if momentum is None:  # cumulative moving average
-                factor = 1.0 / float(counter._a)
-        bn_training = training or (running_mean is None and running_var is None)
-        if training and tracking and not autograd.is_grad_enabled() and not self._warned_no_grad:
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked._a += 1  # counted before the batch-size check, as PyTorch does
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked._a)
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
+        if self.training and self.track_running_stats and not autograd.is_grad_enabled() and not self._warned_no_grad:
             self._warned_no_grad = True
             warnings.warn(
                 _WARNING.format(layer=f"{type(self).__name__}({self.num_features})"),
                 BatchNormTrainingModeWarning,
                 stacklevel=3,
             )
-        track = not training or tracking
+        track = not self.training or self.track_running_stats
         return F.batch_norm(
             input,
-            running_mean if track else None,
-            running_var if track else None,
-            params.get("weight"),
-            params.get("bias"),
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
             bn_training,
             factor,
             self.eps,
