@@ -3,6 +3,9 @@
 #   make test   runs every test: pytest, the GoogleTest unit tests (ctest), clang-format and ruff
 #   make fuzz   the fuzz suite (tests/fuzz) with Hypothesis's long profile: thousands of examples per test
 #   make sanitize  engine, unit tests and Python module with ASan+UBSan (build/sanitize); ctest + pytest on it
+#   make portable  the same without -march=native (BNLAB_NATIVE=OFF, build/portable); ctest + the parity tests
+# BNLAB_GEMM=cblas (environment) sends every GEMM to cblas_sgemm instead of the engine's AVX-512 narrow GEMM,
+#   e.g. `BNLAB_GEMM=cblas make pytest`: the parity tests must pass on both paths.
 # Both set up what is missing first: Debian packages, .venv, the package with its test extras.
 
 PY      := .venv/bin/python
@@ -12,7 +15,7 @@ CTEST_BUILD := build/ctest
 CMAKE   := .venv/bin/cmake
 NINJA   := .venv/bin/ninja
 
-.PHONY: demo test setup system venv pytest ctest lint format bench fuzz sanitize clean
+.PHONY: demo test setup system venv pytest ctest lint format bench fuzz sanitize portable clean
 
 demo: setup
 	$(PY) -m bnlab compare $(DEMO_ARGS)
@@ -58,6 +61,9 @@ fuzz: setup
 
 sanitize: setup
 	bash .ci/sanitize.sh
+
+portable: setup
+	bash .ci/portable.sh
 
 bench: setup
 	$(PY) -m pip install --quiet torch==2.13.0

@@ -91,6 +91,7 @@ void bind_conv(py::module_& root) {
     return py::make_tuple(t.seconds, t.flops, t.calls);
   });
   m.def("reset_conv_gemm_tally", [] { cpu::conv_gemm_tally() = cpu::GemmTally{}; });
+  cpu::check_gemm_env();  // an unknown BNLAB_GEMM fails the import (ImportError with the variable's name)
   m.def("set_narrow_gemm", &cpu::set_narrow_gemm_enabled, arg("on"));
   m.def("narrow_gemm_available", &cpu::narrow_gemm_available);
 }

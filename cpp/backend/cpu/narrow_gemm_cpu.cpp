@@ -14,6 +14,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -27,7 +30,21 @@ namespace bnlab::cpu {
 
 namespace {
 using i64 = std::int64_t;
-bool g_enabled = true;
+
+// BNLAB_GEMM, read once when the library loads: unset, "" or "auto" keep the narrow GEMM where it is available;
+// "cblas" sends every product to cblas_sgemm (a stand-in for a machine without AVX-512, for the test suite).
+// Any other value is kept in g_env_error and reported by check_gemm_env() (the module's import raises it).
+std::string g_env_error;
+bool enabled_from_env() {
+  const char* v = std::getenv("BNLAB_GEMM");
+  const std::string value = v ? v : "";
+  if (value.empty() || value == "auto") return true;
+  if (value == "cblas") return false;
+  g_env_error = "BNLAB_GEMM='" + value + "' is not a GEMM path: use 'cblas' (cblas_sgemm everywhere) or 'auto' " +
+                "(the engine's narrow GEMM where available), or leave it unset";
+  return true;
+}
+bool g_enabled = enabled_from_env();
 }  // namespace
 
 #if defined(__AVX512F__)
@@ -210,6 +227,10 @@ void narrow_gemm(float*, i64, const float*, const std::int32_t*, const std::int3
 void narrow_gemm_matrix(float*, i64, const float*, i64, bool, const float*, i64, i64, i64, i64, const float*, bool) {}
 
 #endif
+
+void check_gemm_env() {
+  if (!g_env_error.empty()) throw std::invalid_argument(g_env_error);
+}
 
 bool set_narrow_gemm_enabled(bool on) {
   const bool was = g_enabled;

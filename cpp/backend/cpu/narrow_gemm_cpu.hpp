@@ -29,6 +29,10 @@ bool narrow_gemm_available();
 // compare the two. Returns the previous setting.
 bool set_narrow_gemm_enabled(bool on);
 
+// The environment variable BNLAB_GEMM sets the initial value of that switch, once at load: "cblas" turns it off,
+// unset / "" / "auto" leave it on. Throws std::invalid_argument naming the variable if it held anything else.
+void check_gemm_env();
+
 // C (M, N), row-major with leading dimension ldc, gets init + sum_p a(i, p) B[p, j], where a(i, p) =
 // A[row_off[i] + col_off[p]] (row_off has M entries, col_off P), B is row-major (P, N) with leading dimension ldb, and
 // init is C itself when `accumulate`, else the row vector bias (N) broadcast over the rows, or zero when bias is
