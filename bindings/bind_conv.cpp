@@ -40,7 +40,7 @@ void bind_conv(py::module_& root) {
   using py::arg;
   using Pair = std::array<std::int64_t, 2>;
   using Quad = std::array<std::int64_t, 4>;
-  const auto nogil = py::call_guard<py::gil_scoped_release>();
+  const auto nogil = EngineCall();
 
   py::class_<ops::ConvCache>(m, "ConvCache")
       .def(py::init<>())

@@ -24,7 +24,7 @@ BatchCallback wrap(const py::object& fn) {
     py::cpp_function read([&probe] {
       Metrics m;
       {
-        py::gil_scoped_release release;
+        EngineRelease release;
         m = probe.read();
       }
       return py::make_tuple(m.loss(), m.accuracy());
@@ -46,7 +46,7 @@ void bind_nn(py::module_& m) {
             const Tensor& out = l.forward(x, training);
             return out.to(out.device());  // a copy: the layer reuses its output buffer on the next call
           },
-          arg("x"), arg("training"))
+          arg("x"), arg("training"), py::call_guard<FloatModeScope>())
       .def(
           "backward",
           [](Layer& l, const Tensor& dout) {
@@ -54,7 +54,8 @@ void bind_nn(py::module_& m) {
             const Tensor& dx = l.backward(dout, false, true);
             return dx.to(dx.device());  // a copy, as forward's
           },
-          arg("dout"), "d(loss)/d(input) for dout = d(loss)/d(output) of the last forward; fills the layer's grads")
+          arg("dout"), py::call_guard<FloatModeScope>(),
+          "d(loss)/d(input) for dout = d(loss)/d(output) of the last forward; fills the layer's grads")
       .def(
           "forward_backward",
           [](Layer& l, const Tensor& x, const Tensor& dout, bool training) {
@@ -62,7 +63,7 @@ void bind_nn(py::module_& m) {
             l.begin_step();
             l.backward(dout, false, true);
           },
-          arg("x"), arg("dout"), arg("training"), py::call_guard<py::gil_scoped_release>(),
+          arg("x"), arg("dout"), arg("training"), EngineCall(),
           "One forward and backward with no copies (for benchmarks); results stay in the layer.")
       .def("params",
            [](Layer& l) {
@@ -158,7 +159,8 @@ void bind_nn(py::module_& m) {
       .def_readwrite("learning_rate", &Optimizer::learning_rate)
       .def_readwrite("iterations", &Optimizer::iterations)
       .def(
-          "step", [](Optimizer& o, Layer& layer) { o.step(layer.params()); }, arg("layer"))
+          "step", [](Optimizer& o, Layer& layer) { o.step(layer.params()); }, arg("layer"),
+          py::call_guard<FloatModeScope>())
       .def("slots",
            [](Optimizer& o, const Tensor& param) -> py::object {
              Optimizer::Slots* s = o.slots_of(param);
@@ -214,13 +216,13 @@ void bind_nn(py::module_& m) {
             const Tensor& out = s.forward(x, training);
             return out.to(out.device());  // a copy: the model reuses its output buffers on the next call
           },
-          arg("x"), arg("training"), py::call_guard<py::gil_scoped_release>())
+          arg("x"), arg("training"), EngineCall())
       .def(
           "train_epoch",
           [](Sequential& s, const Tensor& x, const Tensor& y, std::int64_t batch_size, bool shuffle, std::uint64_t seed,
              std::uint64_t epoch, const py::object& callback, bool drop_last) {
             BatchCallback cb = wrap(callback);
-            py::gil_scoped_release release;
+            EngineRelease release;
             return s.train_epoch(x, y, batch_size, shuffle, seed, epoch, cb, drop_last);
           },
           arg("x"), arg("y"), arg("batch_size"), arg("shuffle"), arg("seed"), arg("epoch"),
@@ -229,7 +231,7 @@ void bind_nn(py::module_& m) {
           "evaluate",
           [](Sequential& s, const Tensor& x, const Tensor& y, std::int64_t batch_size, const py::object& callback) {
             BatchCallback cb = wrap(callback);
-            py::gil_scoped_release release;
+            EngineRelease release;
             return s.evaluate(x, y, batch_size, cb);
           },
           arg("x"), arg("y"), arg("batch_size"), arg("callback") = py::none())
@@ -238,7 +240,7 @@ void bind_nn(py::module_& m) {
           [](Sequential& s, const Tensor& x, std::int64_t batch_size) {
             Tensor out;
             {
-              py::gil_scoped_release release;
+              EngineRelease release;
               s.predict(out, x, batch_size);
             }
             return out;

@@ -12,7 +12,7 @@ namespace bnlab::bind {
 void bind_ops(py::module_& root) {
   py::module_ m = root.def_submodule("ops", "Forward/backward op pairs; outputs first, caches explicit.");
   using py::arg;
-  const auto nogil = py::call_guard<py::gil_scoped_release>();
+  const auto nogil = EngineCall();
 
   py::enum_<Act>(root, "Act")
       .value("Linear", Act::Linear)

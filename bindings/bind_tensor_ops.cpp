@@ -13,7 +13,7 @@ namespace bnlab::bind {
 void bind_tensor_ops(py::module_& root) {
   py::module_ m = root.def_submodule("tensor_ops", "General tensor arithmetic and the extra kernels of bnlab.torch.");
   using py::arg;
-  const auto nogil = py::call_guard<py::gil_scoped_release>();
+  const auto nogil = EngineCall();
 
   py::enum_<BinaryOp>(m, "BinaryOp")
       .value("Add", BinaryOp::Add)
@@ -55,7 +55,7 @@ void bind_tensor_ops(py::module_& root) {
          const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& idx) {
         const std::int64_t* rows = idx.data();
         const auto B = static_cast<std::int64_t>(idx.size());
-        py::gil_scoped_release release;
+        EngineRelease release;
         ops::gather_rows(out, src, rows, B);
       },
       arg("out"), arg("src"), arg("idx"));

@@ -12,6 +12,10 @@ PYBIND11_MODULE(_core, m) {
   bnlab::bind::bind_tensor_ops(m);
   m.def("set_num_threads", &bnlab::cpu::set_num_threads, pybind11::arg("n"), "Threads of the CPU GEMM (OpenBLAS).");
   m.def("get_num_threads", &bnlab::cpu::get_num_threads);
+  m.def("flush_denormals_supported", &bnlab::flush_denormals_supported);
+  m.def("set_flush_denormals", &bnlab::set_flush_denormals, pybind11::arg("on"),
+        "Flush denormal floats to zero in engine work (on by default); returns the previous setting.");
+  m.def("flush_denormals", &bnlab::flush_denormals);
   m.def("profile_set_enabled", &bnlab::profile::set_enabled, pybind11::arg("on"));
   m.def("profile_enabled", &bnlab::profile::enabled);
   m.def("profile_reset", &bnlab::profile::reset);

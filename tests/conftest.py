@@ -16,6 +16,7 @@ settings.register_profile("bnlab", max_examples=40, deadline=None, derandomize=T
 settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bnlab"))
 
+
 def pytest_report_header(config):
     """Which GEMM path the engine starts on: BNLAB_GEMM=cblas (read once when bnlab._core loads) sends every
     product to cblas_sgemm, a stand-in for a machine without AVX-512; the parity tests must pass on both."""

@@ -17,6 +17,8 @@ updates) runs in the C++ engine (``bnlab._core``); Python records the tape and m
 
 from __future__ import annotations
 
+import builtins
+
 from .. import _core
 
 if not hasattr(_core, "tensor_ops"):  # pragma: no cover - a stale build of the engine
@@ -114,6 +116,7 @@ __all__ = [
     "relu",
     "save",
     "seed",
+    "set_flush_denormal",
     "set_grad_enabled",
     "set_num_threads",
     "sigmoid",
@@ -143,6 +146,26 @@ def is_tensor(obj) -> bool:
 
 def numel(t: Tensor) -> int:
     return t.numel()
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """Flush denormal floats to zero in the engine's CPU work (``mode=True``) or keep them (``False``).
+
+    As ``torch.set_flush_denormal``: returns True when this CPU supports it (x86-64: SSE's FTZ and DAZ bits)
+    and the mode was set, False (nothing changed) elsewhere. One difference, stated here because it matters
+    for speed: bnlab starts with flushing ON (TensorFlow's default), PyTorch with it off. A value below
+    2**-126 ~ 1.18e-38 in magnitude then reads and writes as 0 in the engine; every normal value keeps its
+    bits. Adam's moments of units whose gradient has gone to zero decay into that range, and each operation on
+    a denormal costs ~100 cycles: an unflushed engine slows down epoch after epoch. The setting is shared with
+    the Keras face (``bnlab.config.set_flush_denormals``) and applies to the engine's threads and to this
+    thread during engine calls only: NumPy code between them keeps IEEE denormals.
+    """
+    if not isinstance(mode, (builtins.bool, builtins.int)):
+        raise TypeError(f"set_flush_denormal(): mode must be a bool, got {type(mode).__name__}")
+    if not _core.flush_denormals_supported():
+        return False
+    _core.set_flush_denormals(builtins.bool(mode))
+    return True
 
 
 def set_num_threads(n: int) -> None:

@@ -6,7 +6,8 @@
 // epoch at batch 128 took 0.028 s with 250 us against 0.032 s with 50 us; 1 ms was no faster there and made
 // the lab CNN's epoch slower in 2 of 3 alternating runs (the spinning core shares the machine with the other), then
 // sleep on a condition variable;
-// each takes its copy of the job under the mutex, so it never mixes two jobs. The caller runs part 0, then
+// each takes its copy of the job under the mutex, so it never mixes two jobs, and sets the denormal mode the
+// engine is in before it runs its part. The caller runs part 0, then
 // waits for the others. One call at a time: a caller that finds the pool busy gets false and runs the parts
 // itself. After fork() the child has no workers: the pool is forgotten there and re-created on first use.
 #include "backend/cpu/parallel.hpp"
@@ -20,6 +21,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "core/float_mode.hpp"
 
 namespace bnlab::cpu {
 namespace {
@@ -75,6 +78,7 @@ class Pool {
       }
       const std::int64_t p = w + 1;
       if (p >= job.parts) continue;
+      apply_float_mode();  // the denormal setting (core/float_mode.hpp), as the calling thread has it
       job.fn(job.ctx, p, job.n * p / job.parts, job.n * (p + 1) / job.parts);
       pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
