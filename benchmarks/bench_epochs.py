@@ -67,38 +67,56 @@ class EpochClock:
         self.callback = _Clock()
 
 
+PROBE = (np.ones(8 << 20, np.float32), np.empty(8 << 20, np.float32))  # 32 MiB each: about L3's size
+
+
+def probe_gbs():
+    """The machine's state between epochs: GB/s of ten 32 MiB copies (NumPy, one thread). The 2-core guest's
+    speed changes in stretches (RESULTS.md); an epoch that is slower together with this probe is the machine."""
+    src, dst = PROBE
+    t = time.perf_counter()
+    for _ in range(10):
+        np.copyto(dst, src)
+    return 10 * 2 * src.nbytes / (time.perf_counter() - t) / 1e9
+
+
 def run_cell(net, data, bn, bs, epochs, x, y, label):
     """One bnlab model and one PyTorch model, E epochs each, alternating; returns (bnlab times, torch times)."""
     shape, hidden, where, _ = NETS[net]
     torch_epoch = torch_runner(hidden, where, bn, x.reshape(len(x), -1), y, bs)
-    torch_times = []
+    torch_times, probes = [], []
 
     def torch_turn(epoch):
         time.sleep(0.1)  # both libraries' worker threads go idle before the other's epoch (bench_keras_epoch.settle)
         t = time.perf_counter()
         torch_epoch()
         torch_times.append(time.perf_counter() - t)
-        print(f"  {label} epoch {epoch + 1}: bnlab {clock.times[-1]:.3f} s  torch {torch_times[-1]:.3f} s", flush=True)
+        probes.append(probe_gbs())
+        print(
+            f"  {label} epoch {epoch + 1}: bnlab {clock.times[-1]:.3f} s  torch {torch_times[-1]:.3f} s  "
+            f"(copy probe {probes[-1]:.0f} GB/s)",
+            flush=True,
+        )
         time.sleep(0.1)
 
     clock = EpochClock(torch_turn)
     model = bnlab_model(shape, hidden, where, bn)
     model.fit(x, y, batch_size=bs, epochs=epochs, verbose=0, shuffle=True, callbacks=[clock.callback])
-    return clock.times, torch_times
+    return clock.times, torch_times, probes
 
 
 def summarize(rows):
     """Markdown: one line per cell and round, then the spread of the ratios over the rounds."""
     out = [
         "| network | data | BN | batch | round | bnlab s per epoch | PyTorch s per epoch | bnlab total | "
-        "PyTorch total | bnlab / PyTorch | bnlab slowest / first | PyTorch slowest / first |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "PyTorch total | bnlab / PyTorch | bnlab slowest / first | PyTorch slowest / first | copy probe GB/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (net, data, bn, bs, r), (tb, tt) in rows.items():
+    for (net, data, bn, bs, r), (tb, tt, probes) in rows.items():
         out.append(
             f"| {net} | {data} | {bn} | {bs} | {r + 1} | {' '.join(f'{t:.2f}' for t in tb)} | "
             f"{' '.join(f'{t:.2f}' for t in tt)} | {sum(tb):.2f} | {sum(tt):.2f} | {sum(tb) / sum(tt):.3f} | "
-            f"{max(tb) / tb[0]:.2f} | {max(tt) / tt[0]:.2f} |"
+            f"{max(tb) / tb[0]:.2f} | {max(tt) / tt[0]:.2f} | {' '.join(f'{p:.0f}' for p in probes)} |"
         )
     cells = sorted({k[:4] for k in rows}, key=lambda k: (k[0], k[1], k[2], k[3]))
     out += [
@@ -109,8 +127,8 @@ def summarize(rows):
         "|---|---|---|---|---|---|",
     ]
     for c in cells:
-        ratios = [sum(tb) / sum(tt) for k, (tb, tt) in rows.items() if k[:4] == c]
-        steady = [max(tb) / tb[0] for k, (tb, _) in rows.items() if k[:4] == c]
+        ratios = [sum(tb) / sum(tt) for k, (tb, tt, _) in rows.items() if k[:4] == c]
+        steady = [max(tb) / tb[0] for k, (tb, _, _) in rows.items() if k[:4] == c]
         out.append(
             f"| {c[0]} | {c[1]} | {c[2]} | {c[3]} | {min(ratios):.3f} - {max(ratios):.3f} | "
             f"{min(steady):.2f} - {max(steady):.2f} |"

@@ -22,7 +22,9 @@ from bnlab import _core
 
 ops = _core.ops
 
-needs_narrow = pytest.mark.skipif(not ops.narrow_gemm_available(), reason="this build has no AVX-512 narrow GEMM")
+needs_narrow = pytest.mark.skipif(
+    not ops.narrow_gemm_available(), reason="the AVX-512 narrow GEMM is not in this build, or is off (BNLAB_GEMM=cblas)"
+)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,8 @@ keras3 = pytest.importorskip("keras")
 if keras3.backend.backend() != "torch":
     pytest.skip("these parity tests run Keras on its torch backend", allow_module_level=True)
 
+from trained_weights import assert_trained_weights_match  # noqa: E402
+
 import bnlab.keras as bk  # noqa: E402
 from bnlab.keras import layers  # noqa: E402
 
@@ -86,8 +88,7 @@ def test_seed003_epoch_matches_keras(fashion, optimizer):
     h_theirs = theirs.fit(x, y, batch_size=64, epochs=2, shuffle=False, verbose=0, validation_data=(xt, yt)).history
     for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
         np.testing.assert_allclose(h_ours[key], h_theirs[key], rtol=2e-3, atol=2e-3, err_msg=key)
-    for mine, ref in zip(ours.get_weights(), theirs.get_weights(), strict=True):
-        np.testing.assert_allclose(mine, ref, rtol=1e-3, atol=1e-4)
+    assert_trained_weights_match(ours, theirs, optimizer, steps=2 * len(x) // 64)  # tests/trained_weights.py
     np.testing.assert_allclose(ours.predict(xt, verbose=0), theirs.predict(xt, verbose=0), rtol=1e-3, atol=1e-4)
 
 
