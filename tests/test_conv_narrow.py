@@ -58,6 +58,7 @@ SHAPES = [
     (2, 4, 5, 3, 1, (2, 2), (1, 1), (1, 0, 1, 0)),  # a single output channel
     (40, 6, 6, 2, 8, (3, 3), (1, 1), (1, 1, 1, 1)),  # more samples than one dW group holds
     (2, 6, 6, 3, 129, (3, 3), (1, 1), (1, 1, 1, 1)),  # 129 outputs: cblas_sgemm on both settings
+    (3, 9, 8, 32, 64, (1, 1), (2, 2), (0, 0, 0, 0)),  # a ResNet shortcut: 1x1 at stride 2, a compacted copy
 ]
 
 
@@ -159,16 +160,33 @@ def test_gradients_accumulate_on_the_resident_path_and_dinput_is_optional():
     assert_close(db.numpy() - 1.0, want[3], "db accumulated")
 
 
+def im2col_calls(shape, a, last):
+    """The layer's (out, dx, dw, db), and how many im2col copies its forward made (0 on the resident path)."""
+    import bnlab.profile as prof
+
+    prof.reset()
+    prof.enable()
+    try:
+        got = run(shape, *a, last=last)
+    finally:
+        prof.disable()
+    return got, sum(r["calls"] for r in prof.read() if r["phase"] == "conv.im2col")
+
+
 @needs_narrow
-def test_a_strided_layer_whose_padded_input_is_larger_than_its_columns_uses_sgemm_and_is_right():
-    """A 1x1 kernel at stride 2 reads a quarter of the input: the cols buffer (N*OH*OW*C) is smaller than the input,
-    so the resident path cannot keep its padded copy there and the layer goes to im2col + sgemm."""
-    shape = (2, 8, 8, 4, 16, (1, 1), (2, 2), (0, 0, 0, 0))
-    a = arrays(shape, seed=7)
-    with narrow(True):
-        got = run(shape, *a)
-    for g, w, name in zip(got, reference(shape, *a), ("out", "dx", "dw", "db"), strict=True):
-        assert_close(g, w, name)
+@pytest.mark.parametrize("last", [True, False], ids=["nhwc", "nchw"])
+def test_a_strided_1x1_layer_keeps_only_the_pixels_it_reads_and_is_right(last):
+    """A 1x1 kernel at stride 2 (a ResNet's shortcut) reads a quarter of the input: its resident copy keeps just
+    those pixels, (OH, OW, C), so it fits where the cols buffer was and no im2col runs. With padding, the padded
+    input is larger than the columns and the layer goes to im2col + sgemm; both are right."""
+    for pad, im2col in (((0, 0, 0, 0), False), ((1, 1, 1, 1), True)):
+        shape = (2, 8, 7, 4, 16, (1, 1), (2, 2), pad)
+        a = arrays(shape, seed=7)
+        with narrow(True):
+            got, calls = im2col_calls(shape, a, last)
+        assert (calls > 0) == im2col, (pad, calls)
+        for g, w, name in zip(got, reference(shape, *a), ("out", "dx", "dw", "db"), strict=True):
+            assert_close(g, w, name)
 
 
 def test_set_narrow_gemm_returns_the_previous_setting():

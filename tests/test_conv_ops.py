@@ -156,6 +156,37 @@ def test_pool_forward_matches_numpy(geom, last):
     np.testing.assert_allclose(out.numpy(), ref.global_avg_pool2d(x, last), rtol=1e-6, atol=1e-6)
 
 
+WIDE_POOL_GEOMETRIES = [
+    ((32, 32), (2, 2), (2, 2), (0, 0, 0, 0)),  # the VGG network's pooling: every window inside
+    ((17, 33), (3, 3), (2, 2), (1, 1, 1, 1)),  # overlapping, padded on every side, odd sizes
+    ((9, 40), (2, 3), (1, 3), (0, 1, 2, 0)),  # stride above the kernel width, asymmetric padding
+    ((6, 3), (2, 4), (2, 1), (0, 0, 1, 0)),  # a kernel wider than the input: no output row is inside
+]
+
+
+@pytest.mark.parametrize("geom", WIDE_POOL_GEOMETRIES, ids=geometry_id)
+def test_max_pool_rows_agree_with_the_window_loop_in_both_layouts(geom):
+    """channels_first computes the inside of each output row tap by tap across the row; its max, argmax, ties and
+    NaNs must be the channels_last one-window-at-a-time kernel's, and the NumPy reference's."""
+    (h, w), kernel, stride, pad = geom
+    rng = np.random.default_rng(5)
+    x = rng.integers(-3, 4, (2, 3, h, w)).astype(np.float32)  # small integers: many ties
+    x[rng.random(x.shape) < 0.02] = np.nan
+    outs = {}
+    for last in (False, True):
+        out, cache = _core.Tensor(), ops.PoolCache()
+        xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if last else x
+        ops.max_pool2d_forward(out, cache, tensor(xl), kernel, stride, pad, last)
+        outs[last] = (ref.to_nchw(out.numpy(), last), ref.to_nchw(cache.argmax.numpy(), last))
+    np.testing.assert_array_equal(outs[False][0], outs[True][0])  # NaN compares equal here
+    np.testing.assert_array_equal(outs[False][1], outs[True][1])
+    clean = np.nan_to_num(x, nan=-np.inf)
+    expect = ref.max_pool2d(clean, kernel, stride, pad, False)
+    has_nan = ref.max_pool2d(np.isnan(x).astype(np.float32), kernel, stride, pad, False) > 0
+    np.testing.assert_array_equal(np.isnan(outs[False][0]), has_nan)
+    np.testing.assert_array_equal(outs[False][0][~has_nan], expect[~has_nan])
+
+
 def test_max_pool_nan_wins_and_ties_go_to_the_first():
     x = np.array([[[[1.0, 1.0], [0.0, 1.0]], [[np.nan, 2.0], [3.0, 1.0]]]], dtype=np.float32)  # (1, 2, 2, 2) NCHW
     out, cache = _core.Tensor(), ops.PoolCache()

@@ -11,6 +11,7 @@
 //   dweight   dW_g += A_n^T dout_n           A_n^T (taps, pixels): row table tap_off, column table pixel_off
 //             db_g += sum_p dout_n[p, :]
 //   dinput    dcols_n = dout_n W^T (a per-thread block in L2), dx_n = col2im(dcols_n)
+// A 1x1 layer with a stride keeps only the pixels it reads (compacted()).
 // The padded samples are the cache the backward reads: they take the place of the cols buffer, which is at
 // least as large whenever use_cache_resident() holds.
 // Channels-first (PyTorch) layers compute in the same channels-last form: the padding copy transposes each
@@ -47,10 +48,17 @@ void per_sample(const Conv2dShape& s, i64 floats, F f) {
   for_each_sample(s, [&](i64 n) { f(n, floats > 0 ? thread_scratch(floats) : nullptr); });
 }
 
+// A 1x1 convolution with a stride and no padding (a ResNet's downsampling shortcut) reads only every SH-th row
+// and SW-th column: its copy keeps just those, (OH, OW, C), and is then read as a stride-1 layer's would be.
+bool compacted(const Conv2dShape& s) {
+  return s.KH == 1 && s.KW == 1 && (s.SH > 1 || s.SW > 1) && s.pad_top == 0 && s.pad_left == 0 &&
+         (s.OH - 1) * s.SH < s.H && (s.OW - 1) * s.SW < s.W;  // no window lands in bottom or right padding
+}
+
 // The padded input's geometry: the rows and columns the windows reach, from the top-left padding on (the
 // bottom/right padding, and input rows or columns a stride skips past the last window, are not needed).
-i64 padded_h(const Conv2dShape& s) { return (s.OH - 1) * s.SH + s.KH; }
-i64 padded_w(const Conv2dShape& s) { return (s.OW - 1) * s.SW + s.KW; }
+i64 padded_h(const Conv2dShape& s) { return compacted(s) ? s.OH : (s.OH - 1) * s.SH + s.KH; }
+i64 padded_w(const Conv2dShape& s) { return compacted(s) ? s.OW : (s.OW - 1) * s.SW + s.KW; }
 i64 padded_plane(const Conv2dShape& s) { return padded_h(s) * padded_w(s) * s.C; }
 
 // The offset tables of the implicit im2col (see the header), formed on the calling thread; grow-only.
@@ -61,12 +69,12 @@ struct Tables {
 Tables implicit_tables(const Conv2dShape& s) {
   thread_local std::vector<std::int32_t> buf;
   const i64 pix = s.OH * s.OW, R = s.KH * s.KW * s.C, WP = padded_w(s);
+  const i64 SH = compacted(s) ? 1 : s.SH, SW = compacted(s) ? 1 : s.SW;  // strides within the copy
   if (static_cast<i64>(buf.size()) < pix + R) buf.resize(static_cast<std::size_t>(pix + R));
   std::int32_t* pixel = buf.data();
   std::int32_t* tap = buf.data() + pix;
   for (i64 oh = 0; oh < s.OH; ++oh)
-    for (i64 ow = 0; ow < s.OW; ++ow)
-      pixel[oh * s.OW + ow] = static_cast<std::int32_t>((oh * s.SH * WP + ow * s.SW) * s.C);
+    for (i64 ow = 0; ow < s.OW; ++ow) pixel[oh * s.OW + ow] = static_cast<std::int32_t>((oh * SH * WP + ow * SW) * s.C);
   for (i64 kh = 0; kh < s.KH; ++kh)
     for (i64 kw = 0; kw < s.KW; ++kw)
       for (i64 c = 0; c < s.C; ++c)
@@ -78,6 +86,24 @@ Tables implicit_tables(const Conv2dShape& s) {
 // x[n, c, hp - pt, wp - pl] (channels-first x (N, C, H, W), transposed on the way), zero outside x.
 void pad_sample(float* xp, const float* x, const Conv2dShape& s, i64 n) {
   const i64 HP = padded_h(s), WP = padded_w(s), C = s.C;
+  if (compacted(s)) {  // xp[oh, ow, c] = x[n, oh*SH, ow*SW, c] (or x[n, c, oh*SH, ow*SW])
+    for (i64 oh = 0; oh < HP; ++oh)
+      for (i64 ow = 0; ow < WP; ++ow) {
+        float* d = xp + (oh * WP + ow) * C;
+        const i64 h = oh * s.SH, w = ow * s.SW;
+        if (s.channels_last) {
+          const float* src = x + ((n * s.H + h) * s.W + w) * C;
+          std::copy(src, src + C, d);
+        }
+      }
+    if (!s.channels_last)  // plane by plane, so that each read walks along one input row
+      for (i64 c = 0; c < C; ++c)
+        for (i64 oh = 0; oh < HP; ++oh) {
+          const float* src = x + ((n * C + c) * s.H + oh * s.SH) * s.W;
+          for (i64 ow = 0; ow < WP; ++ow) xp[(oh * WP + ow) * C + c] = src[ow * s.SW];
+        }
+    return;
+  }
   const i64 w_in = std::clamp<i64>(WP - s.pad_left, 0, s.W);  // input columns inside xp
   for (i64 hp = 0; hp < HP; ++hp) {
     float* d = xp + hp * WP * C;
@@ -98,25 +124,30 @@ void pad_sample(float* xp, const float* x, const Conv2dShape& s, i64 n) {
   }
 }
 
-// The index of weight element (r = (kh, kw, c), k) in the layer's layout: W (R, K) for a channels-last kernel
-// (KH, KW, C, K), ((k*C + c)*KH + kh)*KW + kw for a PyTorch weight (K, C, KH, KW).
-i64 weight_index(const Conv2dShape& s, i64 r, i64 k) {
-  if (s.channels_last) return r * s.K + k;
-  const i64 c = r % s.C, kw = (r / s.C) % s.KW, kh = r / (s.C * s.KW);
-  return ((k * s.C + c) * s.KH + kh) * s.KW + kw;
-}
-
-// The weight as the products read it: (R, K) row-major, or with `transpose` (K, R). A channels-last kernel is
-// already (R, K); every other case is copied into a grow-only buffer on the calling thread.
+// The weight as the products read it: (R, K) row-major, or with `transpose` (K, R), r = (kh, kw, c). A
+// channels-last kernel (KH, KW, C, K) is already (R, K); every other case is copied into a grow-only buffer on
+// the calling thread. A PyTorch weight (K, C, KH, KW) is read in its own order, element (k, c, kh, kw) going to
+// r = (kh*KW + kw)*C + c.
 const float* weight_as(const float* weight, const Conv2dShape& s, bool transpose) {
   if (s.channels_last && !transpose) return weight;
   const i64 R = s.KH * s.KW * s.C, K = s.K;
   thread_local std::vector<float> buf;
   if (static_cast<i64>(buf.size()) < R * K) buf.resize(static_cast<std::size_t>(R * K));
-  for (i64 r = 0; r < R; ++r)
-    for (i64 k = 0; k < K; ++k)
-      buf[static_cast<std::size_t>(transpose ? k * R + r : r * K + k)] = weight[weight_index(s, r, k)];
-  return buf.data();
+  float* out = buf.data();
+  if (s.channels_last) {
+    for (i64 r = 0; r < R; ++r)
+      for (i64 k = 0; k < K; ++k) out[k * R + r] = weight[r * K + k];
+    return out;
+  }
+  const float* w = weight;
+  for (i64 k = 0; k < K; ++k)
+    for (i64 c = 0; c < s.C; ++c)
+      for (i64 kh = 0; kh < s.KH; ++kh)
+        for (i64 kw = 0; kw < s.KW; ++kw) {
+          const i64 r = (kh * s.KW + kw) * s.C + c;
+          out[transpose ? k * R + r : r * K + k] = *w++;
+        }
+  return out;
 }
 
 }  // namespace
@@ -170,20 +201,29 @@ void conv2d_dweight_resident(float* dweight, float* dbias, const float* dout, co
       }
     }
   });
+  // The groups' partials summed in group order into group 0's, then added to dW and db once: for a channels-first
+  // weight that one add is also the permutation from (R, K) to (K, C, KH, KW), run in its own index order.
+  float* total = sums;
+  for (i64 g = 1; g < groups; ++g) {
+    const float* p = sums + g * part;
+    for (i64 i = 0; i < part; ++i) total[i] += p[i];
+  }
   if (!accumulate) {
     std::fill(dweight, dweight + R * K, 0.0f);
     if (dbias) std::fill(dbias, dbias + K, 0.0f);
   }
-  for (i64 g = 0; g < groups; ++g) {
-    const float* dw = sums + g * part;
-    if (s.channels_last)
-      for (i64 i = 0; i < R * K; ++i) dweight[i] += dw[i];
-    else
-      for (i64 r = 0; r < R; ++r)
-        for (i64 k = 0; k < K; ++k) dweight[weight_index(s, r, k)] += dw[r * K + k];
-    if (dbias)
-      for (i64 k = 0; k < K; ++k) dbias[k] += dw[R * K + k];
+  if (groups == 0) return;  // an empty batch: nothing to add
+  if (s.channels_last) {
+    for (i64 i = 0; i < R * K; ++i) dweight[i] += total[i];
+  } else {
+    for (i64 k = 0; k < K; ++k)
+      for (i64 c = 0; c < s.C; ++c)
+        for (i64 kh = 0; kh < s.KH; ++kh)
+          for (i64 kw = 0; kw < s.KW; ++kw)
+            dweight[((k * s.C + c) * s.KH + kh) * s.KW + kw] += total[((kh * s.KW + kw) * s.C + c) * K + k];
   }
+  if (dbias)
+    for (i64 k = 0; k < K; ++k) dbias[k] += total[R * K + k];
 }
 
 void conv2d_dinput_resident(float* dinp, const float* dout, const float* weight, const Conv2dShape& s) {

@@ -120,6 +120,50 @@ void max_pixel(float* out, std::int32_t* argmax, const float* xn, const Conv2dSh
   if (c0 < s.C) max_chunk<false>(out + c0, argmax + c0, xn + c0, s, win, s.C - c0);
 }
 
+// channels_first: output row oh of one plane xp (H, W). The outputs whose window's columns all lie inside the
+// input, ow in [lo, hi), are computed tap by tap across the row (kh, kw outer, ow inner: a loop that vectorises,
+// with a strided load when SW > 1); each output still sees its taps in row-major window order, so the max, the
+// argmax, ties (the first wins) and NaN (the first NaN wins) are those of the one-window loop used at the edges.
+void max_row_nchw(float* __restrict out, std::int32_t* __restrict argmax, const float* __restrict xp,
+                  const Conv2dShape& s, i64 oh) {
+  const i64 lo = std::min(s.OW, (s.pad_left + s.SW - 1) / s.SW);  // the first ow with ow*SW - pl >= 0
+  const i64 room = s.W + s.pad_left - s.KW;                       // ow*SW - pl + KW <= W  <=>  ow*SW <= room
+  const i64 hi = room < 0 ? lo : std::max(lo, std::min(s.OW, room / s.SW + 1));
+  auto one_window = [&](i64 ow) {
+    const Window win = window(s, oh, ow);
+    auto at = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
+    float best = xp[at];
+    for (i64 h = win.h0; h < win.h1; ++h)
+      for (i64 w = win.w0; w < win.w1; ++w) {
+        const float v = xp[h * s.W + w];
+        const bool take = beats(v, best);
+        best = take ? v : best;
+        at = take ? static_cast<std::int32_t>(h * s.W + w) : at;
+      }
+    out[ow] = best;
+    argmax[ow] = at;
+  };
+  for (i64 ow = 0; ow < lo; ++ow) one_window(ow);
+  for (i64 ow = hi; ow < s.OW; ++ow) one_window(ow);
+  if (lo >= hi) return;
+  const Window rows = window(s, oh, lo);                    // the clipped rows are the same for every ow of the row
+  const i64 SW = s.SW, start = rows.h0 * s.W - s.pad_left;  // x index of tap (h0, 0) is start + ow*SW
+  for (i64 ow = lo; ow < hi; ++ow) {
+    out[ow] = xp[start + ow * SW];
+    argmax[ow] = static_cast<std::int32_t>(start + ow * SW);
+  }
+  for (i64 h = rows.h0; h < rows.h1; ++h)
+    for (i64 kw = 0; kw < s.KW; ++kw) {
+      const i64 base = h * s.W - s.pad_left + kw;  // x index of this tap at ow 0
+      for (i64 ow = lo; ow < hi; ++ow) {
+        const float v = xp[base + ow * SW];
+        const bool take = beats(v, out[ow]);
+        out[ow] = take ? v : out[ow];
+        argmax[ow] = take ? static_cast<std::int32_t>(base + ow * SW) : argmax[ow];
+      }
+    }
+}
+
 }  // namespace
 
 void max_pool2d_forward(float* __restrict out,            // (N, OH, OW, C) or (N, C, OH, OW)
@@ -129,26 +173,11 @@ void max_pool2d_forward(float* __restrict out,            // (N, OH, OW, C) or (
   const profile::Scope timer({"maxpool.forward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
                               12.0 * s.N * s.C * s.OH * s.OW + 4.0 * s.N * s.C * s.H * s.W});
   const i64 HW = s.H * s.W, OHW = s.OH * s.OW;
-  if (!s.channels_last) {  // one plane at a time, one scalar window per output; threads split the planes
+  if (!s.channels_last) {  // one plane at a time, one output row at a time; threads split the planes
     parallel_for(s.N * s.C, std::max<i64>(1, kMinParallelValues / std::max<i64>(HW, 1)), [&](i64, i64 p0, i64 p1) {
-      for (i64 plane = p0; plane < p1; ++plane) {
-        const float* xp = inp + plane * HW;
+      for (i64 plane = p0; plane < p1; ++plane)
         for (i64 oh = 0; oh < s.OH; ++oh)
-          for (i64 ow = 0; ow < s.OW; ++ow) {
-            const Window win = window(s, oh, ow);
-            auto at = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
-            float best = xp[at];
-            for (i64 h = win.h0; h < win.h1; ++h)
-              for (i64 w = win.w0; w < win.w1; ++w) {
-                const float v = xp[h * s.W + w];
-                const bool take = beats(v, best);
-                best = take ? v : best;
-                at = take ? static_cast<std::int32_t>(h * s.W + w) : at;
-              }
-            out[plane * OHW + oh * s.OW + ow] = best;
-            argmax[plane * OHW + oh * s.OW + ow] = at;
-          }
-      }
+          max_row_nchw(out + plane * OHW + oh * s.OW, argmax + plane * OHW + oh * s.OW, inp + plane * HW, s, oh);
     });
     return;
   }
