@@ -149,6 +149,13 @@ def batch_norm(
         running_var  = (1 - momentum) * running_var  + momentum * var * n / (n - 1)   (unbiased, n = N*L)
     training=False: normalize with running_mean and running_var (which must be given).
     """
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu=False)
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu: bool) -> Tensor:
+    """batch_norm, and with relu=True relu(batch_norm(...)) in the same engine passes (nn.Sequential's
+    BatchNorm -> ReLU pairs): the forward writes max(y, 0) in its normalizing pass, and the backward gates the
+    incoming gradient by [out > 0] on the fly; the results equal the two separate ops' bit for bit."""
     x = float_input(input)
     check_same_device(x, running_mean, running_var, weight, bias)
     shape = x._c.shape
@@ -177,7 +184,7 @@ def batch_norm(
     params = tuple(p for p in (weight, bias) if p is not None)
     if training:
         cache = _O.BNCache()
-        _O.batchnorm_forward_train(oc, cache, xc, gc, bc, N, C, L, eps)
+        _O.batchnorm_forward_train(oc, cache, xc, gc, bc, N, C, L, eps, relu)
         if running_mean is not None and momentum is not None:
             n = N * L
             _O.blend(running_mean._c, cache.mean, 1.0 - momentum, 1.0)
@@ -186,7 +193,7 @@ def batch_norm(
         if running_mean is None or running_var is None:
             raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
         mc, vc = running_mean._c.to(xc.device), running_var._c.to(xc.device)  # constants of this graph
-        _O.batchnorm_forward_infer(oc, xc, mc, vc, gc, bc, N, C, L, eps)
+        _O.batchnorm_forward_infer(oc, xc, mc, vc, gc, bc, N, C, L, eps, relu)
     out = wrap(oc, x.device)
     if not autograd._GradMode.enabled or not (x._rg or any(p._rg for p in params)):
         return out
@@ -200,8 +207,12 @@ def batch_norm(
         if training:
             # dx = gamma * rstd / M * (M*g - sum(g) - xhat * sum(g*xhat))
             # dgamma += sum(g * xhat);  dbeta += sum(g)
-            _O.batchnorm_backward(dx, dg, db, g, cache, gc, N, C, L)
+            _O.batchnorm_backward(dx, dg, db, g, cache, gc, N, C, L, oc if relu else None)
         else:
+            if relu:  # the ReLU's backward first: g * [out > 0]
+                gated = _core.Tensor()
+                _O.activation_backward(gated, g, oc, _Act.Relu)
+                g = gated
             # running statistics are constants: dx = g * gamma * rstd
             _T.batchnorm_backward_eval(dx, dg, db, g, xc, mc, vc, gc, N, C, L, eps)
         grads = [dx if x._rg else None]
@@ -211,7 +222,7 @@ def batch_norm(
             grads.append(_hand_over(bias, db, b_had))
         return tuple(grads)
 
-    record("NativeBatchNorm", out, (x, *params), backward)
+    record("NativeBatchNormRelu" if relu else "NativeBatchNorm", out, (x, *params), backward)
     return out
 
 

@@ -82,7 +82,7 @@ void backward_run(float* __restrict dx, const float* __restrict dy, const float*
 // Runs row(offset) per row of C when L == 1, run(offset, c) per (n, c) run of L otherwise, over (N, C, L); the
 // threads split the rows (or runs), each element being written by exactly one of them.
 constexpr std::int64_t kMinParallelValues = 1 << 16;  // below this a pass is faster on one thread
-constexpr std::int64_t kFewFeatures = 64;             // fewer features than this: sums split by rows
+constexpr std::int64_t kFewFeatures = 256;            // fewer features than this: sums split by rows
 constexpr std::int64_t kRowChunks = 8;                // ... into this many chunks
 
 template <class Row, class Run>

@@ -22,6 +22,7 @@
 // only), each group's partial sums are formed by one thread in sample order, and the partials are added in
 // group order: the result is the same at every thread count.
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "backend/cpu/conv_narrow.hpp"
@@ -124,30 +125,60 @@ void pad_sample(float* xp, const float* x, const Conv2dShape& s, i64 n) {
   }
 }
 
-// The weight as the products read it: (R, K) row-major, or with `transpose` (K, R), r = (kh, kw, c). A
-// channels-last kernel (KH, KW, C, K) is already (R, K); every other case is copied into a grow-only buffer on
-// the calling thread. A PyTorch weight (K, C, KH, KW) is read in its own order, element (k, c, kh, kw) going to
-// r = (kh*KW + kw)*C + c.
-const float* weight_as(const float* weight, const Conv2dShape& s, bool transpose) {
-  if (s.channels_last && !transpose) return weight;
-  const i64 R = s.KH * s.KW * s.C, K = s.K;
+// The weight as the products read it, in a grow-only buffer of the calling thread (a channels-last kernel
+// (KH, KW, C, K) is already kRK and is returned as it is):
+//   kRK       W (R, K), r = (kh, kw, c): the forward's B;
+//   kKR       W^T (K, R): the B of dcols = dout W^T;
+//   kFlipped  Wf (KH*KW*K, C), Wf[(kh, kw, k), c] = W[KH-1-kh, KW-1-kw, c, k]: the B of the transposed
+//             convolution that gives dx directly (conv2d_dinput_resident).
+// A PyTorch weight (K, C, KH, KW) is read in its own order.
+enum class WeightForm { kRK, kKR, kFlipped };
+const float* weight_as(const float* weight, const Conv2dShape& s, WeightForm form) {
+  if (s.channels_last && form == WeightForm::kRK) return weight;
+  const i64 R = s.KH * s.KW * s.C, K = s.K, C = s.C;
   thread_local std::vector<float> buf;
   if (static_cast<i64>(buf.size()) < R * K) buf.resize(static_cast<std::size_t>(R * K));
   float* out = buf.data();
+  auto put = [&](i64 k, i64 c, i64 kh, i64 kw, float v) {
+    if (form == WeightForm::kFlipped) {
+      out[(((s.KH - 1 - kh) * s.KW + (s.KW - 1 - kw)) * K + k) * C + c] = v;
+      return;
+    }
+    const i64 r = (kh * s.KW + kw) * C + c;
+    out[form == WeightForm::kKR ? k * R + r : r * K + k] = v;
+  };
   if (s.channels_last) {
-    for (i64 r = 0; r < R; ++r)
-      for (i64 k = 0; k < K; ++k) out[k * R + r] = weight[r * K + k];
+    for (i64 kh = 0; kh < s.KH; ++kh)
+      for (i64 kw = 0; kw < s.KW; ++kw)
+        for (i64 c = 0; c < C; ++c)
+          for (i64 k = 0; k < K; ++k) put(k, c, kh, kw, weight[((kh * s.KW + kw) * C + c) * K + k]);
     return out;
   }
   const float* w = weight;
   for (i64 k = 0; k < K; ++k)
-    for (i64 c = 0; c < s.C; ++c)
+    for (i64 c = 0; c < C; ++c)
       for (i64 kh = 0; kh < s.KH; ++kh)
-        for (i64 kw = 0; kw < s.KW; ++kw) {
-          const i64 r = (kh * s.KW + kw) * s.C + c;
-          out[transpose ? k * R + r : r * K + k] = *w++;
-        }
+        for (i64 kw = 0; kw < s.KW; ++kw) put(k, c, kh, kw, *w++);
   return out;
+}
+
+// dx of a stride-1 layer as a convolution of dout: dx[ih, iw, c] = sum over (kh, kw, k) of
+// dout[ih + pt - kh, iw + pl - kw, k] W[kh, kw, c, k] (dout outside its extent is 0). With kh' = KH-1-kh this is
+// the forward's form, dout padded by pt' = KH-1-pt on top (pl' = KW-1-pl on the left, zeros past the bottom and
+// right edges as far as the windows reach) and read with the flipped weight Wf: an implicit GEMM with a long
+// inner dimension (KH*KW*K) and C narrow outputs, in place of dcols = dout W^T (inner dimension K only) and the
+// col2im. The shape of that convolution, or std::nullopt where the layer keeps the dcols route (a stride, a
+// padding as large as the kernel, fewer than 8 input channels, or products outside the narrow GEMM's range).
+constexpr i64 kMinTransposedChannels = 8;
+std::optional<Conv2dShape> transposed_shape(const Conv2dShape& s) {
+  if (s.SH != 1 || s.SW != 1 || s.pad_top > s.KH - 1 || s.pad_left > s.KW - 1 || s.C < kMinTransposedChannels)
+    return std::nullopt;
+  Conv2dShape t = s;
+  t.C = s.K, t.K = s.C, t.H = s.OH, t.W = s.OW, t.OH = s.H, t.OW = s.W;
+  t.pad_top = s.KH - 1 - s.pad_top, t.pad_left = s.KW - 1 - s.pad_left;
+  if (t.K > 128 || t.KH * t.KW * t.C > 1152 || t.OH * t.OW * std::max(t.KH * t.KW * t.C, t.K) >= (i64{1} << 31))
+    return std::nullopt;
+  return t;
 }
 
 }  // namespace
@@ -163,7 +194,7 @@ void conv2d_forward_resident(float* out, float* saved_x, const float* inp, const
                              const Conv2dShape& s) {
   const i64 R = s.KH * s.KW * s.C, K = s.K, pix = s.OH * s.OW, plane = padded_plane(s);
   const Tables t = implicit_tables(s);
-  const float* w = weight_as(weight, s, false);
+  const float* w = weight_as(weight, s, WeightForm::kRK);
   per_sample(s, s.channels_last ? 0 : pix * K, [&](i64 n, float* scratch) {
     float* xp = saved_x + n * plane;
     pad_sample(xp, inp, s, n);
@@ -228,7 +259,20 @@ void conv2d_dweight_resident(float* dweight, float* dbias, const float* dout, co
 
 void conv2d_dinput_resident(float* dinp, const float* dout, const float* weight, const Conv2dShape& s) {
   const i64 R = s.KH * s.KW * s.C, K = s.K, pix = s.OH * s.OW, plane = s.H * s.W * s.C;
-  const float* wt = weight_as(weight, s, true);  // W^T (K, R), the product's B, formed before the parts start
+  if (const std::optional<Conv2dShape> t = transposed_shape(s)) {  // see transposed_shape
+    const i64 Rt = t->KH * t->KW * t->C, in_pix = s.H * s.W, padded = padded_plane(*t);
+    const Tables tt = implicit_tables(*t);
+    const float* wf = weight_as(weight, s, WeightForm::kFlipped);  // (KH*KW*K, C), formed before the parts start
+    // Per thread: the padded dout (HP', WP', K), and channels-first also dx_n (H*W, C) before its transpose.
+    per_sample(*t, padded + (s.channels_last ? 0 : in_pix * s.C), [&](i64 n, float* scratch) {
+      pad_sample(scratch, dout, *t, n);  // channels-first dout (K, OH, OW) is transposed on the way
+      float* dx = s.channels_last ? dinp + n * plane : scratch + padded;  // (H*W, C)
+      narrow_gemm(dx, s.C, scratch, tt.pixel, tt.tap, wf, s.C, in_pix, s.C, Rt, nullptr, false);
+      if (!s.channels_last) transpose_matrix(dinp + n * plane, in_pix, dx, s.C, in_pix, s.C);  // (C, H, W)
+    });
+    return;
+  }
+  const float* wt = weight_as(weight, s, WeightForm::kKR);  // W^T (K, R), the product's B, formed before the parts
   // Per thread: dcols (pix, R), and channels-first also dout_n^T (pix, K) and dx_n (H, W, C) before its transpose.
   const i64 extra = s.channels_last ? 0 : pix * K + plane;
   per_sample(s, pix * R + extra, [&](i64 n, float* scratch) {

@@ -126,6 +126,10 @@ class _BatchNorm(Module):
         raise NotImplementedError
 
     def forward(self, input):
+        return self._forward(input, relu=False)
+
+    def _forward(self, input, relu: bool):
+        """forward, and with relu=True relu(forward(input)) in the same engine passes (nn.Sequential)."""
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -141,7 +145,7 @@ class _BatchNorm(Module):
                 stacklevel=3,
             )
         track = not self.training or self.track_running_stats
-        return F.batch_norm(
+        return F._batch_norm(
             input,
             self.running_mean if track else None,
             self.running_var if track else None,
@@ -150,6 +154,7 @@ class _BatchNorm(Module):
             bn_training,
             factor,
             self.eps,
+            relu=relu,
         )
 
     def extra_repr(self) -> str:
