@@ -292,7 +292,8 @@ def main():
     flops = {net: epoch_flops(net, steps_samples) for net in args.nets}
     for net in args.nets:
         print(
-            f"{net}: {flops[net] / 1e9:.0f} GFLOP per epoch; at {rates[0]:.0f} GFLOP/s {flops[net] / rates[0] / 1e9:.2f} s"
+            f"{net}: {flops[net] / 1e9:.0f} GFLOP per epoch, "
+            f"{flops[net] / rates[0] / 1e9:.2f} s at {rates[0]:.0f} GFLOP/s"
         )
     rows = {}
     started = time.perf_counter()
