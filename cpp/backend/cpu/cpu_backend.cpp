@@ -4,17 +4,13 @@
 #include <cstring>
 #include <new>
 
+#include "backend/cpu/host_memory.hpp"
 #include "backend/cpu/kernels_cpu.hpp"
 
 namespace bnlab::cpu {
 namespace {
-void* alloc(std::size_t bytes) {
-  const std::size_t rounded = (bytes + 63) / 64 * 64;  // 64-byte alignment for SIMD and cache lines
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-void release(void* p) { std::free(p); }
+void* alloc(std::size_t bytes) { return host_alloc(bytes); }  // host_memory.hpp: large blocks are reused
+void release(void* p) { host_release(p); }
 void copy(void* dst, const void* src, std::size_t bytes) { std::memmove(dst, src, bytes); }
 void fill(float* dst, float value, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) dst[i] = value;
