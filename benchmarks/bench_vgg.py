@@ -131,7 +131,7 @@ class TorchLoop:
             self.opt.zero_grad()
             loss.backward()
             self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
 
 # ---- one cell: one model per library, epochs alternating ---------------------------------------------------------

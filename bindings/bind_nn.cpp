@@ -86,6 +86,7 @@ void bind_nn(py::module_& m) {
       .def(py::init<int, float, float, bool, bool>(), arg("axis"), arg("momentum"), arg("epsilon"), arg("center"),
            arg("scale"))
       .def_readwrite("momentum", &BatchNorm::momentum)
+      .def_property("epsilon", &BatchNorm::epsilon, &BatchNorm::set_epsilon)
       .def_readonly("gamma", &BatchNorm::gamma)
       .def_readonly("beta", &BatchNorm::beta)
       .def_readonly("moving_mean", &BatchNorm::moving_mean)

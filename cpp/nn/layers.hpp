@@ -47,7 +47,10 @@ class BatchNorm : public Layer {
   Tensor gamma, beta, moving_mean, moving_variance;  // (C) each
   Tensor dgamma, dbeta, dx;                          // (C), (C), input shape
   ops::BNCache cache;                                // xhat, batch mean, biased batch variance, rstd
-  float momentum;  // Keras convention: moving = momentum * moving + (1 - momentum) * batch
+  float momentum;  // Keras convention: moving = momentum * moving + (1 - momentum) * batch; read at every step
+  // epsilon is read at every call too, so that a change after build applies from the next step (as in Keras).
+  float epsilon() const { return epsilon_; }
+  void set_epsilon(float epsilon) { epsilon_ = epsilon; }
 
  protected:
   // The training-mode transform and its backward; the variants (nn/batchnorm_variants.hpp) replace them and

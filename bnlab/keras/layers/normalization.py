@@ -39,6 +39,7 @@ with renorm also ``r`` and ``d``. With virtual_batch_size the batch statistics a
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -79,13 +80,9 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         if not isinstance(axis, int):
             raise TypeError(f"axis must be an int, got {axis!r}")
-        if not 0.0 <= float(momentum) <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-        if not 0.0 < float(epsilon) < math.inf:  # NaN fails too: it would turn every output into NaN
-            raise ValueError(f"epsilon must be a finite number > 0, got {epsilon!r}")
         if synchronized:
             raise ValueError("synchronized=True needs several devices; bnlab trains on one")
-        self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
+        self.axis, self.momentum, self.epsilon = axis, momentum, epsilon
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
@@ -93,9 +90,7 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.renorm = bool(renorm)
         self.renorm_clipping = _check_clipping(renorm_clipping) if renorm else renorm_clipping
-        if not 0.0 <= float(renorm_momentum) <= 1.0:
-            raise ValueError(f"renorm_momentum must be in [0, 1], got {renorm_momentum!r}")
-        self.renorm_momentum = float(renorm_momentum)
+        self.renorm_momentum = renorm_momentum
         if virtual_batch_size is not None:
             k = virtual_batch_size
             if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -103,6 +98,45 @@ class BatchNormalization(Layer):
             if renorm:
                 raise ValueError("virtual_batch_size with renorm=True: bnlab supports one or the other")
         self.virtual_batch_size = virtual_batch_size
+
+    # momentum, epsilon and renorm_momentum are live, as in Keras 3 (which reads them at every call): set after
+    # the model is built, they apply from the next step on. A teacher who sets bn.momentum = 0.0 between two
+    # fits sees the moving mean become the last batch's mean.
+    @property
+    def momentum(self):
+        """The moving statistics' weight of the OLD value: moving = momentum * moving + (1 - momentum) * batch."""
+        return self._momentum
+
+    @momentum.setter
+    def momentum(self, value):
+        self._momentum = _unit_interval(value, "momentum")
+        if self._engine is not None:
+            self._engine.momentum = self._momentum
+
+    @property
+    def epsilon(self):
+        """Added to the variance before the square root: x_hat = (x - mu) / sqrt(var + epsilon)."""
+        return self._epsilon
+
+    @epsilon.setter
+    def epsilon(self, value):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 < float(value) < math.inf:
+            # NaN fails too: it would turn every output into NaN
+            raise ValueError(f"epsilon must be a finite number > 0, got {value!r}")
+        self._epsilon = float(value)
+        if self._engine is not None:
+            self._engine.epsilon = self._epsilon
+
+    @property
+    def renorm_momentum(self):
+        """Batch renormalization's weight of the old renorm_mean / renorm_stddev (renorm=True)."""
+        return self._renorm_momentum
+
+    @renorm_momentum.setter
+    def renorm_momentum(self, value):
+        self._renorm_momentum = _unit_interval(value, "renorm_momentum")
+        if self._engine is not None and hasattr(self._engine, "renorm_momentum"):
+            self._engine.renorm_momentum = self._renorm_momentum
 
     def build(self, input_shape):
         rank = len(input_shape) - (1 if input_shape and input_shape[0] is None else 0)
@@ -253,6 +287,13 @@ class BatchNormalization(Layer):
             # Keras 3 has no virtual_batch_size and refuses the key: written only when set (Keras 2's ghost BN).
             **({"virtual_batch_size": self.virtual_batch_size} if self.virtual_batch_size is not None else {}),
         }
+
+
+def _unit_interval(value, name):
+    """value as a float in [0, 1], or a ValueError naming the setting."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return float(value)
 
 
 def _check_clipping(clipping):
