@@ -314,6 +314,24 @@ def test_xent(form, B, K, grad_wrt_logits):
     same_on_both(case, rtol=2e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("form", [f for f in FORMS if "Logits" in f])
+def test_xent_with_minus_infinity_logits_of_classes_the_target_does_not_hold(form):
+    """A class with y = 0 adds nothing to the loss, even where its logit is -inf (0 * -inf would be NaN):
+    the CPU skips such classes, and so must the GPU (bnlab.torch's F.cross_entropy runs this kernel)."""
+
+    def case(dev):
+        pred = np.random.default_rng(0).normal(size=(4, 5))
+        pred[:, 3] = -np.inf  # never a target below
+        target = np.array([0, 1, 2, 4], np.int32) if "Sparse" in form else np.eye(5)[[0, 1, 2, 4]]
+        P, Y = tensor(pred, dev), tensor(target, dev, np.int32 if "Sparse" in form else np.float32)
+        rows, grad = _core.Tensor(), _core.Tensor()
+        ops.xent(rows, grad, P, Y, getattr(_core.XentForm, form), True, 1e-7, 0.25)
+        assert np.isfinite(rows.numpy()).all(), dev
+        return [rows.numpy(), grad.numpy()]
+
+    same_on_both(case, rtol=2e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("B,K", [(1, 1), (33, 10), (64, 100)])
 def test_mse(B, K):
     def case(dev):

@@ -56,7 +56,7 @@ __global__ void xent_kernel(float* loss_rows,    // (B)
     double ysum = 0.0;
     for (std::int64_t j = lane; j < K; j += 32) {
       const float y = target_at(target, r, j, K, sparse);
-      loss -= y * (p[j] - lse);
+      if (y != 0.0f) loss -= y * (p[j] - lse);  // a class with y = 0 adds nothing, even at z = -inf (as the CPU)
       ysum += y;
     }
     loss = warp_sum(loss);
