@@ -30,6 +30,8 @@ of their means and biased variances. k must divide every training batch. Inferen
 Conventions: Keras's momentum 0.99 is PyTorch's momentum 0.01 (PyTorch weights the NEW batch by momentum);
 Keras's epsilon is 1e-3, PyTorch's 1e-5; PyTorch blends the UNBIASED variance into running_var.
 A batch of one in training has variance 0, so x_hat = 0 and y = beta: no error, but no signal either.
+``momentum``, ``epsilon`` and ``renorm_momentum`` may be changed after the model is built (``bn.momentum = 0.0``
+between two fits): the next step uses the new value, as Keras 3 reads them at every call.
 
 Exposed arrays (NumPy views of the engine's memory on the CPU; copies on a GPU): ``gamma``, ``beta``,
 ``moving_mean``, ``moving_variance`` (Variables), and after a training step ``batch_mean``,
