@@ -69,3 +69,22 @@ def test_norm_layers_match_cpu(name):
         return out + [t.numpy() for _, t in layer.buffers()]
 
     compare(case, rtol=1e-4, atol=1e-4)
+
+
+def test_batch_renorm_keeps_a_nan_feature_nan_as_the_cpu_does():
+    """The clamps of r and d are std::min/std::max on the CPU, which pass a NaN first argument through; the GPU
+    must not turn it into a clip bound (fmaxf/fminf would)."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(16, 4))
+    x[3, 1] = np.nan  # feature 1's batch mean and variance are NaN
+
+    def case(dev):
+        layer = _layers()["BatchRenorm"]()
+        layer.build([4], dev)
+        out = layer.forward(tensor(x, dev), True).numpy()
+        return [np.isnan(out), layer.r.numpy(), layer.d.numpy(), np.isnan(layer.moving_variance.numpy())]
+
+    cpu, gpu = case(CPU), case(CUDA)
+    assert np.isnan(cpu[1][1]) and np.isnan(cpu[2][1])  # the specification: NaN, not a clip bound
+    for i, (w, g) in enumerate(zip(cpu, gpu, strict=True)):
+        np.testing.assert_array_equal(g, w, err_msg=f"output {i}")

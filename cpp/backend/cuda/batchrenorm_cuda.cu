@@ -4,6 +4,11 @@
 
 namespace bnlab::cuda {
 namespace {
+// std::max / std::min exactly as the CPU evaluates them: (a < b) ? b : a and (b < a) ? b : a, so that a NaN in
+// the first argument comes through (fmaxf / fminf would drop it and return the other argument).
+__device__ inline float max_as_cpu(float a, float b) { return a < b ? b : a; }
+__device__ inline float min_as_cpu(float a, float b) { return b < a ? b : a; }
+
 __global__ void correct_kernel(float* gamma_eff, float* beta_eff, float* r, float* d, float* renorm_mean,
                                float* renorm_stddev, float* moving_mean, float* moving_stddev, float* moving_var,
                                const float* mean, const float* var, const float* gamma, const float* beta,
@@ -12,9 +17,9 @@ __global__ void correct_kernel(float* gamma_eff, float* beta_eff, float* r, floa
   const std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
   if (c >= C) return;
   const float sigma = sqrtf(var[c] + eps);
-  const float sigma_mov = fmaxf(renorm_stddev[c], sqrtf(eps));
-  const float rc = fminf(fmaxf(sigma / sigma_mov, rmin), rmax);
-  const float dc = fminf(fmaxf((mean[c] - renorm_mean[c]) / sigma_mov, -dmax), dmax);
+  const float sigma_mov = max_as_cpu(renorm_stddev[c], sqrtf(eps));
+  const float rc = min_as_cpu(max_as_cpu(sigma / sigma_mov, rmin), rmax);
+  const float dc = min_as_cpu(max_as_cpu((mean[c] - renorm_mean[c]) / sigma_mov, -dmax), dmax);
   const float g = gamma ? gamma[c] : 1.0f;
   r[c] = rc;
   d[c] = dc;
@@ -24,7 +29,7 @@ __global__ void correct_kernel(float* gamma_eff, float* beta_eff, float* r, floa
   renorm_stddev[c] = renorm_stddev[c] * renorm_momentum + sigma * (1.0f - renorm_momentum);
   moving_mean[c] = moving_mean[c] * momentum + mean[c] * (1.0f - momentum);
   moving_stddev[c] = moving_stddev[c] * momentum + sigma * (1.0f - momentum);
-  moving_var[c] = fmaxf(moving_stddev[c] * moving_stddev[c] - eps, 0.0f);
+  moving_var[c] = max_as_cpu(moving_stddev[c] * moving_stddev[c] - eps, 0.0f);
 }
 
 __global__ void param_grads_kernel(float* dgamma, float* dbeta, const float* sum_dy_xhat, const float* sum_dy,

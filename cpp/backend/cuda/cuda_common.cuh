@@ -69,7 +69,7 @@ inline unsigned grid_1d(std::int64_t n) {
 // so that each warp reads 32 consecutive floats of one row. grid.x covers the columns, grid.y strides rows.
 constexpr int kColTile = 32, kRowTile = 8;
 inline dim3 grid_2d(std::int64_t N, std::int64_t J) {
-  const std::int64_t gx = (J + kColTile - 1) / kColTile;
+  const std::int64_t gx = J > 0 ? (J + kColTile - 1) / kColTile : 1;  // J = 0: one idle block, not a division by 0
   const std::int64_t target = static_cast<std::int64_t>(context().sm_count) * 8;
   std::int64_t gy = (target + gx - 1) / gx;
   const std::int64_t rows = (N + kRowTile - 1) / kRowTile;
