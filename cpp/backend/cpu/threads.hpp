@@ -1,4 +1,4 @@
-// threads.hpp — the CPU backend's thread count (OpenBLAS's pool; every other CPU kernel is single-threaded).
+// threads.hpp — the CPU backend's thread count: OpenBLAS holds it; the worker pool (parallel.hpp) reads it.
 #pragma once
 
 namespace bnlab::cpu {
