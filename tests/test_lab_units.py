@@ -282,3 +282,17 @@ def test_a_cifar_shaped_run_works_end_to_end():
     assert [layer["kind"] for layer in record["layers"]] == ["dense", "batchnorm", "dense", "batchnorm", "output"]
     assert record["deploy"]["samples"] == 56 and record["deploy"]["batch_size"] == 8  # 60 held out, whole batches
     assert schema.validate(json.loads(store.dumps(record)), schema.RUN) == []
+
+
+def test_asking_whether_a_norm_is_available_builds_no_layer():
+    """The availability check reads the layer's signature: a probe layer would take a name from Keras's counter,
+    and the user's next BatchNormalization would be batch_normalization_<n+1>."""
+    from bnlab.keras import layers
+    from bnlab.lab import networks
+
+    first = layers.BatchNormalization().name
+    for norm in ("none", "batch", "layer", "group", "renorm", "ghost"):
+        assert networks.norm_available(norm)
+    base, _, n = first.rpartition("_")
+    expected = f"{base}_{int(n) + 1}" if n.isdigit() else f"{first}_1"
+    assert layers.BatchNormalization().name == expected
