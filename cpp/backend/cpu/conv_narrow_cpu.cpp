@@ -88,21 +88,19 @@ Tables implicit_tables(const Conv2dShape& s) {
 void pad_sample(float* xp, const float* x, const Conv2dShape& s, i64 n) {
   const i64 HP = padded_h(s), WP = padded_w(s), C = s.C;
   if (compacted(s)) {  // xp[oh, ow, c] = x[n, oh*SH, ow*SW, c] (or x[n, c, oh*SH, ow*SW])
-    for (i64 oh = 0; oh < HP; ++oh)
-      for (i64 ow = 0; ow < WP; ++ow) {
-        float* d = xp + (oh * WP + ow) * C;
-        const i64 h = oh * s.SH, w = ow * s.SW;
-        if (s.channels_last) {
-          const float* src = x + ((n * s.H + h) * s.W + w) * C;
-          std::copy(src, src + C, d);
+    if (s.channels_last) {
+      for (i64 oh = 0; oh < HP; ++oh)
+        for (i64 ow = 0; ow < WP; ++ow) {
+          const float* src = x + ((n * s.H + oh * s.SH) * s.W + ow * s.SW) * C;
+          std::copy(src, src + C, xp + (oh * WP + ow) * C);
         }
-      }
-    if (!s.channels_last)  // plane by plane, so that each read walks along one input row
+    } else {  // plane by plane, so that each read walks along one input row
       for (i64 c = 0; c < C; ++c)
         for (i64 oh = 0; oh < HP; ++oh) {
           const float* src = x + ((n * C + c) * s.H + oh * s.SH) * s.W;
           for (i64 ow = 0; ow < WP; ++ow) xp[(oh * WP + ow) * C + c] = src[ow * s.SW];
         }
+    }
     return;
   }
   const i64 w_in = std::clamp<i64>(WP - s.pad_left, 0, s.W);  // input columns inside xp

@@ -95,6 +95,8 @@ std::size_t host_cached_bytes() {
   return t.held;
 }
 
+bool host_keeps_blocks() { return kKeep; }
+
 void host_release_cached() {
   Table& t = table();
   const std::lock_guard<std::mutex> guard(t.lock);

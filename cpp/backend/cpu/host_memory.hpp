@@ -16,5 +16,6 @@ void* host_alloc(std::size_t bytes);  // throws std::bad_alloc
 void host_release(void* p);           // nullptr is ignored
 std::size_t host_cached_bytes();      // held for reuse now
 void host_release_cached();           // hands every kept block back to the C library
+bool host_keeps_blocks();             // false in an AddressSanitizer build
 
 }  // namespace bnlab::cpu
