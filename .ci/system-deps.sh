@@ -2,7 +2,7 @@
 # Installs the Debian packages bnlab needs when any is missing: as root directly, otherwise through sudo;
 # without either it prints the exact apt-get line and stops.
 set -euo pipefail
-packages=(libxtensor-dev libxtensor-blas-dev libopenblas-dev libgtest-dev dataset-fashion-mnist clang-format
+packages=(libxtensor-dev libopenblas-dev libgtest-dev dataset-fashion-mnist clang-format
           cmake ninja-build python3-venv g++)
 missing=()
 for p in "${packages[@]}"; do

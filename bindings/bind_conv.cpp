@@ -21,9 +21,8 @@
 
 #include <array>
 
-#include "backend/cpu/kernels_cpu.hpp"
-#include "backend/cpu/narrow_gemm_cpu.hpp"
 #include "convert.hpp"
+#include "ops/cpu_settings.hpp"
 #include "ops/pool.hpp"
 
 namespace bnlab::bind {
@@ -87,13 +86,13 @@ void bind_conv(py::module_& root) {
         arg("channels_last"), nogil);
   m.def("global_avg_pool2d_backward", &ops::global_avg_pool2d_backward, arg("dinp"), arg("dout"), arg("cache"), nogil);
   m.def("conv_gemm_tally", [] {
-    const cpu::GemmTally& t = cpu::conv_gemm_tally();
+    const ops::GemmTally t = ops::conv_gemm_tally();
     return py::make_tuple(t.seconds, t.flops, t.calls);
   });
-  m.def("reset_conv_gemm_tally", [] { cpu::conv_gemm_tally() = cpu::GemmTally{}; });
-  cpu::check_gemm_env();  // an unknown BNLAB_GEMM fails the import (ImportError with the variable's name)
-  m.def("set_narrow_gemm", &cpu::set_narrow_gemm_enabled, arg("on"));
-  m.def("narrow_gemm_available", &cpu::narrow_gemm_available);
+  m.def("reset_conv_gemm_tally", &ops::reset_conv_gemm_tally);
+  ops::check_gemm_env();  // an unknown BNLAB_GEMM fails the import (ImportError with the variable's name)
+  m.def("set_narrow_gemm", &ops::set_narrow_gemm, arg("on"));
+  m.def("narrow_gemm_available", &ops::narrow_gemm_available);
 }
 
 }  // namespace bnlab::bind

@@ -91,6 +91,8 @@ void bind_tensor(py::module_& m) {
       });
 
   m.def("backend_available", &backend_available, py::arg("device"));
+  m.def("backend_unavailable_reason", &backend_unavailable_reason, py::arg("device"),
+        "Why a backend that was built did not register (no driver, no GPU); empty when it did or was not built.");
 }
 
 }  // namespace bnlab::bind

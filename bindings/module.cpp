@@ -1,7 +1,7 @@
 // module.cpp — the `bnlab._core` extension module: registers the bindings of tensors, ops and the nn layer.
-#include "backend/cpu/threads.hpp"
 #include "convert.hpp"
 #include "core/profile.hpp"
+#include "ops/cpu_settings.hpp"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "bnlab's C++ engine: tensors, ops (forward/backward pairs), layers, optimizers and the training loop.";
@@ -10,8 +10,9 @@ PYBIND11_MODULE(_core, m) {
   bnlab::bind::bind_conv(m);
   bnlab::bind::bind_nn(m);
   bnlab::bind::bind_tensor_ops(m);
-  m.def("set_num_threads", &bnlab::cpu::set_num_threads, pybind11::arg("n"), "Threads of the CPU GEMM (OpenBLAS).");
-  m.def("get_num_threads", &bnlab::cpu::get_num_threads);
+  m.def("set_num_threads", &bnlab::ops::set_num_threads, pybind11::arg("n"),
+        "Threads of the CPU engine (OpenBLAS and the worker pool).");
+  m.def("get_num_threads", &bnlab::ops::get_num_threads);
   m.def("flush_denormals_supported", &bnlab::flush_denormals_supported);
   m.def("set_flush_denormals", &bnlab::set_flush_denormals, pybind11::arg("on"),
         "Flush denormal floats to zero in engine work (on by default); returns the previous setting.");

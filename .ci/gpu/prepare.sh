@@ -9,7 +9,7 @@
 #   FORCE=1 .ci/gpu/prepare.sh    # recreates it regardless
 #
 # What goes in (amd64 packages, the distribution's candidate versions):
-#   libxtensor-dev, xtl-dev (Ubuntu/Debian name of "libxtl-dev"), libxtensor-blas-dev   headers + CMake configs
+#   libxtensor-dev, xtl-dev (Ubuntu/Debian name of "libxtl-dev")                       headers + CMake configs
 #   libopenblas-dev, libopenblas-pthread-dev, libopenblas0-pthread (or libopenblas0-serial/-openmp where
 #     pthread is missing, or the pre-2021 libopenblas-base)                           cblas.h + libopenblas.so
 #   libgfortran5, libquadmath0                                   OpenBLAS's runtime dependencies, as a fallback
@@ -44,7 +44,7 @@ APT_OPTS=(-o Debug::NoLocking=1)
 [ "$(id -u)" -eq 0 ] && APT_OPTS+=(-o APT::Sandbox::User=root)  # root: download into our folder directly
 
 # ---- which packages: each entry lists alternatives, the first one apt has a candidate for wins ----
-REQUIRED=("libxtensor-dev" "xtl-dev libxtl-dev" "libxtensor-blas-dev"
+REQUIRED=("libxtensor-dev" "xtl-dev libxtl-dev"
           "libopenblas-pthread-dev libopenblas-serial-dev libopenblas-openmp-dev libopenblas-dev"
           "libopenblas0-pthread libopenblas0-serial libopenblas0-openmp libopenblas-base"
           "libgfortran5" "libquadmath0")
@@ -151,10 +151,10 @@ while IFS= read -r f; do
 done < <(find "$tmp" -type f -name '*.so*' ! -name '*.xz' -size +"$BIG"c)
 
 # sanity: what run.sh and CMake will look for
-for want in xtensor/xtensor.hpp xtl/xtl_config.hpp xtensor-blas/xlinalg.hpp cblas.h; do
+for want in xtensor/xtensor.hpp xtl/xtl_config.hpp cblas.h; do
   [ -n "$(find "$tmp/usr/include" -path "*/$want" -print -quit)" ] || die "unpacked tree lacks $want"
 done
-for want in xtlConfig.cmake xtensorConfig.cmake xtensor-blasConfig.cmake; do
+for want in xtlConfig.cmake xtensorConfig.cmake; do
   [ -n "$(find "$tmp/usr" -name "$want" -print -quit)" ] || die "unpacked tree lacks $want"
 done
 [ -n "$(find "$tmp/usr/lib" -name 'libopenblas*.so*' -print -quit)" ] || die "unpacked tree lacks libopenblas"

@@ -14,7 +14,7 @@
 #               machine's compiler and configure + build run again (GTEST=source: from source first) -> build.log
 #   configure   cmake -DBNLAB_CUDA=ON -DBNLAB_TESTS=ON -DBNLAB_PYTHON=ON (OFF when the interpreter has no
 #               Python.h: the engine, CUDA included, and bnlab_tests are still built), the deps folder first on
-#               CMAKE_PREFIX_PATH (xtl, xtensor, xtensor-blas, GTest) and on CMAKE_INCLUDE_PATH /
+#               CMAKE_PREFIX_PATH (xtl, xtensor, GTest) and on CMAKE_INCLUDE_PATH /
 #               CMAKE_LIBRARY_PATH (cblas.h, libopenblas); cuBLAS from the toolkit or the nvidia-cublas
 #               wheel of $PYTHON; where CMake found each dependency is written to env.txt -> build.log
 #   build       all targets (_core, bnlab_tests), -j$JOBS, keeps going past errors       -> build.log
@@ -360,11 +360,11 @@ configure_and_build() {  # configure_and_build SUFFIX: the configure and build s
     # where each dependency came from: the deps copy, the source-built GoogleTest, or the system
     {
       echo "## where CMake found the dependencies ($CMB/CMakeCache.txt)"
-      grep -E '^(xtl_DIR|xtensor_DIR|xtensor-blas_DIR|GTest_DIR|pybind11_DIR|BNLAB_CBLAS_INCLUDE|BNLAB_OPENBLAS|BLAS_openblas_LIBRARY|LAPACK_openblas_LIBRARY|BNLAB_CUBLAS_[A-Z]*|CUDAToolkit_[A-Z_]*DIR|CMAKE_CUDA_COMPILER|CMAKE_CXX_COMPILER|Python_EXECUTABLE)[:=]' \
+      grep -E '^(xtl_DIR|xtensor_DIR|GTest_DIR|pybind11_DIR|BNLAB_CBLAS_INCLUDE|BNLAB_OPENBLAS|BLAS_openblas_LIBRARY|LAPACK_openblas_LIBRARY|BNLAB_CUBLAS_[A-Z]*|CUDAToolkit_[A-Z_]*DIR|CMAKE_CUDA_COMPILER|CMAKE_CXX_COMPILER|Python_EXECUTABLE)[:=]' \
         "$CMB/CMakeCache.txt" 2>/dev/null | sed -e "s|$DEPS|<deps>|g" -e "s|$GTEST_PREFIX|<gtest-from-source>|g"
     } >>"$OUT/env.txt"
     local system
-    system=$(grep -E '^(xtl_DIR|xtensor_DIR|xtensor-blas_DIR|GTest_DIR|BNLAB_CBLAS_INCLUDE|BNLAB_OPENBLAS)[:=]' "$CMB/CMakeCache.txt" 2>/dev/null |
+    system=$(grep -E '^(xtl_DIR|xtensor_DIR|GTest_DIR|BNLAB_CBLAS_INCLUDE|BNLAB_OPENBLAS)[:=]' "$CMB/CMakeCache.txt" 2>/dev/null |
              grep -v -e "$DEPS" -e "$GTEST_PREFIX" | cut -d: -f1 | tr '\n' ' ')
     [ -n "$system" ] && record found-deps - 0 "from the system, not .gpu-deps: $system"
   fi

@@ -212,13 +212,11 @@ void Sequential::predict(Tensor& out, const Tensor& x, std::int64_t batch_size) 
         return s;
       }(),
       device_, DType::F32);
-  const std::int64_t row = shape_numel(output_shape_);
-  const Backend& be = backend(device_);
   for (std::int64_t start = 0; start < n; start += batch_size) {
     const std::int64_t B = std::min(batch_size, n - start);
     ops::gather_rows(xb_, x, order_dev_, start, B);
     const Tensor& o = forward(xb_, false);
-    be.copy(out.f32() + start * row, o.f32(), static_cast<std::size_t>(B * row) * sizeof(float));
+    ops::put_rows(out, start, o);
   }
 }
 

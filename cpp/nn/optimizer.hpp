@@ -40,7 +40,7 @@ class Optimizer {
   std::unordered_map<const void*, Slots> slots_;
 };
 
-// Keras SGD (dampening 0) and PyTorch SGD in one rule; see backend.hpp.
+// Keras SGD (dampening 0) and PyTorch SGD in one rule; see backend/kernels.hpp.
 class SGD : public Optimizer {
  public:
   SGD(float lr, float momentum, bool nesterov, float dampening, float weight_decay)
@@ -65,7 +65,7 @@ class Adam : public Optimizer {
         amsgrad(amsgrad),
         keras_eps(keras_eps),
         weight_decay(weight_decay) {}
-  double beta1, beta2;  // double, so that 1 - beta is exact enough (see backend.hpp)
+  double beta1, beta2;  // double, so that 1 - beta is exact enough (see backend/kernels.hpp)
   float epsilon;
   bool amsgrad, keras_eps;
   float weight_decay;

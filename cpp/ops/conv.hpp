@@ -1,6 +1,6 @@
 // conv.hpp — the device-generic 2-D convolution, and the window geometry it shares with pooling (pool.hpp).
 // Each op checks its arguments once (std::invalid_argument naming the argument), derives the geometry
-// (backend.hpp's Conv2dShape), sizes the outputs and caches with Tensor::ensure, then calls the kernel of the
+// (backend/kernels.hpp's Conv2dShape), sizes the outputs and caches with Tensor::ensure, then calls the kernel of the
 // input's device. The forward records the geometry in its cache; the backward reads it from there.
 //
 // Layouts: channels_last x (N, H, W, C) with a Keras kernel (KH, KW, C, K); channels_first x (N, C, H, W) with a

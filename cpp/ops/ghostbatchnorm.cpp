@@ -1,9 +1,9 @@
-// ghostbatchnorm.cpp — ghost batch norm on the batch-norm ops and the tensor table's broadcast kernels.
+// ghostbatchnorm.cpp — ghost batch norm on the batch-norm ops and the backend's broadcast kernels.
 #include "ops/ghostbatchnorm.hpp"
 
 #include <string>
 
-#include "backend/tensor_kernels.hpp"
+#include "backend/backend.hpp"
 
 namespace bnlab::ops {
 namespace {
@@ -11,7 +11,7 @@ namespace {
 void tile(Tensor& out, const Tensor& a, std::int64_t V, std::int64_t C) {
   out.ensure({V * C}, a.device());
   const std::int64_t shape[2] = {V, C}, stride[2] = {0, 1};
-  tensor_kernels(a.device()).binary(out.f32(), a.f32(), a.f32(), 2, shape, stride, stride, BinaryOp::First);
+  backend(a.device()).binary(out.f32(), a.f32(), a.f32(), 2, shape, stride, stride, BinaryOp::First);
 }
 // out (C) = scale * sum over v of a (V, C); accumulate: out += that instead.
 void sum_rows(Tensor& out, Tensor& scratch, const Tensor& a, std::int64_t V, std::int64_t C, float scale,
@@ -19,7 +19,7 @@ void sum_rows(Tensor& out, Tensor& scratch, const Tensor& a, std::int64_t V, std
   Tensor& dst = accumulate ? scratch : out;
   dst.ensure({C}, a.device());
   const std::int64_t shape[2] = {V, C}, ostride[2] = {0, 1};
-  const TensorKernels& k = tensor_kernels(a.device());
+  const Backend& k = backend(a.device());
   k.sum_to(dst.f32(), C, a.f32(), 2, shape, ostride);
   if (scale != 1.0f) k.unary(dst.f32(), dst.f32(), C, UnaryOp::MulScalar, scale);
   if (accumulate) {

@@ -57,6 +57,11 @@ DenseDims dense_dims(const Tensor& inp, const Tensor& weight, bool weight_out_in
            " (input shape " + shape_str(inp.shape()) + ")";
   });
   same_device(inp, weight, "dense");
+  // The products take 32-bit sizes (cblas_sgemm, cuBLAS): a larger one is refused here, not narrowed there.
+  require(B <= INT_MAX && IN <= INT_MAX && OUT <= INT_MAX, [&] {
+    return "dense: input " + shape_str(inp.shape()) + " and weight " + shape_str(weight.shape()) +
+           " exceed the 32-bit sizes of the matrix products (2^31 - 1); split the batch";
+  });
   return {B, IN, OUT};
 }
 }  // namespace
@@ -182,6 +187,21 @@ void gather_rows(Tensor& out, const Tensor& src, const Tensor& idx, std::int64_t
   out.ensure_rows(B, src.shape(), src.device(), src.dtype());
   const std::int64_t row_bytes = (n ? src.numel() / n : 0) * static_cast<std::int64_t>(dtype_size(src.dtype()));
   on(src).gather_rows(out.raw(), src.raw(), idx.i32() + start, B, row_bytes);
+}
+
+void put_rows(Tensor& out, std::int64_t start, const Tensor& src) {
+  require(out.defined() && src.defined() && out.ndim() >= 1 && src.ndim() >= 1, "put_rows: both need rows");
+  same_device(out, src, "put_rows");
+  require(out.dtype() == src.dtype(), "put_rows: the dtypes differ");
+  const std::int64_t rows = src.dim(0), row = rows ? src.numel() / rows : 0;
+  require(out.dim(0) ? out.numel() / out.dim(0) == row : row == 0, "put_rows: the row sizes differ");
+  require(start >= 0 && start + rows <= out.dim(0), [&] {
+    return "put_rows: rows [" + std::to_string(start) + ", " + std::to_string(start + rows) + ") are outside " +
+           std::to_string(out.dim(0)) + " rows";
+  });
+  const std::size_t bytes = static_cast<std::size_t>(row) * dtype_size(src.dtype());
+  on(out).copy(static_cast<char*>(out.raw()) + static_cast<std::size_t>(start) * bytes, src.raw(),
+               static_cast<std::size_t>(rows) * bytes);
 }
 
 namespace {

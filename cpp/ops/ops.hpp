@@ -51,6 +51,9 @@ void blend(Tensor& moving, const Tensor& batch, float keep, float batch_scale = 
 //   them (on the CPU); on another device the caller guarantees 0 <= idx < n.
 void gather_rows(Tensor& out, const Tensor& src, const std::int64_t* idx, std::int64_t B);
 void gather_rows(Tensor& out, const Tensor& src, const Tensor& idx, std::int64_t start, std::int64_t B);
+// out rows [start, start + rows of src) = src (rows, ...): one batch's result put in place in the whole set's.
+// out and src are on one device and agree in dtype and row size.
+void put_rows(Tensor& out, std::int64_t start, const Tensor& src);
 
 // ---- activations; rows x D where D is the last dimension (softmax normalises over it) ----
 void activation_forward(Tensor& out, const Tensor& inp, Act act);

@@ -1,4 +1,4 @@
-// tensor_ops.cpp — the TensorKernels registry, then the device-generic checks of each op: broadcasting,
+// tensor_ops.cpp — the device-generic checks of each tensor op, before the device's kernel: broadcasting,
 // stride computation and dimension collapsing happen here once, so kernels walk the fewest dimensions.
 #include "ops/tensor_ops.hpp"
 
@@ -11,23 +11,6 @@
 #include "ops/ops.hpp"
 
 namespace bnlab {
-namespace {
-std::array<const TensorKernels*, kNumDevices>& table() {
-  static std::array<const TensorKernels*, kNumDevices> t{};  // function-local: safe during static init
-  return t;
-}
-}  // namespace
-
-void register_tensor_kernels(Device device, const TensorKernels* k) { table()[static_cast<int>(device)] = k; }
-
-const TensorKernels& tensor_kernels(Device device) {
-  const TensorKernels* k = table()[static_cast<int>(device)];
-  if (!k)
-    throw std::runtime_error("no tensor kernels for device '" + device_name(device) +
-                             "': this bnlab engine was built without them, or no such device is present; move the "
-                             "tensor with .cpu()");
-  return *k;
-}
 
 namespace ops {
 namespace {
@@ -38,7 +21,7 @@ void same_device(const Tensor& a, const Tensor& b, const char* what) {
   require(a.device() == b.device(), std::string(what) + ": tensors are on different devices (" +
                                         device_name(a.device()) + " and " + device_name(b.device()) + ")");
 }
-const TensorKernels& on(const Tensor& t) { return tensor_kernels(t.device()); }
+const Backend& on(const Tensor& t) { return backend(t.device()); }
 
 // A walk over an output shape with the element strides of up to two operands; size-1 dimensions dropped and
 // neighbours merged wherever every operand is contiguous across them.

@@ -1,4 +1,4 @@
-// tensor_ops.hpp — the device-generic ops over the TensorKernels table (backend/tensor_kernels.hpp): general
+// tensor_ops.hpp — the device-generic ops over the tensor kernels of the Backend table (backend/kernels.hpp): general
 // arithmetic with NumPy/PyTorch broadcasting, sums over axes, log-softmax, NLL and the eval-mode batch-norm
 // backward, plus the storage helpers the PyTorch front end needs (views, uninitialised tensors, copies).
 //
@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "backend/tensor_kernels.hpp"
+#include "backend/kernels.hpp"
 #include "core/tensor.hpp"
 
 namespace bnlab::ops {
@@ -32,7 +32,7 @@ void sum_to(Tensor& out, const Tensor& a, const Shape& shape);
 void log_softmax_forward(Tensor& out, const Tensor& inp);
 void log_softmax_backward(Tensor& dinp, const Tensor& dout, const Tensor& out);
 
-// NLL over logp (B, K) and int32 targets (B); see TensorKernels::nll_forward. weight (K) may be nullptr.
+// NLL over logp (B, K) and int32 targets (B); see kernel::NllForward. weight (K) may be nullptr.
 void nll_forward(Tensor& loss_rows, Tensor& weight_rows, const Tensor& logp, const Tensor& target, const Tensor* weight,
                  std::int64_t ignore_index);
 void nll_backward(Tensor& dlogp, const Tensor* drows, float scale, const Tensor& logp, const Tensor& target,

@@ -23,23 +23,16 @@
 #include "backend/cpu/kernels_cpu.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "backend/cpu/run_sums.hpp"
+#include "backend/cpu/scratch.hpp"
 #include "core/profile.hpp"
 
 namespace bnlab::cpu {
 namespace {
-// Per-thread scratch for the double accumulators: grows, never shrinks, so steady state allocates nothing.
-std::vector<double>& scratch(std::size_t n) {
-  thread_local std::vector<double> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf;
-}
-
-// Per-thread float scratch for per-feature coefficients, grow-only like scratch().
-std::vector<float>& float_scratch(std::size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf;
-}
+// The tags of this file's per-thread scratch buffers (scratch.hpp).
+struct FeatureSums;   // (2, C) double accumulators of a pass
+struct Coefficients;  // (2 or 3, C) per-feature coefficients
+struct RunPartials;   // (2, C) float partials of one run
+struct ChunkSums;     // (kRowChunks, 2, C) the row chunks' double partials
 
 inline float relu(float v) { return v <= 0.0f ? 0.0f : v; }  // NaN stays NaN
 
@@ -103,20 +96,13 @@ void for_each_run(std::int64_t N, std::int64_t C, std::int64_t L, Row row, Run r
 // read as [gate > 0] * a (gate = the fused ReLU's output; backward only, b != nullptr).
 // Precision and speed: see run_sums.hpp. When L == 1 the runs are kRun rows of (N, C), summed across the C
 // features of a row (a float-wide loop); when L > 1 each (n, c) run of L values goes through run_sums.
-std::vector<float>& partial_scratch(std::size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf;
-}
-
 template <bool kGated, bool kShifted>
 void feature_sums_impl(double* s1, double* s2, const float* a, const float* b, const float* shift, const float* gate,
                        std::int64_t N, std::int64_t C, std::int64_t L, std::int64_t c0, std::int64_t c1) {
   for (std::int64_t c = c0; c < c1; ++c) s1[c] = s2[c] = 0.0;
   if (L == 1) {
-    std::vector<float>& part = partial_scratch(static_cast<std::size_t>(2 * C));
-    float* t1 = part.data();
-    float* t2 = part.data() + C;
+    float* t1 = thread_scratch<float, RunPartials>(2 * C);
+    float* t2 = t1 + C;
     for (std::int64_t n0 = 0; n0 < N; n0 += kRun) {
       const std::int64_t n1 = std::min(N, n0 + kRun);
       for (std::int64_t c = c0; c < c1; ++c) t1[c] = t2[c] = 0.0f;
@@ -163,9 +149,7 @@ void feature_sums_split(double* s1, double* s2, const float* a, const float* b, 
     // Few features (a conv layer's channels over N*H*W rows): split the rows into kRowChunks fixed chunks
     // instead, each summed into its own partials, added in chunk order (deterministic at every thread count).
     const std::int64_t rows = (N + kRowChunks - 1) / kRowChunks;
-    thread_local std::vector<double> parts;
-    if (parts.size() < static_cast<std::size_t>(2 * C * kRowChunks)) parts.resize(2 * C * kRowChunks);
-    double* part = parts.data();
+    double* part = thread_scratch<double, ChunkSums>(2 * C * kRowChunks);
     parallel_for(kRowChunks, 1, [&](std::int64_t, std::int64_t k0, std::int64_t k1) {
       for (std::int64_t k = k0; k < k1; ++k) {
         const std::int64_t r0 = std::min(N, k * rows), r1 = std::min(N, r0 + rows), off = r0 * C;
@@ -214,9 +198,8 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
                              std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
   const profile::Scope timer({"bn.forward_train", N * L, C, 0, '-', '-', 0, 0.0, 0.0, 16.0 * N * C * L});
   const double M = static_cast<double>(N * L);
-  std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
-  double* s1 = acc.data();
-  double* s2 = acc.data() + C;
+  double* s1 = thread_scratch<double, FeatureSums>(2 * C);
+  double* s2 = s1 + C;
   // pass 1: shifted sums; the shift is the feature's first value (x[0, c, 0]).
   for (std::int64_t c = 0; c < C; ++c) mean[c] = inp[c * L];  // mean[] holds the shift until pass 1 ends
   feature_sums(s1, s2, inp, nullptr, mean, nullptr, N, C, L);
@@ -228,9 +211,8 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
     rstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + eps));
   }
   // pass 2: normalise, scale and shift.
-  std::vector<float>& coef = float_scratch(static_cast<std::size_t>(2 * C));
-  float* g = coef.data();
-  float* b = coef.data() + C;
+  float* g = thread_scratch<float, Coefficients>(2 * C);
+  float* b = g + C;
   for (std::int64_t c = 0; c < C; ++c) {
     g[c] = gamma ? gamma[c] : 1.0f;
     b[c] = beta ? beta[c] : 0.0f;
@@ -260,9 +242,8 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
   const profile::Scope timer({"bn.forward_infer", N * L, C, 0, '-', '-', 0, 0.0, 0.0, 8.0 * N * C * L});
   // y = (x - mu) * a + beta with a = gamma * rstd folded per feature once. Not x * a + (beta - mu * a): with
   // |mu| >> std that form cancels two large terms and loses digits the training transform keeps.
-  std::vector<float>& coef = float_scratch(static_cast<std::size_t>(2 * C));
-  float* a = coef.data();
-  float* b = coef.data() + C;
+  float* a = thread_scratch<float, Coefficients>(2 * C);
+  float* b = a + C;
   for (std::int64_t c = 0; c < C; ++c) {
     a[c] = static_cast<float>((gamma ? gamma[c] : 1.0) / std::sqrt(static_cast<double>(var[c]) + eps));
     b[c] = beta ? beta[c] : 0.0f;
@@ -291,19 +272,17 @@ void batchnorm_backward(float* dinp,            // (N, C, L)
   const profile::Scope timer(
       {"bn.backward", N * L, C, 0, '-', '-', 0, 0.0, 0.0, (relu_out ? 24.0 : 20.0) * static_cast<double>(N * C * L)});
   const double M = static_cast<double>(N * L);
-  std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
-  double* sum_dy = acc.data();
-  double* sum_dy_xhat = acc.data() + C;
+  double* sum_dy = thread_scratch<double, FeatureSums>(2 * C);
+  double* sum_dy_xhat = sum_dy + C;
   feature_sums(sum_dy, sum_dy_xhat, dout, xhat, nullptr, relu_out, N, C, L);  // pass 1
   for (std::int64_t c = 0; c < C; ++c) {
     if (dgamma) dgamma[c] += static_cast<float>(sum_dy_xhat[c]);
     if (dbeta) dbeta[c] += static_cast<float>(sum_dy[c]);
   }
   // pass 2, with the per-feature factors formed once
-  std::vector<float>& coef = float_scratch(static_cast<std::size_t>(3 * C));
-  float* k = coef.data();
-  float* mdy = coef.data() + C;
-  float* mdyx = coef.data() + 2 * C;
+  float* k = thread_scratch<float, Coefficients>(3 * C);
+  float* mdy = k + C;
+  float* mdyx = k + 2 * C;
   for (std::int64_t c = 0; c < C; ++c) {
     k[c] = static_cast<float>((gamma ? gamma[c] : 1.0f) * rstd[c] / M);
     mdy[c] = static_cast<float>(sum_dy[c]);

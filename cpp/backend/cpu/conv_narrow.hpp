@@ -1,6 +1,6 @@
 // conv_narrow.hpp — the cache-resident convolution (conv_narrow_cpu.cpp): no batch-sized im2col
 // matrix: the products are implicit GEMMs (the backend's narrow GEMM reading a padded input), sample by sample.
-// conv_cpu.cpp calls these when use_cache_resident(shape) holds; buffer shapes as in backend.hpp.
+// conv_cpu.cpp calls these when use_cache_resident(shape) holds; buffer shapes as in backend/kernels.hpp.
 #pragma once
 
 #include "backend/backend.hpp"

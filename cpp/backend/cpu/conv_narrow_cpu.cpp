@@ -29,6 +29,7 @@
 #include "backend/cpu/im2col_nhwc.hpp"
 #include "backend/cpu/narrow_gemm_cpu.hpp"
 #include "backend/cpu/parallel.hpp"
+#include "backend/cpu/scratch.hpp"
 #include "backend/cpu/transpose_cpu.hpp"
 
 namespace bnlab::cpu {
@@ -36,17 +37,16 @@ namespace {
 using i64 = std::int64_t;
 constexpr i64 kGroupRows = 2048;  // output pixels per partial-sum group of dW and db
 
-// A grow-only per-thread buffer: after the first step of a shape, nothing is allocated.
-float* thread_scratch(i64 n) {
-  thread_local std::vector<float> buf;
-  if (static_cast<i64>(buf.size()) < n) buf.resize(static_cast<std::size_t>(n));
-  return buf.data();
-}
+// The tags of this file's per-thread scratch buffers (scratch.hpp).
+struct SampleWork;     // one sample's padded copy or transposed gradient
+struct OffsetTables;   // the implicit im2col's offsets
+struct WeightCopy;     // the weight in the form a product reads
+struct GroupPartials;  // the dW and db partials of the sample groups
 
 // f(n, scratch) for every sample (for_each_sample's split), with the running thread's scratch of `floats`.
 template <class F>
 void per_sample(const Conv2dShape& s, i64 floats, F f) {
-  for_each_sample(s, [&](i64 n) { f(n, floats > 0 ? thread_scratch(floats) : nullptr); });
+  for_each_sample(s, [&](i64 n) { f(n, floats > 0 ? thread_scratch<float, SampleWork>(floats) : nullptr); });
 }
 
 // A 1x1 convolution with a stride and no padding (a ResNet's downsampling shortcut) reads only every SH-th row
@@ -68,12 +68,10 @@ struct Tables {
   const std::int32_t* tap;    // (R)
 };
 Tables implicit_tables(const Conv2dShape& s) {
-  thread_local std::vector<std::int32_t> buf;
   const i64 pix = s.OH * s.OW, R = s.KH * s.KW * s.C, WP = padded_w(s);
   const i64 SH = compacted(s) ? 1 : s.SH, SW = compacted(s) ? 1 : s.SW;  // strides within the copy
-  if (static_cast<i64>(buf.size()) < pix + R) buf.resize(static_cast<std::size_t>(pix + R));
-  std::int32_t* pixel = buf.data();
-  std::int32_t* tap = buf.data() + pix;
+  std::int32_t* pixel = thread_scratch<std::int32_t, OffsetTables>(pix + R);
+  std::int32_t* tap = pixel + pix;
   for (i64 oh = 0; oh < s.OH; ++oh)
     for (i64 ow = 0; ow < s.OW; ++ow) pixel[oh * s.OW + ow] = static_cast<std::int32_t>((oh * SH * WP + ow * SW) * s.C);
   for (i64 kh = 0; kh < s.KH; ++kh)
@@ -134,9 +132,7 @@ enum class WeightForm { kRK, kKR, kFlipped };
 const float* weight_as(const float* weight, const Conv2dShape& s, WeightForm form) {
   if (s.channels_last && form == WeightForm::kRK) return weight;
   const i64 R = s.KH * s.KW * s.C, K = s.K, C = s.C;
-  thread_local std::vector<float> buf;
-  if (static_cast<i64>(buf.size()) < R * K) buf.resize(static_cast<std::size_t>(R * K));
-  float* out = buf.data();
+  float* out = thread_scratch<float, WeightCopy>(R * K);
   auto put = [&](i64 k, i64 c, i64 kh, i64 kw, float v) {
     if (form == WeightForm::kFlipped) {
       out[(((s.KH - 1 - kh) * s.KW + (s.KW - 1 - kw)) * K + k) * C + c] = v;
@@ -208,12 +204,10 @@ void conv2d_dweight_resident(float* dweight, float* dbias, const float* dout, co
   const Tables t = implicit_tables(s);
   const i64 group = std::max<i64>(1, kGroupRows / std::max<i64>(pix, 1));  // samples per group
   const i64 groups = (s.N + group - 1) / group;
-  const i64 part = R * K + K;  // one group's dW (R, K) then db (K)
-  thread_local std::vector<float> partials;
-  if (static_cast<i64>(partials.size()) < groups * part) partials.resize(static_cast<std::size_t>(groups * part));
-  float* sums = partials.data();  // named here: inside the parts, `partials` would be the worker's own
+  const i64 part = R * K + K;                                         // one group's dW (R, K) then db (K)
+  float* sums = thread_scratch<float, GroupPartials>(groups * part);  // the calling thread's, shared by the workers
   parallel_for(groups, 1, [&](i64, i64 g0, i64 g1) {
-    float* dout_t = s.channels_last ? nullptr : thread_scratch(pix * K);
+    float* dout_t = s.channels_last ? nullptr : thread_scratch<float, SampleWork>(pix * K);
     for (i64 g = g0; g < g1; ++g) {
       float* dw = sums + g * part;
       float* db = dw + R * K;

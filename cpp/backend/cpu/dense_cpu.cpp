@@ -23,6 +23,7 @@
 
 #include "backend/cpu/kernels_cpu.hpp"
 #include "backend/cpu/narrow_gemm_cpu.hpp"
+#include "backend/cpu/scratch.hpp"
 #include "backend/cpu/threads.hpp"
 #include "backend/cpu/transpose_cpu.hpp"
 #include "core/profile.hpp"
@@ -57,10 +58,9 @@ void narrow(const char* phase, bool ta, bool tb, std::int64_t M, std::int64_t N,
 
 // w (R, S) row-major, transposed into a grow-only buffer: (S, R) (transpose_cpu.hpp).
 const float* transposed(const float* w, std::int64_t R, std::int64_t S) {
-  thread_local std::vector<float> t;
-  if (static_cast<std::int64_t>(t.size()) < R * S) t.resize(static_cast<std::size_t>(R * S));
-  transpose_matrix(t.data(), R, w, S, R, S);
-  return t.data();
+  float* t = thread_scratch<float, struct TransposedWeight>(R * S);
+  transpose_matrix(t, R, w, S, R, S);
+  return t;
 }
 // The profiled phase of a weight transposition (it is part of the product it serves, but shows on its own).
 const float* transposed_timed(const float* w, std::int64_t R, std::int64_t S) {

@@ -26,6 +26,7 @@
 #include "backend/cpu/kernels_cpu.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "backend/cpu/run_sums.hpp"
+#include "backend/cpu/scratch.hpp"
 #include "core/profile.hpp"
 
 namespace bnlab::cpu {
@@ -35,16 +36,8 @@ using i64 = std::int64_t;
 constexpr i64 kMinParallelValues = 1 << 16;  // below this a pass is faster on one thread
 constexpr i64 kChunks = 8;                   // the backward's parameter-gradient partials
 
-std::vector<float>& row_scratch(std::size_t n) {  // grow-only, so the steady state allocates nothing
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf;
-}
-float* gv_scratch(std::size_t n) {  // each thread's gamma * dy run
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
+struct AffineAndPartials;  // scratch.hpp tags: the identity affine and the parameter-gradient partials
+struct ScaledRun;          // each thread's gamma * dy run
 
 // h = (x - mu) * r;  y = gamma * h + beta over one run; gamma/beta per value (channels innermost) or one
 // channel's scalars. __restrict lets the loop vectorise without alias checks.
@@ -104,8 +97,7 @@ void groupnorm_forward(float* out,          // (N, A, G, K, L)
       {"groupnorm.forward", N * G, A * K * L, 0, '-', '-', 0, 0.0, 0.0, 16.0 * N * A * G * K * L});
   const double M = static_cast<double>(A * K * L);
   const i64 run = K * L;  // each of a group's A runs is contiguous
-  std::vector<float>& buf = row_scratch(static_cast<std::size_t>(2 * G * K));
-  const Affine ab = affine_or_identity(buf.data(), gamma, beta, G * K);
+  const Affine ab = affine_or_identity(thread_scratch<float, AffineAndPartials>(2 * G * K), gamma, beta, G * K);
   auto forward_group = [&](i64 n, i64 g) {
     const i64 ng = n * G + g;
     if (M == 0) {
@@ -159,9 +151,9 @@ void groupnorm_backward(float* dinp,         // (N, A, G, K, L)
   // gamma as an array (ones if absent); the parameter gradients accumulate per chunk of (n, g) units in
   // scratch (kChunks fixed chunks, whatever the thread count: deterministic), summed in chunk order at the end.
   const i64 units = N * G, chunk = (units + kChunks - 1) / kChunks, chunks = (units + chunk - 1) / chunk;
-  std::vector<float>& buf = row_scratch(static_cast<std::size_t>(2 * C + 2 * chunks * C));
-  const Affine ab = affine_or_identity(buf.data(), gamma, nullptr, C);
-  float* partials = buf.data() + 2 * C;  // (chunks, 2, C): dgamma then dbeta of each chunk
+  float* buf = thread_scratch<float, AffineAndPartials>(2 * C + 2 * chunks * C);
+  const Affine ab = affine_or_identity(buf, gamma, nullptr, C);
+  float* partials = buf + 2 * C;  // (chunks, 2, C): dgamma then dbeta of each chunk
   const float m = static_cast<float>(M);
   auto backward_group = [&](i64 n, i64 g, float* dg, float* db) {
     const float* gk = ab.gamma + g * K;
@@ -169,7 +161,7 @@ void groupnorm_backward(float* dinp,         // (N, A, G, K, L)
     for (i64 a = 0; a < A; ++a) {
       const i64 base = ((n * A + a) * G + g) * run;
       if (L == 1) {
-        float* gv = gv_scratch(static_cast<std::size_t>(K));  // gamma * dy of this run
+        float* gv = thread_scratch<float, ScaledRun>(K);  // gamma * dy of this run
         grad_row(gv, dg + g * K, db + g * K, dout + base, xhat + base, gk, K);
         run_sums<false, false>(sum_g, sum_g_xhat, gv, xhat + base, nullptr, 0.0f, K);
         continue;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels_cpu.hpp"
+#include "backend/cpu/scratch.hpp"
 #include "core/profile.hpp"
 
 namespace bnlab::cpu {
@@ -27,11 +28,7 @@ void target_row(float* t, const void* target, std::int64_t r, std::int64_t K, bo
   }
 }
 
-std::vector<float>& scratch(std::size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf;
-}
+struct RowWork;  // scratch.hpp tag: one row's target, probabilities and gradient
 }  // namespace
 
 void xent(float* loss_rows, float* grad, const float* pred, const void* target, std::int64_t B, std::int64_t K,
@@ -39,10 +36,9 @@ void xent(float* loss_rows, float* grad, const float* pred, const void* target, 
   const profile::Scope timer({"loss.xent", B, K, 0});
   const bool sparse = form == XentForm::SparseProbs || form == XentForm::SparseLogits;
   const bool logits = form == XentForm::CategoricalLogits || form == XentForm::SparseLogits;
-  std::vector<float>& buf = scratch(static_cast<std::size_t>(3 * K));
-  float* y = buf.data();
-  float* q = buf.data() + K;
-  float* g = buf.data() + 2 * K;
+  float* y = thread_scratch<float, RowWork>(3 * K);
+  float* q = y + K;
+  float* g = y + 2 * K;
   for (std::int64_t r = 0; r < B; ++r) {
     const float* p = pred + r * K;
     float* gr = grad ? grad + r * K : nullptr;

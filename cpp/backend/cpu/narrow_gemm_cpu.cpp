@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backend/cpu/parallel.hpp"
+#include "backend/cpu/scratch.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -209,10 +210,8 @@ void narrow_gemm(float* C, i64 ldc, const float* A, const std::int32_t* row_off,
 
 void narrow_gemm_matrix(float* C, i64 ldc, const float* A, i64 lda, bool trans_a, const float* B, i64 ldb, i64 M, i64 N,
                         i64 P, const float* bias, bool accumulate) {
-  thread_local std::vector<std::int32_t> offsets;  // grow-only: nothing allocated once warm
-  if (static_cast<i64>(offsets.size()) < M + P) offsets.resize(static_cast<std::size_t>(M + P));
-  std::int32_t* row_off = offsets.data();
-  std::int32_t* col_off = offsets.data() + M;
+  std::int32_t* row_off = thread_scratch<std::int32_t, struct MatrixOffsets>(M + P);
+  std::int32_t* col_off = row_off + M;
   for (i64 i = 0; i < M; ++i) row_off[i] = static_cast<std::int32_t>(trans_a ? i : i * lda);
   for (i64 p = 0; p < P; ++p) col_off[p] = static_cast<std::int32_t>(trans_a ? p * lda : p);
   narrow_gemm(C, ldc, A, row_off, col_off, B, ldb, M, N, P, bias, accumulate);

@@ -1,6 +1,6 @@
 // optim_cpu.cpp — in-place optimizer updates and dropout on the CPU (elementwise kernels over n values), and the
 // gather of a batch's rows. The update rules, with the Keras and PyTorch conventions, are written out in
-// backend/backend.hpp.
+// backend/kernels.hpp.
 //
 // Adam, RMSprop and the gather are memory-bound and split over the threads (parallel.hpp): the updates above
 // kMinParallel values, the gather in parts of at least kGatherPartBytes. Every element is written by one thread

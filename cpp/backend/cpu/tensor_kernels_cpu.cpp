@@ -1,11 +1,12 @@
-// tensor_kernels_cpu.cpp — the CPU TensorKernels table (see backend/tensor_kernels.hpp): broadcast binary
-// ops, unary ops, sums over axes, log-softmax, NLL and the eval-mode batch-norm backward.
-// Registers itself at static-initialisation time; nothing else refers to this file.
+// tensor_kernels_cpu.cpp — the CPU kernels of general tensor arithmetic (signatures in backend/kernels.hpp),
+// for bnlab.torch: broadcast binary ops, unary ops, sums over axes, log-softmax, NLL and the eval-mode
+// batch-norm backward. cpu_backend.cpp puts them into the CPU Backend table.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "backend/tensor_kernels.hpp"
+#include "backend/cpu/kernels_cpu.hpp"
+#include "backend/cpu/scratch.hpp"
 
 namespace bnlab::cpu {
 namespace {
@@ -48,6 +49,8 @@ void binary_loop(float* out, const float* a, const float* b, int ndim, const std
   }
 }
 
+}  // namespace
+
 void binary(float* out, const float* a, const float* b, int ndim, const std::int64_t* shape, const std::int64_t* as,
             const std::int64_t* bs, BinaryOp op) {
   switch (op) {
@@ -64,10 +67,14 @@ void binary(float* out, const float* a, const float* b, int ndim, const std::int
   }
 }
 
+namespace {
+
 template <typename F>
 void unary_loop(float* out, const float* a, std::int64_t n, F f) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i]);
 }
+
+}  // namespace
 
 void unary(float* out, const float* a, std::int64_t n, UnaryOp op, float s) {
   switch (op) {
@@ -100,15 +107,15 @@ void unary(float* out, const float* a, std::int64_t n, UnaryOp op, float s) {
   }
 }
 
-std::vector<double>& scratch(std::size_t n) {
-  thread_local std::vector<double> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf;
-}
+namespace {
+
+struct Sums;  // scratch.hpp tag: double accumulators
+
+}  // namespace
 
 void sum_to(float* out, std::int64_t m, const float* a, int ndim, const std::int64_t* shape, const std::int64_t* os) {
-  std::vector<double>& acc = scratch(static_cast<std::size_t>(m));
-  std::fill(acc.begin(), acc.begin() + m, 0.0);
+  double* acc = thread_scratch<double, Sums>(m);
+  std::fill(acc, acc + m, 0.0);
   std::int64_t n = 1;
   for (int d = 0; d < ndim; ++d) n *= shape[d];
   if (m == 1) {  // a full sum
@@ -191,10 +198,9 @@ void nll_backward(float* dlogp, const float* drows, float scale, const std::int3
 void batchnorm_backward_eval(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                              const float* mean, const float* var, const float* gamma, std::int64_t N, std::int64_t C,
                              std::int64_t L, float eps) {
-  std::vector<double>& acc = scratch(static_cast<std::size_t>(2 * C));
-  std::fill(acc.begin(), acc.begin() + 2 * C, 0.0);
-  double* sdy = acc.data();
-  double* sdyx = acc.data() + C;
+  double* sdy = thread_scratch<double, Sums>(2 * C);
+  std::fill(sdy, sdy + 2 * C, 0.0);
+  double* sdyx = sdy + C;
   for (std::int64_t n = 0; n < N; ++n)
     for (std::int64_t c = 0; c < C; ++c) {
       const float rstd = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + eps));
@@ -213,21 +219,4 @@ void batchnorm_backward_eval(float* dinp, float* dgamma, float* dbeta, const flo
   }
 }
 
-const TensorKernels kCpuTensorKernels = {
-    .name = "cpu",
-    .binary = binary,
-    .unary = unary,
-    .sum_to = sum_to,
-    .log_softmax_forward = log_softmax_forward,
-    .log_softmax_backward = log_softmax_backward,
-    .nll_forward = nll_forward,
-    .nll_backward = nll_backward,
-    .batchnorm_backward_eval = batchnorm_backward_eval,
-};
-
-struct Registrar {
-  Registrar() { register_tensor_kernels(Device::CPU, &kCpuTensorKernels); }
-} registrar;
-
-}  // namespace
 }  // namespace bnlab::cpu

@@ -21,14 +21,13 @@ void gemm(bool ta, bool tb, i64 m, i64 n, i64 k, const float* a, i64 lda, i64 st
   if (m == 0 || n == 0 || batch == 0) return;
   const float one = 1.0f;
   const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
+  const int M = blas_int(m, "GEMM rows"), N = blas_int(n, "GEMM columns"), K = blas_int(k, "GEMM depth");
+  const int LDA = blas_int(lda, "lda"), LDB = blas_int(ldb, "ldb"), LDC = blas_int(ldc, "ldc");
   if (batch == 1)
-    BNLAB_CUDA_CHECK(cublasSgemm(context().cublas, opb, opa, N, M, K, &one, b, static_cast<int>(ldb), a,
-                                 static_cast<int>(lda), &beta, c, static_cast<int>(ldc)));
+    BNLAB_CUDA_CHECK(cublasSgemm(context().cublas, opb, opa, N, M, K, &one, b, LDB, a, LDA, &beta, c, LDC));
   else
-    BNLAB_CUDA_CHECK(cublasSgemmStridedBatched(context().cublas, opb, opa, N, M, K, &one, b, static_cast<int>(ldb),
-                                               stride_b, a, static_cast<int>(lda), stride_a, &beta, c,
-                                               static_cast<int>(ldc), stride_c, static_cast<int>(batch)));
+    BNLAB_CUDA_CHECK(cublasSgemmStridedBatched(context().cublas, opb, opa, N, M, K, &one, b, LDB, stride_b, a, LDA,
+                                               stride_a, &beta, c, LDC, stride_c, blas_int(batch, "GEMM batch")));
 }
 
 #define BNLAB_GRID_STRIDE(i, n) \
@@ -105,7 +104,7 @@ __global__ void broadcast_bias_kernel(float* out, const float* bias, i64 total, 
   BNLAB_GRID_STRIDE(i, total) out[i] = bias[(i / Q) % K];
 }
 
-// dbias[k] (+)= sum over g, q of dout (G, K, Q): one block per channel.
+// dbias[k] (+)= sum over g, q of dout (G, K, Q): one block per channel (channels first: G = N, Q = OH*OW).
 __global__ void channel_sum_kernel(float* dbias, const float* dout, i64 G, i64 K, i64 Q, bool accumulate) {
   const i64 k = blockIdx.x;
   float s = 0.0f;
@@ -152,7 +151,7 @@ void conv2d_backward(float* dinp,          // (N, H, W, C) or (N, C, H, W), or n
                      const float* weight,  // (KH, KW, C, K) or (K, C, KH, KW)
                      const Conv2dShape& s, bool accumulate) {
   const i64 R = s.KH * s.KW * s.C, K = s.K, pix = s.OH * s.OW, P = s.N * pix;
-  const float keep = accumulate ? 1.0f : 0.0f;
+  const float keep = accumulate ? 1.0f : 0.0f, unit = 1.0f;
   if (P == 0) {  // an empty batch: assigned gradients are zero, accumulated ones unchanged
     if (!accumulate) {
       BNLAB_CUDA_CHECK(cudaMemsetAsync(dweight, 0, sizeof(float) * R * K, stream()));
@@ -160,9 +159,13 @@ void conv2d_backward(float* dinp,          // (N, H, W, C) or (N, C, H, W), or n
     }
     return;
   }
-  if (dbias) {
-    channel_sum_kernel<<<static_cast<unsigned>(K), kThreads, 0, stream()>>>(dbias, dout, s.channels_last ? P : s.N, K,
-                                                                            s.channels_last ? 1 : pix, accumulate);
+  if (dbias && s.channels_last) {
+    // db (K) = dout^T (K, P) ones (P): dout (P, K) row-major is column-major (K, P) with ld K, read along its
+    // rows by cuBLAS (coalesced), as the dense layer's db. A block per channel would stride by K.
+    BNLAB_CUDA_CHECK(cublasSgemv(context().cublas, CUBLAS_OP_N, blas_int(K, "channels"), blas_int(P, "pixels"), &unit,
+                                 dout, blas_int(K, "channels"), ones(P), 1, &keep, dbias, 1));
+  } else if (dbias) {  // channels first: each (n, k) plane is contiguous, and a block reads its channel's planes
+    channel_sum_kernel<<<static_cast<unsigned>(K), kThreads, 0, stream()>>>(dbias, dout, s.N, K, pix, accumulate);
     BNLAB_CUDA_CHECK_LAUNCH();
   }
   if (s.channels_last) {

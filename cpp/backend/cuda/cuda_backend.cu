@@ -38,56 +38,23 @@ const Context& context() {
 }
 
 namespace {
-const Backend kCuda = {
-    .name = "cuda",
-    .alloc = alloc,
-    .release = release,
-    .copy_from_host = copy_from_host,
-    .copy_to_host = copy_to_host,
-    .copy = copy,
-    .fill = fill,
-    .synchronize = synchronize,
-    .dense_forward = dense_forward,
-    .dense_backward = dense_backward,
-    .batchnorm_forward_train = batchnorm_forward_train,
-    .batchnorm_forward_infer = batchnorm_forward_infer,
-    .batchnorm_backward = batchnorm_backward,
-    .blend = blend,
-    .conv2d_forward = conv2d_forward,
-    .conv2d_backward = conv2d_backward,
-    .max_pool2d_forward = max_pool2d_forward,
-    .max_pool2d_backward = max_pool2d_backward,
-    .avg_pool2d_forward = avg_pool2d_forward,
-    .avg_pool2d_backward = avg_pool2d_backward,
-    .groupnorm_forward = groupnorm_forward,
-    .groupnorm_backward = groupnorm_backward,
-    .batchrenorm_correct = batchrenorm_correct,
-    .batchrenorm_param_grads = batchrenorm_param_grads,
-    .activation_forward = activation_forward,
-    .activation_backward = activation_backward,
-    .dropout_forward = dropout_forward,
-    .dropout_backward = dropout_backward,
-    .xent = xent,
-    .mse = mse,
-    .accuracy = accuracy,
-    .argmax_rows = argmax_rows,
-    .sum = sum,
-    .accumulate_sums = accumulate_sums,
-    .gather_rows = gather_rows,
-    .sgd_update = sgd_update,
-    .adam_update = adam_update,
-    .rmsprop_update = rmsprop_update,
-};
+const Backend kCuda = {.name = "cuda", BNLAB_KERNEL_TABLE};
 
 struct Registrar {
   Registrar() {
-    // No driver, no device, or a driver too old for this runtime: stay unregistered. cudaGetDeviceCount
-    // does not create a context; the error it leaves behind is cleared so that nothing later sees it.
+    // No driver, no device, or a driver too old for this runtime: stay unregistered, and keep the runtime's
+    // reason for the error a user sees on asking for the device. cudaGetDeviceCount does not create a
+    // context; the error it leaves behind is cleared so that nothing later sees it.
     int count = 0;
-    if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0)
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e == cudaSuccess && count > 0) {
       register_backend(Device::CUDA, &kCuda);
-    else
-      (void)cudaGetLastError();
+      return;
+    }
+    (void)cudaGetLastError();
+    const std::string why = e == cudaSuccess ? std::string("the CUDA runtime sees no GPU")
+                                             : std::string("no usable GPU: ") + cudaGetErrorString(e);
+    note_backend_unavailable(Device::CUDA, why.c_str());
   }
 } registrar;
 }  // namespace

@@ -46,7 +46,7 @@ void dense_forward(float* out,           // (B, OUT)
     if (!bias) BNLAB_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float) * B * OUT, stream()));
     return;
   }
-  const int b = static_cast<int>(B), in = static_cast<int>(IN), o = static_cast<int>(OUT);
+  const int b = blas_int(B, "batch rows"), in = blas_int(IN, "input features"), o = blas_int(OUT, "output features");
   // out^T (OUT, B) = W^T (OUT, IN) inp^T (IN, B). W (IN, OUT) row-major is W^T column-major (ld OUT): no
   // transposition; W (OUT, IN) row-major is W'^T column-major (ld IN), so transpose it to get W' = W^T.
   if (weight_out_in)
@@ -72,7 +72,7 @@ void dense_backward(float* dinp,          // (B, IN) or nullptr
   cublasHandle_t h = context().cublas;
   const float one = 1.0f, zero = 0.0f;
   const float keep = accumulate ? 1.0f : 0.0f;  // beta = 0: cuBLAS does not read C, so no zeroing pass
-  const int b = static_cast<int>(B), in = static_cast<int>(IN), o = static_cast<int>(OUT);
+  const int b = blas_int(B, "batch rows"), in = blas_int(IN, "input features"), o = blas_int(OUT, "output features");
   if (dinp && IN > 0) {
     // dinp^T (IN, B) = W (IN, OUT) dout^T (OUT, B); dout (B, OUT) row-major is dout^T column-major (ld OUT).
     if (OUT == 0)  // an empty product (cuBLAS rejects a leading dimension of 0)

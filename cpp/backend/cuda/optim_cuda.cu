@@ -1,5 +1,5 @@
 // optim_cuda.cu — in-place optimizer updates on the GPU: one thread per element, grid-stride loops.
-// The update rules, with the Keras and PyTorch conventions, are written out in backend/backend.hpp; each kernel
+// The update rules, with the Keras and PyTorch conventions, are written out in backend/kernels.hpp; each kernel
 // body is the loop body of optim_cpu.cpp, and the scalars the CPU hoists out of its loop are computed on the
 // host here too, in the same float arithmetic.
 #include <cmath>

@@ -1,7 +1,6 @@
-// tensor_kernels_cuda.cu — the CUDA TensorKernels table (see backend/tensor_kernels.hpp): broadcast binary ops,
-// unary ops with a scalar, sums over axes, log-softmax, the negative log-likelihood and the eval-mode batch-norm
-// backward, for bnlab.torch on the GPU. Registers itself at static-initialisation time, only when a CUDA device is
-// present (as cuda_backend.cu does for the Backend table); nothing else refers to this file.
+// tensor_kernels_cuda.cu — the CUDA kernels of general tensor arithmetic (signatures in backend/kernels.hpp):
+// broadcast binary ops, unary ops with a scalar, sums over axes, log-softmax, the negative log-likelihood and
+// the eval-mode batch-norm backward, for bnlab.torch on the GPU. cuda_backend.cu puts them into the CUDA table.
 //
 // The CPU table (cpu/tensor_kernels_cpu.cpp) is the specification, and results follow it step by step:
 // * Bit for bit: binary Add/Sub/Mul/Div/First, unary Neg/Abs/Sign/Sqrt and the scalar ops (DivScalar is a true
@@ -16,9 +15,8 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_common.cuh"
-#include "backend/tensor_kernels.hpp"
 
-namespace bnlab::cuda::tk {
+namespace bnlab::cuda {
 namespace {
 
 constexpr std::int64_t kMax32 = 0xFFFFFFFFll;  // the largest element count indexed in 32 bits
@@ -88,6 +86,8 @@ void launch_binary(float* out, const float* a, const float* b, std::int64_t n, c
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
+}  // namespace
+
 void binary(float* out,      // (shape), contiguous
             const float* a,  // strided by a_strides
             const float* b,  // strided by b_strides
@@ -116,6 +116,8 @@ void binary(float* out,      // (shape), contiguous
       return launch_binary<BinaryOp::First>(out, a, b, n, w);
   }
 }
+
+namespace {
 
 // ---------------------------------------------------------------- unary
 constexpr int kSquare = 100;  // PowScalar with s == 2 (x*x, as the CPU and PyTorch)
@@ -168,6 +170,8 @@ void launch_unary(float* out, const float* a, std::int64_t n, float s) {
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
+}  // namespace
+
 void unary(float* out,      // (n)
            const float* a,  // (n), may alias out
            std::int64_t n, UnaryOp op, float s) {
@@ -201,6 +205,8 @@ void unary(float* out,      // (n)
       return launch_unary<code(UnaryOp::PowScalar)>(out, a, n, s);
   }
 }
+
+namespace {
 
 // ---------------------------------------------------------------- sum_to
 // a (contiguous) splits into KEPT dimensions (out_strides != 0) and REDUCED ones (out_strides == 0). Output o
@@ -321,6 +327,8 @@ double* partials(std::int64_t count) {
   return static_cast<double*>(buf.ptr);
 }
 
+}  // namespace
+
 void sum_to(float* out,  // (m)
             std::int64_t m,
             const float* a,  // (shape), contiguous
@@ -365,6 +373,8 @@ void sum_to(float* out,  // (m)
   }
 }
 
+namespace {
+
 // ---------------------------------------------------------------- log-softmax, one warp per row
 // Forward: y = x - m - lse with m = max(x) and lse = log(sum(exp(x - m))), the sum in double (as the CPU).
 // A NaN anywhere in a row makes the whole row NaN on both devices (the CPU's max may or may not be the NaN;
@@ -402,6 +412,8 @@ __global__ void log_softmax_backward_kernel(float* dinp,        // (rows, D)
   }
 }
 
+}  // namespace
+
 void log_softmax_forward(float* out,        // (rows, D)
                          const float* inp,  // (rows, D)
                          std::int64_t rows, std::int64_t D) {
@@ -418,6 +430,8 @@ void log_softmax_backward(float* dinp,        // (rows, D)
   log_softmax_backward_kernel<<<warp_grid(rows), kThreads, 0, stream()>>>(dinp, dout, out, rows, D);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
+
+namespace {
 
 // ---------------------------------------------------------------- negative log-likelihood
 // Targets of CUDA tensors are not range-checked by ops (that would need a copy to the host; bnlab.torch checks
@@ -466,6 +480,8 @@ __global__ void nll_backward_kernel(float* dlogp,                // (B, K)
   }
 }
 
+}  // namespace
+
 void nll_forward(float* loss_rows,            // (B)
                  float* weight_rows,          // (B)
                  const float* logp,           // (B, K)
@@ -489,6 +505,8 @@ void nll_backward(float* dlogp,                // (B, K)
                                                                                 K, ignore_index);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
+
+namespace {
 
 // ---------------------------------------------------------------- batch norm backward, eval mode
 // With the running statistics as constants, y = gamma * (x - mean) * rstd + beta, rstd = 1/sqrt(var + eps):
@@ -540,6 +558,8 @@ __global__ void batchnorm_backward_eval_kernel(float* dinp,         // (N, C, L)
   }
 }
 
+}  // namespace
+
 void batchnorm_backward_eval(float* dinp,         // (N, C, L)
                              float* dgamma,       // (C) or nullptr, accumulates
                              float* dbeta,        // (C) or nullptr, accumulates
@@ -557,30 +577,4 @@ void batchnorm_backward_eval(float* dinp,         // (N, C, L)
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-// ---------------------------------------------------------------- the table
-const TensorKernels kCudaTensorKernels = {
-    .name = "cuda",
-    .binary = binary,
-    .unary = unary,
-    .sum_to = sum_to,
-    .log_softmax_forward = log_softmax_forward,
-    .log_softmax_backward = log_softmax_backward,
-    .nll_forward = nll_forward,
-    .nll_backward = nll_backward,
-    .batchnorm_backward_eval = batchnorm_backward_eval,
-};
-
-struct Registrar {
-  Registrar() {
-    // As cuda_backend.cu: no driver, no device or a driver too old for this runtime leaves the table
-    // unregistered, and the error cudaGetDeviceCount leaves behind is cleared.
-    int count = 0;
-    if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0)
-      register_tensor_kernels(Device::CUDA, &kCudaTensorKernels);
-    else
-      (void)cudaGetLastError();
-  }
-} registrar;
-
-}  // namespace
-}  // namespace bnlab::cuda::tk
+}  // namespace bnlab::cuda
