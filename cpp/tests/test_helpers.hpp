@@ -33,20 +33,19 @@ inline Tensor make(const Shape& shape, const std::vector<float>& values) {
   return t;
 }
 
-inline Tensor uniform(const Shape& shape, float lo, float hi, unsigned seed) {
+// A tensor of `shape` filled with draws of `dist`, seeded: the same values run after run.
+template <class Dist>
+Tensor random(const Shape& shape, Dist dist, unsigned seed) {
   std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
   Tensor t(shape);
   for (std::int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = dist(gen);
   return t;
 }
-
+inline Tensor uniform(const Shape& shape, float lo, float hi, unsigned seed) {
+  return random(shape, std::uniform_real_distribution<float>(lo, hi), seed);
+}
 inline Tensor normal(const Shape& shape, float mean, float stddev, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(mean, stddev);
-  Tensor t(shape);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = dist(gen);
-  return t;
+  return random(shape, std::normal_distribution<float>(mean, stddev), seed);
 }
 
 // (B) int32 class indices in [0, K).

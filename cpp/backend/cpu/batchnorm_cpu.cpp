@@ -187,15 +187,10 @@ void feature_sums(double* s1, double* s2, const float* a, const float* b, const 
 }
 }  // namespace
 
-void batchnorm_forward_train(float* out,          // (N, C, L)
-                             float* xhat,         // (N, C, L)
-                             float* mean,         // (C)
-                             float* var,          // (C)
-                             float* rstd,         // (C)
-                             const float* inp,    // (N, C, L)
-                             const float* gamma,  // (C) or nullptr
-                             const float* beta,   // (C) or nullptr
-                             std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
+// Shapes: kernel::BatchnormForwardTrain (backend/kernels.hpp).
+void batchnorm_forward_train(float* out, float* xhat, float* mean, float* var, float* rstd, const float* inp,
+                             const float* gamma, const float* beta, std::int64_t N, std::int64_t C, std::int64_t L,
+                             float eps, bool fuse_relu) {
   const profile::Scope timer({"bn.forward_train", N * L, C, 0, '-', '-', 0, 0.0, 0.0, 16.0 * N * C * L});
   const double M = static_cast<double>(N * L);
   double* s1 = thread_scratch<double, FeatureSums>(2 * C);
@@ -232,13 +227,10 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
     pass2(std::false_type{});
 }
 
-void batchnorm_forward_infer(float* out,          // (N, C, L)
-                             const float* inp,    // (N, C, L)
-                             const float* mean,   // (C)
-                             const float* var,    // (C)
-                             const float* gamma,  // (C) or nullptr
-                             const float* beta,   // (C) or nullptr
-                             std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
+// Shapes: kernel::BatchnormForwardInfer (backend/kernels.hpp).
+void batchnorm_forward_infer(float* out, const float* inp, const float* mean, const float* var, const float* gamma,
+                             const float* beta, std::int64_t N, std::int64_t C, std::int64_t L, float eps,
+                             bool fuse_relu) {
   const profile::Scope timer({"bn.forward_infer", N * L, C, 0, '-', '-', 0, 0.0, 0.0, 8.0 * N * C * L});
   // y = (x - mu) * a + beta with a = gamma * rstd folded per feature once. Not x * a + (beta - mu * a): with
   // |mu| >> std that form cancels two large terms and loses digits the training transform keeps.
@@ -260,15 +252,10 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
     pass(std::false_type{});
 }
 
-void batchnorm_backward(float* dinp,            // (N, C, L)
-                        float* dgamma,          // (C) or nullptr, accumulates
-                        float* dbeta,           // (C) or nullptr, accumulates
-                        const float* dout,      // (N, C, L)
-                        const float* xhat,      // (N, C, L)
-                        const float* rstd,      // (C)
-                        const float* gamma,     // (C) or nullptr
-                        const float* relu_out,  // (N, C, L) or nullptr: the fused ReLU's output gates dout
-                        std::int64_t N, std::int64_t C, std::int64_t L) {
+// Shapes: kernel::BatchnormBackward (backend/kernels.hpp).
+void batchnorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
+                        const float* rstd, const float* gamma, const float* relu_out, std::int64_t N, std::int64_t C,
+                        std::int64_t L) {
   const profile::Scope timer(
       {"bn.backward", N * L, C, 0, '-', '-', 0, 0.0, 0.0, (relu_out ? 24.0 : 20.0) * static_cast<double>(N * C * L)});
   const double M = static_cast<double>(N * L);

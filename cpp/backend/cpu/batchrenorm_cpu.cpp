@@ -19,21 +19,11 @@
 
 namespace bnlab::cpu {
 
-void batchrenorm_correct(float* gamma_eff,      // (C) out
-                         float* beta_eff,       // (C) out
-                         float* r,              // (C) out
-                         float* d,              // (C) out
-                         float* renorm_mean,    // (C) updated
-                         float* renorm_stddev,  // (C) updated
-                         float* moving_mean,    // (C) updated
-                         float* moving_stddev,  // (C) updated
-                         float* moving_var,     // (C) assigned from moving_stddev
-                         const float* mean,     // (C) batch mean
-                         const float* var,      // (C) biased batch variance
-                         const float* gamma,    // (C) or nullptr
-                         const float* beta,     // (C) or nullptr
-                         std::int64_t C, float eps, float rmin, float rmax, float dmax, float momentum,
-                         float renorm_momentum) {
+// Shapes: kernel::BatchrenormCorrect (backend/kernels.hpp).
+void batchrenorm_correct(float* gamma_eff, float* beta_eff, float* r, float* d, float* renorm_mean,
+                         float* renorm_stddev, float* moving_mean, float* moving_stddev, float* moving_var,
+                         const float* mean, const float* var, const float* gamma, const float* beta, std::int64_t C,
+                         float eps, float rmin, float rmax, float dmax, float momentum, float renorm_momentum) {
   const float floor_std = std::sqrt(eps);
   for (std::int64_t c = 0; c < C; ++c) {
     const float sigma = std::sqrt(var[c] + eps);
@@ -55,13 +45,9 @@ void batchrenorm_correct(float* gamma_eff,      // (C) out
 
 // With y = gamma * (xhat * r + d) + beta and r, d constant: dgamma = sum(dy * (xhat * r + d))
 // = r * sum(dy * xhat) + d * sum(dy), dbeta = sum(dy); the sums come from batchnorm_backward.
-void batchrenorm_param_grads(float* dgamma,             // (C) or nullptr, accumulates
-                             float* dbeta,              // (C) or nullptr, accumulates
-                             const float* sum_dy_xhat,  // (C)
-                             const float* sum_dy,       // (C)
-                             const float* r,            // (C)
-                             const float* d,            // (C)
-                             std::int64_t C) {
+// Shapes: kernel::BatchrenormParamGrads (backend/kernels.hpp).
+void batchrenorm_param_grads(float* dgamma, float* dbeta, const float* sum_dy_xhat, const float* sum_dy, const float* r,
+                             const float* d, std::int64_t C) {
   for (std::int64_t c = 0; c < C; ++c) {
     if (dgamma) dgamma[c] += r[c] * sum_dy_xhat[c] + d[c] * sum_dy[c];
     if (dbeta) dbeta[c] += sum_dy[c];

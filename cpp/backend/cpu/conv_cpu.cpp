@@ -111,11 +111,8 @@ void im2col_nchw_sample(float* cols, float* dx, const float* x, const float* dco
 i64 rows_per_pixel(const Conv2dShape& s) { return s.KH * s.KW * s.C; }
 }  // namespace
 
-void conv2d_forward(float* out,           // (N, OH, OW, K) or (N, K, OH, OW)
-                    float* cols,          // (N*OH*OW*R)
-                    const float* inp,     // (N, H, W, C) or (N, C, H, W)
-                    const float* weight,  // (KH, KW, C, K) or (K, C, KH, KW)
-                    const float* bias,    // (K) or nullptr
+// Shapes: kernel::Conv2dForward (backend/kernels.hpp).
+void conv2d_forward(float* out, float* cols, const float* inp, const float* weight, const float* bias,
                     const Conv2dShape& s) {
   const i64 R = rows_per_pixel(s), K = s.K, pix = s.OH * s.OW, P = s.N * pix;
   const float beta = bias ? 1.0f : 0.0f;  // sgemm adds the product to the broadcast bias
@@ -151,14 +148,9 @@ void conv2d_forward(float* out,           // (N, OH, OW, K) or (N, K, OH, OW)
   }
 }
 
-void conv2d_backward(float* dinp,          // (N, H, W, C) or (N, C, H, W), or nullptr
-                     float* dcols,         // (P, R) or (R, OH*OW) scratch
-                     float* dweight,       // (KH, KW, C, K) or (K, C, KH, KW), accumulates or assigns
-                     float* dbias,         // (K) or nullptr, accumulates or assigns
-                     const float* dout,    // (N, OH, OW, K) or (N, K, OH, OW)
-                     const float* cols,    // (N*OH*OW*R) from forward
-                     const float* weight,  // (KH, KW, C, K) or (K, C, KH, KW)
-                     const Conv2dShape& s, bool accumulate) {
+// Shapes: kernel::Conv2dBackward (backend/kernels.hpp).
+void conv2d_backward(float* dinp, float* dcols, float* dweight, float* dbias, const float* dout, const float* cols,
+                     const float* weight, const Conv2dShape& s, bool accumulate) {
   const i64 R = rows_per_pixel(s), K = s.K, pix = s.OH * s.OW, P = s.N * pix;
   if (!accumulate) {
     std::fill(dweight, dweight + R * K, 0.0f);  // matters only for an empty batch: the first sgemm assigns

@@ -8,7 +8,8 @@
 #include "backend/cpu/kernels_cpu.hpp"
 
 namespace bnlab::cpu {
-void* alloc(std::size_t bytes) { return host_alloc(bytes); }  // host_memory.hpp: large blocks are reused
+// Shapes: kernel::Alloc (backend/kernels.hpp).
+void* alloc(std::size_t bytes) { return host_alloc(bytes); }
 void release(void* p) { host_release(p); }
 void copy(void* dst, const void* src, std::size_t bytes) { std::memmove(dst, src, bytes); }
 void copy_from_host(void* dst, const void* src, std::size_t bytes) { copy(dst, src, bytes); }

@@ -69,11 +69,9 @@ const float* transposed_timed(const float* w, std::int64_t R, std::int64_t S) {
 }
 }  // namespace
 
-void dense_forward(float* out,           // (B, OUT)
-                   const float* inp,     // (B, IN)
-                   const float* weight,  // (IN, OUT) or (OUT, IN)
-                   const float* bias,    // (OUT) or nullptr
-                   std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in) {
+// Shapes: kernel::DenseForward (backend/kernels.hpp).
+void dense_forward(float* out, const float* inp, const float* weight, const float* bias, std::int64_t B,
+                   std::int64_t IN, std::int64_t OUT, bool weight_out_in) {
   if (B == 0) return;
   if (narrow_fits(OUT, IN, weight_out_in)) {  // out (B, OUT) = bias + inp (B, IN) W (IN, OUT)
     const float* w = weight_out_in ? transposed_timed(weight, OUT, IN) : weight;
@@ -93,12 +91,8 @@ void dense_forward(float* out,           // (B, OUT)
     gemm("gemm.forward", false, false, b, o, in, inp, in, weight, o, beta, out, o);
 }
 
-void dense_backward(float* dinp,          // (B, IN) or nullptr
-                    float* dweight,       // (IN, OUT) or (OUT, IN), accumulates or assigns
-                    float* dbias,         // (OUT) or nullptr, accumulates or assigns
-                    const float* dout,    // (B, OUT)
-                    const float* inp,     // (B, IN)
-                    const float* weight,  // (IN, OUT) or (OUT, IN)
+// Shapes: kernel::DenseBackward (backend/kernels.hpp).
+void dense_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
                     std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in, bool accumulate) {
   if (!accumulate && dbias) std::fill(dbias, dbias + OUT, 0.0f);
   if (B == 0) {  // sgemm with beta = 0 assigns dweight below; only an empty batch must zero it here

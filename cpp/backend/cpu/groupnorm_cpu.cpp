@@ -85,14 +85,10 @@ Affine affine_or_identity(float* scratch, const float* gamma, const float* beta,
 }
 }  // namespace
 
-void groupnorm_forward(float* out,          // (N, A, G, K, L)
-                       float* xhat,         // (N, A, G, K, L) cache
-                       float* mean,         // (N, G) cache
-                       float* rstd,         // (N, G) cache
-                       const float* inp,    // (N, A, G, K, L)
-                       const float* gamma,  // (G*K) or nullptr
-                       const float* beta,   // (G*K) or nullptr
-                       std::int64_t N, std::int64_t A, std::int64_t G, std::int64_t K, std::int64_t L, float eps) {
+// Shapes: kernel::GroupnormForward (backend/kernels.hpp).
+void groupnorm_forward(float* out, float* xhat, float* mean, float* rstd, const float* inp, const float* gamma,
+                       const float* beta, std::int64_t N, std::int64_t A, std::int64_t G, std::int64_t K,
+                       std::int64_t L, float eps) {
   const profile::Scope timer(
       {"groupnorm.forward", N * G, A * K * L, 0, '-', '-', 0, 0.0, 0.0, 16.0 * N * A * G * K * L});
   const double M = static_cast<double>(A * K * L);
@@ -135,14 +131,10 @@ void groupnorm_forward(float* out,          // (N, A, G, K, L)
   });
 }
 
-void groupnorm_backward(float* dinp,         // (N, A, G, K, L)
-                        float* dgamma,       // (G*K) or nullptr, accumulates
-                        float* dbeta,        // (G*K) or nullptr, accumulates
-                        const float* dout,   // (N, A, G, K, L)
-                        const float* xhat,   // (N, A, G, K, L) from forward
-                        const float* rstd,   // (N, G) from forward
-                        const float* gamma,  // (G*K) or nullptr (treated as ones)
-                        std::int64_t N, std::int64_t A, std::int64_t G, std::int64_t K, std::int64_t L) {
+// Shapes: kernel::GroupnormBackward (backend/kernels.hpp).
+void groupnorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
+                        const float* rstd, const float* gamma, std::int64_t N, std::int64_t A, std::int64_t G,
+                        std::int64_t K, std::int64_t L) {
   const profile::Scope timer(
       {"groupnorm.backward", N * G, A * K * L, 0, '-', '-', 0, 0.0, 0.0, 20.0 * N * A * G * K * L});
   const double M = static_cast<double>(A * K * L);

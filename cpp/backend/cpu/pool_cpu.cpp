@@ -166,9 +166,8 @@ void max_row_nchw(float* __restrict out, std::int32_t* __restrict argmax, const 
 
 }  // namespace
 
-void max_pool2d_forward(float* __restrict out,            // (N, OH, OW, C) or (N, C, OH, OW)
-                        std::int32_t* __restrict argmax,  // same shape as out
-                        const float* __restrict inp,      // (N, H, W, C) or (N, C, H, W)
+// Shapes: kernel::MaxPool2dForward (backend/kernels.hpp).
+void max_pool2d_forward(float* __restrict out, std::int32_t* __restrict argmax, const float* __restrict inp,
                         const Conv2dShape& s) {
   const profile::Scope timer({"maxpool.forward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
                               12.0 * s.N * s.C * s.OH * s.OW + 4.0 * s.N * s.C * s.H * s.W});
@@ -193,9 +192,8 @@ void max_pool2d_forward(float* __restrict out,            // (N, OH, OW, C) or (
   });
 }
 
-void max_pool2d_backward(float* __restrict dinp,                 // (N, H, W, C) or (N, C, H, W), assigned
-                         const float* __restrict dout,           // (N, OH, OW, C) or (N, C, OH, OW)
-                         const std::int32_t* __restrict argmax,  // from forward
+// Shapes: kernel::MaxPool2dBackward (backend/kernels.hpp).
+void max_pool2d_backward(float* __restrict dinp, const float* __restrict dout, const std::int32_t* __restrict argmax,
                          const Conv2dShape& s) {
   const profile::Scope timer({"maxpool.backward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
                               12.0 * s.N * s.C * s.OH * s.OW + 4.0 * s.N * s.C * s.H * s.W});
@@ -224,9 +222,8 @@ void max_pool2d_backward(float* __restrict dinp,                 // (N, H, W, C)
   });
 }
 
-void avg_pool2d_forward(float* out,        // (N, OH, OW, C) or (N, C, OH, OW)
-                        const float* inp,  // (N, H, W, C) or (N, C, H, W)
-                        const Conv2dShape& s, bool count_include_pad) {
+// Shapes: kernel::AvgPool2dForward (backend/kernels.hpp).
+void avg_pool2d_forward(float* out, const float* inp, const Conv2dShape& s, bool count_include_pad) {
   const profile::Scope timer({"avgpool.forward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
                               4.0 * s.N * s.C * (s.OH * s.OW + s.H * s.W)});
   for_each_window(s, [&](i64 base, i64 cs, i64 nc, i64 o, const Window& win) {
@@ -242,9 +239,8 @@ void avg_pool2d_forward(float* out,        // (N, OH, OW, C) or (N, C, OH, OW)
   });
 }
 
-void avg_pool2d_backward(float* dinp,        // (N, H, W, C) or (N, C, H, W), assigned
-                         const float* dout,  // (N, OH, OW, C) or (N, C, OH, OW)
-                         const Conv2dShape& s, bool count_include_pad) {
+// Shapes: kernel::AvgPool2dBackward (backend/kernels.hpp).
+void avg_pool2d_backward(float* dinp, const float* dout, const Conv2dShape& s, bool count_include_pad) {
   const profile::Scope timer({"avgpool.backward", s.N * s.C, s.OH * s.OW, 0, '-', '-', 0, 0.0, 0.0,
                               4.0 * s.N * s.C * (s.OH * s.OW + s.H * s.W)});
   std::fill(dinp, dinp + s.N * s.C * s.H * s.W, 0.0f);

@@ -102,9 +102,8 @@ __global__ void dropout_backward_kernel(float* dinp, const float* dout, const fl
 unsigned row_blocks(std::int64_t rows) { return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock); }
 }  // namespace
 
-void activation_forward(float* out,        // (rows, D)
-                        const float* inp,  // (rows, D)
-                        std::int64_t rows, std::int64_t D, Act act) {
+// Shapes: kernel::ActivationForward (backend/kernels.hpp).
+void activation_forward(float* out, const float* inp, std::int64_t rows, std::int64_t D, Act act) {
   const std::int64_t n = rows * D;
   if (n <= 0) return;
   if (act == Act::Linear) {
@@ -118,10 +117,8 @@ void activation_forward(float* out,        // (rows, D)
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void activation_backward(float* dinp,        // (rows, D)
-                         const float* dout,  // (rows, D)
-                         const float* out,   // (rows, D) forward output
-                         std::int64_t rows, std::int64_t D, Act act) {
+// Shapes: kernel::ActivationBackward (backend/kernels.hpp).
+void activation_backward(float* dinp, const float* dout, const float* out, std::int64_t rows, std::int64_t D, Act act) {
   const std::int64_t n = rows * D;
   if (n <= 0) return;
   if (act == Act::Linear) {
@@ -135,20 +132,17 @@ void activation_backward(float* dinp,        // (rows, D)
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void dropout_forward(float* out,        // (n)
-                     float* mask,       // (n) 0 or 1/(1-rate)
-                     const float* inp,  // (n)
-                     std::int64_t n, float rate, std::uint64_t seed, std::uint64_t counter) {
+// Shapes: kernel::DropoutForward (backend/kernels.hpp).
+void dropout_forward(float* out, float* mask, const float* inp, std::int64_t n, float rate, std::uint64_t seed,
+                     std::uint64_t counter) {
   if (n <= 0) return;
   const float keep_scale = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;  // computed on the host, as the CPU does
   dropout_forward_kernel<<<grid_1d(n), kThreads, 0, stream()>>>(out, mask, inp, n, rate, keep_scale, seed, counter);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void dropout_backward(float* dinp,        // (n)
-                      const float* dout,  // (n)
-                      const float* mask,  // (n)
-                      std::int64_t n) {
+// Shapes: kernel::DropoutBackward (backend/kernels.hpp).
+void dropout_backward(float* dinp, const float* dout, const float* mask, std::int64_t n) {
   if (n <= 0) return;
   dropout_backward_kernel<<<grid_1d(n), kThreads, 0, stream()>>>(dinp, dout, mask, n);
   BNLAB_CUDA_CHECK_LAUNCH();

@@ -206,15 +206,10 @@ double* partials(int& G, const float* a, const float* b, const float* gate, std:
 unsigned warps_grid(std::int64_t C) { return static_cast<unsigned>((C * 32 + kThreads - 1) / kThreads); }
 }  // namespace
 
-void batchnorm_forward_train(float* out,          // (N, C, L)
-                             float* xhat,         // (N, C, L) cache
-                             float* mean,         // (C) cache
-                             float* var,          // (C) cache
-                             float* rstd,         // (C) cache
-                             const float* inp,    // (N, C, L)
-                             const float* gamma,  // (C) or nullptr
-                             const float* beta,   // (C) or nullptr
-                             std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
+// Shapes: kernel::BatchnormForwardTrain (backend/kernels.hpp).
+void batchnorm_forward_train(float* out, float* xhat, float* mean, float* var, float* rstd, const float* inp,
+                             const float* gamma, const float* beta, std::int64_t N, std::int64_t C, std::int64_t L,
+                             float eps, bool fuse_relu) {
   if (N * L == 0 || C == 0) return;  // ops::batchnorm_forward_train requires N*L >= 1
   const std::int64_t J = C * L;
   int G = 0;
@@ -227,13 +222,10 @@ void batchnorm_forward_train(float* out,          // (N, C, L)
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void batchnorm_forward_infer(float* out,          // (N, C, L)
-                             const float* inp,    // (N, C, L)
-                             const float* mean,   // (C)
-                             const float* var,    // (C)
-                             const float* gamma,  // (C) or nullptr
-                             const float* beta,   // (C) or nullptr
-                             std::int64_t N, std::int64_t C, std::int64_t L, float eps, bool fuse_relu) {
+// Shapes: kernel::BatchnormForwardInfer (backend/kernels.hpp).
+void batchnorm_forward_infer(float* out, const float* inp, const float* mean, const float* var, const float* gamma,
+                             const float* beta, std::int64_t N, std::int64_t C, std::int64_t L, float eps,
+                             bool fuse_relu) {
   if (N * C * L == 0) return;
   const std::int64_t J = C * L;
   normalize_infer<<<grid_2d(N, J), dim3(kColTile, kRowTile), 0, stream()>>>(out, inp, mean, var, gamma, beta, N, J, L,
@@ -241,15 +233,10 @@ void batchnorm_forward_infer(float* out,          // (N, C, L)
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void batchnorm_backward(float* dinp,            // (N, C, L)
-                        float* dgamma,          // (C) or nullptr, accumulates
-                        float* dbeta,           // (C) or nullptr, accumulates
-                        const float* dout,      // (N, C, L)
-                        const float* xhat,      // (N, C, L)
-                        const float* rstd,      // (C)
-                        const float* gamma,     // (C) or nullptr
-                        const float* relu_out,  // (N, C, L) or nullptr: the fused ReLU's output gates dout
-                        std::int64_t N, std::int64_t C, std::int64_t L) {
+// Shapes: kernel::BatchnormBackward (backend/kernels.hpp).
+void batchnorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
+                        const float* rstd, const float* gamma, const float* relu_out, std::int64_t N, std::int64_t C,
+                        std::int64_t L) {
   if (N * L == 0 || C == 0) return;  // empty sums: dgamma and dbeta gain 0, dinp is empty
   const std::int64_t J = C * L;
   int G = 0;
@@ -263,9 +250,8 @@ void batchnorm_backward(float* dinp,            // (N, C, L)
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void blend(float* moving,       // (C)
-           const float* batch,  // (C)
-           float keep, float batch_scale, std::int64_t C) {
+// Shapes: kernel::Blend (backend/kernels.hpp).
+void blend(float* moving, const float* batch, float keep, float batch_scale, std::int64_t C) {
   if (C <= 0) return;
   blend_kernel<<<grid_1d(C), kThreads, 0, stream()>>>(moving, batch, keep, batch_scale, C);
   BNLAB_CUDA_CHECK_LAUNCH();

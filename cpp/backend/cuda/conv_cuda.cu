@@ -121,11 +121,8 @@ __global__ void channel_sum_kernel(float* dbias, const float* dout, i64 G, i64 K
 }
 }  // namespace
 
-void conv2d_forward(float* out,           // (N, OH, OW, K) or (N, K, OH, OW)
-                    float* cols,          // (N*OH*OW*R)
-                    const float* inp,     // (N, H, W, C) or (N, C, H, W)
-                    const float* weight,  // (KH, KW, C, K) or (K, C, KH, KW)
-                    const float* bias,    // (K) or nullptr
+// Shapes: kernel::Conv2dForward (backend/kernels.hpp).
+void conv2d_forward(float* out, float* cols, const float* inp, const float* weight, const float* bias,
                     const Conv2dShape& s) {
   const i64 R = s.KH * s.KW * s.C, K = s.K, pix = s.OH * s.OW, P = s.N * pix;
   if (P == 0) return;
@@ -142,14 +139,9 @@ void conv2d_forward(float* out,           // (N, OH, OW, K) or (N, K, OH, OW)
     gemm(false, false, K, pix, R, weight, R, 0, cols, pix, R * pix, beta, out, pix, K * pix, s.N);
 }
 
-void conv2d_backward(float* dinp,          // (N, H, W, C) or (N, C, H, W), or nullptr
-                     float* dcols,         // (P, R) or (R, OH*OW) scratch
-                     float* dweight,       // (KH, KW, C, K) or (K, C, KH, KW), accumulates or assigns
-                     float* dbias,         // (K) or nullptr, accumulates or assigns
-                     const float* dout,    // (N, OH, OW, K) or (N, K, OH, OW)
-                     const float* cols,    // (N*OH*OW*R) from forward
-                     const float* weight,  // (KH, KW, C, K) or (K, C, KH, KW)
-                     const Conv2dShape& s, bool accumulate) {
+// Shapes: kernel::Conv2dBackward (backend/kernels.hpp).
+void conv2d_backward(float* dinp, float* dcols, float* dweight, float* dbias, const float* dout, const float* cols,
+                     const float* weight, const Conv2dShape& s, bool accumulate) {
   const i64 R = s.KH * s.KW * s.C, K = s.K, pix = s.OH * s.OW, P = s.N * pix;
   const float keep = accumulate ? 1.0f : 0.0f, unit = 1.0f;
   if (P == 0) {  // an empty batch: assigned gradients are zero, accumulated ones unchanged

@@ -28,11 +28,9 @@ __global__ void broadcast_rows_kernel(float* out,         // (B, OUT)
 constexpr cublasOperation_t N = CUBLAS_OP_N, T = CUBLAS_OP_T;
 }  // namespace
 
-void dense_forward(float* out,           // (B, OUT)
-                   const float* inp,     // (B, IN)
-                   const float* weight,  // (IN, OUT) or (OUT, IN)
-                   const float* bias,    // (OUT) or nullptr
-                   std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in) {
+// Shapes: kernel::DenseForward (backend/kernels.hpp).
+void dense_forward(float* out, const float* inp, const float* weight, const float* bias, std::int64_t B,
+                   std::int64_t IN, std::int64_t OUT, bool weight_out_in) {
   if (B == 0 || OUT == 0) return;
   cublasHandle_t h = context().cublas;
   const float one = 1.0f;
@@ -55,12 +53,8 @@ void dense_forward(float* out,           // (B, OUT)
     BNLAB_CUDA_CHECK(cublasSgemm(h, N, N, o, b, in, &one, weight, o, inp, in, &beta, out, o));
 }
 
-void dense_backward(float* dinp,          // (B, IN) or nullptr
-                    float* dweight,       // (IN, OUT) or (OUT, IN), accumulates or assigns
-                    float* dbias,         // (OUT) or nullptr, accumulates or assigns
-                    const float* dout,    // (B, OUT)
-                    const float* inp,     // (B, IN)
-                    const float* weight,  // (IN, OUT) or (OUT, IN)
+// Shapes: kernel::DenseBackward (backend/kernels.hpp).
+void dense_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
                     std::int64_t B, std::int64_t IN, std::int64_t OUT, bool weight_out_in, bool accumulate) {
   if (B == 0) {  // an empty batch: assigned gradients are zero, accumulated ones unchanged
     if (!accumulate) {

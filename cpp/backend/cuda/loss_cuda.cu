@@ -174,11 +174,9 @@ __global__ void accuracy_kernel(float* correct,      // (B)
 unsigned row_blocks(std::int64_t B) { return static_cast<unsigned>((B + kRowsPerBlock - 1) / kRowsPerBlock); }
 }  // namespace
 
-void xent(float* loss_rows,    // (B)
-          float* grad,         // (B, K) or nullptr
-          const float* pred,   // (B, K)
-          const void* target,  // (B, K) float or (B) int32
-          std::int64_t B, std::int64_t K, XentForm form, bool grad_wrt_logits, float eps, float scale) {
+// Shapes: kernel::Xent (backend/kernels.hpp).
+void xent(float* loss_rows, float* grad, const float* pred, const void* target, std::int64_t B, std::int64_t K,
+          XentForm form, bool grad_wrt_logits, float eps, float scale) {
   if (B <= 0) return;
   const bool sparse = form == XentForm::SparseProbs || form == XentForm::SparseLogits;
   const bool logits = form == XentForm::CategoricalLogits || form == XentForm::SparseLogits;
@@ -187,28 +185,23 @@ void xent(float* loss_rows,    // (B)
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void mse(float* loss_rows,     // (B)
-         float* grad,          // (B, K) or nullptr
-         const float* pred,    // (B, K)
-         const float* target,  // (B, K)
-         std::int64_t B, std::int64_t K, float scale) {
+// Shapes: kernel::Mse (backend/kernels.hpp).
+void mse(float* loss_rows, float* grad, const float* pred, const float* target, std::int64_t B, std::int64_t K,
+         float scale) {
   if (B <= 0) return;
   mse_kernel<<<row_blocks(B), kThreads, 0, stream()>>>(loss_rows, grad, pred, target, B, K, scale);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void accuracy(float* correct,      // (B)
-              const float* pred,   // (B, K)
-              const void* target,  // (B, K) float or (B) int32
-              std::int64_t B, std::int64_t K, bool sparse) {
+// Shapes: kernel::Accuracy (backend/kernels.hpp).
+void accuracy(float* correct, const float* pred, const void* target, std::int64_t B, std::int64_t K, bool sparse) {
   if (B <= 0) return;
   accuracy_kernel<<<row_blocks(B), kThreads, 0, stream()>>>(correct, pred, target, B, K, sparse);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void argmax_rows(std::int32_t* out,  // (B)
-                 const float* x,     // (B, K)
-                 std::int64_t B, std::int64_t K) {
+// Shapes: kernel::ArgmaxRows (backend/kernels.hpp).
+void argmax_rows(std::int32_t* out, const float* x, std::int64_t B, std::int64_t K) {
   if (B <= 0) return;
   argmax_kernel<<<row_blocks(B), kThreads, 0, stream()>>>(out, x, B, K);
   BNLAB_CUDA_CHECK_LAUNCH();

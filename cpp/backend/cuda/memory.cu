@@ -46,10 +46,10 @@ void copy_to_host(void* host_dst, const void* src, std::size_t bytes) {
   BNLAB_CUDA_CHECK(cudaStreamSynchronize(stream()));  // the host reads the data next
 }
 
-void copy(void* dst, const void* src, std::size_t bytes) {  // dst and src do not overlap (see the callers)
+// Shapes: kernel::Copy (backend/kernels.hpp).
+void copy(void* dst, const void* src, std::size_t bytes) {
   BNLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
 }
-
 namespace {
 __global__ void fill_kernel(float* dst, float value, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
@@ -58,8 +58,8 @@ __global__ void fill_kernel(float* dst, float value, std::int64_t n) {
 }
 }  // namespace
 
-void fill(float* dst,  // (n)
-          float value, std::int64_t n) {
+// Shapes: kernel::Fill (backend/kernels.hpp).
+void fill(float* dst, float value, std::int64_t n) {
   if (n <= 0) return;
   fill_kernel<<<grid_1d(n), kThreads, 0, stream()>>>(dst, value, n);
   BNLAB_CUDA_CHECK_LAUNCH();
@@ -136,10 +136,8 @@ bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintpt
 
 // The widest word that divides the row and both base addresses: 16-byte rows (every float row of a multiple
 // of 4 features) move as uint4, one 128-bit load per thread.
-void gather_rows(void* out,                // (B, row_bytes) device
-                 const void* src,          // (n, row_bytes) device
-                 const std::int32_t* idx,  // (B) device, each in [0, n) (the caller guarantees it)
-                 std::int64_t B, std::int64_t row_bytes) {
+// Shapes: kernel::GatherRows (backend/kernels.hpp).
+void gather_rows(void* out, const void* src, const std::int32_t* idx, std::int64_t B, std::int64_t row_bytes) {
   if (B <= 0 || row_bytes <= 0) return;
   if (row_bytes % 16 == 0 && aligned(out, 16) && aligned(src, 16))
     launch_gather<uint4>(out, src, idx, B, row_bytes);
@@ -204,17 +202,15 @@ __global__ void accumulate_sums_kernel(double* acc,     // (2)
 }
 }  // namespace
 
-void accumulate_sums(double* acc,     // (2) device, accumulates
-                     const float* a,  // (n)
-                     const float* b,  // (n)
-                     std::int64_t n) {
+// Shapes: kernel::AccumulateSums (backend/kernels.hpp).
+void accumulate_sums(double* acc, const float* a, const float* b, std::int64_t n) {
   if (n <= 0) return;
   accumulate_sums_kernel<<<1, kThreads, 0, stream()>>>(acc, a, b, n);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-double sum(const float* x,  // (n)
-           std::int64_t n) {
+// Shapes: kernel::Sum (backend/kernels.hpp).
+double sum(const float* x, std::int64_t n) {
   if (n <= 0) return 0.0;
   const unsigned G = grid_1d(n);
   auto* part = static_cast<double*>(scratch(Scratch::Reduce, (G + 1) * sizeof(double)));

@@ -64,24 +64,18 @@ __global__ void rmsprop_kernel(float* w, float* v, float* avg, float* mom, const
 }
 }  // namespace
 
-void sgd_update(float* w,        // (n)
-                float* buf,      // (n) momentum buffer (unused when momentum == 0)
-                const float* g,  // (n)
-                std::int64_t n, float lr, float momentum, float dampening, float weight_decay, bool nesterov,
-                bool first_step) {
+// Shapes: kernel::SgdUpdate (backend/kernels.hpp).
+void sgd_update(float* w, float* buf, const float* g, std::int64_t n, float lr, float momentum, float dampening,
+                float weight_decay, bool nesterov, bool first_step) {
   if (n <= 0) return;
   sgd_kernel<<<grid_1d(n), kThreads, 0, stream()>>>(w, buf, g, n, lr, momentum, dampening, weight_decay, nesterov,
                                                     first_step);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void adam_update(float* w,        // (n)
-                 float* m,        // (n)
-                 float* v,        // (n)
-                 float* vmax,     // (n) or nullptr
-                 const float* g,  // (n)
-                 std::int64_t n, float lr, float omb1, float omb2, float eps, float c1, float c2, bool keras_eps,
-                 float weight_decay) {
+// Shapes: kernel::AdamUpdate (backend/kernels.hpp).
+void adam_update(float* w, float* m, float* v, float* vmax, const float* g, std::int64_t n, float lr, float omb1,
+                 float omb2, float eps, float c1, float c2, bool keras_eps, float weight_decay) {
   if (n <= 0) return;
   const float sc2 = std::sqrt(c2);
   const float step = keras_eps ? lr * sc2 / c1 : lr / c1;
@@ -90,12 +84,9 @@ void adam_update(float* w,        // (n)
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void rmsprop_update(float* w,        // (n)
-                    float* v,        // (n)
-                    float* avg,      // (n) or nullptr (not centered)
-                    float* mom,      // (n) or nullptr (no momentum)
-                    const float* g,  // (n)
-                    std::int64_t n, float lr, float rho, float momentum, float eps) {
+// Shapes: kernel::RmspropUpdate (backend/kernels.hpp).
+void rmsprop_update(float* w, float* v, float* avg, float* mom, const float* g, std::int64_t n, float lr, float rho,
+                    float momentum, float eps) {
   if (n <= 0) return;
   rmsprop_kernel<<<grid_1d(n), kThreads, 0, stream()>>>(w, v, avg, mom, g, n, lr, rho, momentum, eps);
   BNLAB_CUDA_CHECK_LAUNCH();

@@ -88,11 +88,9 @@ void launch_binary(float* out, const float* a, const float* b, std::int64_t n, c
 
 }  // namespace
 
-void binary(float* out,      // (shape), contiguous
-            const float* a,  // strided by a_strides
-            const float* b,  // strided by b_strides
-            int ndim, const std::int64_t* shape, const std::int64_t* a_strides, const std::int64_t* b_strides,
-            BinaryOp op) {
+// Shapes: kernel::Binary (backend/kernels.hpp).
+void binary(float* out, const float* a, const float* b, int ndim, const std::int64_t* shape,
+            const std::int64_t* a_strides, const std::int64_t* b_strides, BinaryOp op) {
   Walk w{};
   w.ndim = ndim;
   std::int64_t n = 1;
@@ -172,9 +170,8 @@ void launch_unary(float* out, const float* a, std::int64_t n, float s) {
 
 }  // namespace
 
-void unary(float* out,      // (n)
-           const float* a,  // (n), may alias out
-           std::int64_t n, UnaryOp op, float s) {
+// Shapes: kernel::Unary (backend/kernels.hpp).
+void unary(float* out, const float* a, std::int64_t n, UnaryOp op, float s) {
   if (n <= 0) return;
   switch (op) {
     case UnaryOp::Neg:
@@ -329,10 +326,9 @@ double* partials(std::int64_t count) {
 
 }  // namespace
 
-void sum_to(float* out,  // (m)
-            std::int64_t m,
-            const float* a,  // (shape), contiguous
-            int ndim, const std::int64_t* shape, const std::int64_t* out_strides) {
+// Shapes: kernel::SumTo (backend/kernels.hpp).
+void sum_to(float* out, std::int64_t m, const float* a, int ndim, const std::int64_t* shape,
+            const std::int64_t* out_strides) {
   if (m <= 0) return;
   SumGeom g{};
   std::int64_t stride = 1, sa[kMaxDims] = {};
@@ -414,18 +410,15 @@ __global__ void log_softmax_backward_kernel(float* dinp,        // (rows, D)
 
 }  // namespace
 
-void log_softmax_forward(float* out,        // (rows, D)
-                         const float* inp,  // (rows, D)
-                         std::int64_t rows, std::int64_t D) {
+// Shapes: kernel::LogSoftmaxForward (backend/kernels.hpp).
+void log_softmax_forward(float* out, const float* inp, std::int64_t rows, std::int64_t D) {
   if (rows <= 0 || D <= 0) return;
   log_softmax_forward_kernel<<<warp_grid(rows), kThreads, 0, stream()>>>(out, inp, rows, D);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void log_softmax_backward(float* dinp,        // (rows, D)
-                          const float* dout,  // (rows, D)
-                          const float* out,   // (rows, D) forward output
-                          std::int64_t rows, std::int64_t D) {
+// Shapes: kernel::LogSoftmaxBackward (backend/kernels.hpp).
+void log_softmax_backward(float* dinp, const float* dout, const float* out, std::int64_t rows, std::int64_t D) {
   if (rows <= 0 || D <= 0) return;
   log_softmax_backward_kernel<<<warp_grid(rows), kThreads, 0, stream()>>>(dinp, dout, out, rows, D);
   BNLAB_CUDA_CHECK_LAUNCH();
@@ -482,23 +475,17 @@ __global__ void nll_backward_kernel(float* dlogp,                // (B, K)
 
 }  // namespace
 
-void nll_forward(float* loss_rows,            // (B)
-                 float* weight_rows,          // (B)
-                 const float* logp,           // (B, K)
-                 const std::int32_t* target,  // (B)
-                 const float* weight,         // (K) or nullptr
-                 std::int64_t B, std::int64_t K, std::int64_t ignore_index) {
+// Shapes: kernel::NllForward (backend/kernels.hpp).
+void nll_forward(float* loss_rows, float* weight_rows, const float* logp, const std::int32_t* target,
+                 const float* weight, std::int64_t B, std::int64_t K, std::int64_t ignore_index) {
   if (B <= 0) return;
   nll_forward_kernel<<<grid_1d(B), kThreads, 0, stream()>>>(loss_rows, weight_rows, logp, target, weight, B, K,
                                                             ignore_index);
   BNLAB_CUDA_CHECK_LAUNCH();
 }
 
-void nll_backward(float* dlogp,                // (B, K)
-                  const float* drows,          // (B) or nullptr
-                  float scale,                 //
-                  const std::int32_t* target,  // (B)
-                  const float* weight,         // (K) or nullptr
+// Shapes: kernel::NllBackward (backend/kernels.hpp).
+void nll_backward(float* dlogp, const float* drows, float scale, const std::int32_t* target, const float* weight,
                   std::int64_t B, std::int64_t K, std::int64_t ignore_index) {
   if (B <= 0 || K <= 0) return;
   nll_backward_kernel<<<grid_2d(B, K), dim3(kColTile, kRowTile), 0, stream()>>>(dlogp, drows, scale, target, weight, B,
@@ -514,15 +501,11 @@ namespace {
 // One block per channel c (grid-strided over channels) visits the N*L values of c once: it writes dx and sums
 // both totals in double (per thread, then warp_sum, then the block's warps in order). rstd and k are formed
 // exactly as the CPU forms them, so dx is equal bit for bit.
-__global__ void batchnorm_backward_eval_kernel(float* dinp,         // (N, C, L)
-                                               float* dgamma,       // (C) or nullptr, accumulates
-                                               float* dbeta,        // (C) or nullptr, accumulates
-                                               const float* dout,   // (N, C, L)
-                                               const float* inp,    // (N, C, L)
-                                               const float* mean,   // (C)
-                                               const float* var,    // (C)
-                                               const float* gamma,  // (C) or nullptr (ones)
-                                               std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+// Shapes: kernel::BatchnormBackwardEval (backend/kernels.hpp).
+__global__ void batchnorm_backward_eval_kernel(float* dinp, float* dgamma, float* dbeta, const float* dout,
+                                               const float* inp, const float* mean, const float* var,
+                                               const float* gamma, std::int64_t N, std::int64_t C, std::int64_t L,
+                                               float eps) {
   __shared__ double warp_dy[kWarpsPerBlock], warp_dyx[kWarpsPerBlock];
   const std::int64_t M = N * L;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -560,15 +543,10 @@ __global__ void batchnorm_backward_eval_kernel(float* dinp,         // (N, C, L)
 
 }  // namespace
 
-void batchnorm_backward_eval(float* dinp,         // (N, C, L)
-                             float* dgamma,       // (C) or nullptr, accumulates
-                             float* dbeta,        // (C) or nullptr, accumulates
-                             const float* dout,   // (N, C, L)
-                             const float* inp,    // (N, C, L)
-                             const float* mean,   // (C)
-                             const float* var,    // (C)
-                             const float* gamma,  // (C) or nullptr (ones)
-                             std::int64_t N, std::int64_t C, std::int64_t L, float eps) {
+// Shapes: kernel::BatchnormBackwardEval (backend/kernels.hpp).
+void batchnorm_backward_eval(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                             const float* mean, const float* var, const float* gamma, std::int64_t N, std::int64_t C,
+                             std::int64_t L, float eps) {
   if (C <= 0 || N * L <= 0) return;  // empty sums: dgamma and dbeta gain 0, dinp is empty
   const std::int64_t cap = static_cast<std::int64_t>(context().sm_count) * 8;
   const unsigned blocks = static_cast<unsigned>(C < cap ? C : cap);
