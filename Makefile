@@ -47,13 +47,15 @@ ctest: setup
 	.venv/bin/ctest --test-dir $(CTEST_BUILD) --output-on-failure
 
 lint: setup
-	.venv/bin/ruff check bnlab tests benchmarks notebooks
-	.venv/bin/ruff format --check bnlab tests benchmarks notebooks
+	.venv/bin/ruff check bnlab tests benchmarks notebooks tools
+	.venv/bin/ruff format --check bnlab tests benchmarks notebooks tools
+	@# bnlab/_core/*.pyi against the built engine module; rewrite them with `$(PY) tools/core_stubs.py`
+	$(PY) tools/core_stubs.py --check
 	clang-format --dry-run --Werror $$(find cpp bindings -name '*.cpp' -o -name '*.hpp' -o -name '*.cu' -o -name '*.cuh')
 
 format: setup
-	.venv/bin/ruff check --fix bnlab tests benchmarks notebooks
-	.venv/bin/ruff format bnlab tests benchmarks notebooks
+	.venv/bin/ruff check --fix bnlab tests benchmarks notebooks tools
+	.venv/bin/ruff format bnlab tests benchmarks notebooks tools
 	clang-format -i $$(find cpp bindings -name '*.cpp' -o -name '*.hpp' -o -name '*.cu' -o -name '*.cuh')
 
 fuzz: setup

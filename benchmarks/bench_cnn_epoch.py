@@ -17,14 +17,13 @@ convolution products can be judged against what the library can do. Each cell al
     python benchmarks/bench_cnn_epoch.py --out benchmarks/results_cnn_epoch.md
 """
 
-import argparse
 import os
 import platform
 import time
 
 import numpy as np
+from _common import bench_parser, publish
 from bench_keras_epoch import sgemm_gflops
-from report import write_report
 
 
 def lab_spec(bn):
@@ -99,13 +98,10 @@ def torch_epoch(bn, x_nchw, y, bs, repeats):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser = bench_parser(__doc__, threads=2, batch_sizes=(64, 256))
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--samples", type=int, default=10_000, help="samples per epoch (Fashion-MNIST has 60,000)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--note", default="", help="a line about the machine's state, written into the report")
-    parser.add_argument("--out", help="write the Markdown report here (atomically)")
     args = parser.parse_args()
 
     import torch
@@ -155,10 +151,7 @@ def main():
         "Command: `python benchmarks/bench_cnn_epoch.py --out benchmarks/results_cnn_epoch.md`",
         "",
     ]
-    report = "\n".join(header + lines) + "\n"
-    print(report)
-    if args.out:
-        write_report(args.out, report)
+    publish(header + lines, args.out)
 
 
 if __name__ == "__main__":

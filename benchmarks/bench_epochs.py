@@ -17,7 +17,6 @@ bnlab's, and each library's slowest epoch over its first; with --rounds R, the r
     python benchmarks/bench_epochs.py --no-flush ...    bnlab with IEEE denormals kept (to see what FTZ buys)
 """
 
-import argparse
 import os
 import platform
 import sys
@@ -25,8 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import bench_parser, publish
 from bench_keras_epoch import bnlab_model, torch_runner
-from report import write_report
 
 NETS = {
     # shape of one image, hidden widths, where BN goes, training samples
@@ -150,17 +149,13 @@ def command_args(argv):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser = bench_parser(__doc__, nets=NETS)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     parser.add_argument("--data", nargs="+", default=["random", "fashion"], choices=["random", "fashion"])
     parser.add_argument("--bn", nargs="+", default=["yes", "no"], choices=["yes", "no"])
     parser.add_argument("--samples", type=int, help="training samples (default: the network's, see NETS)")
     parser.add_argument("--no-flush", action="store_true", help="bnlab keeps denormal floats (PyTorch's default)")
-    parser.add_argument("--out", help="write the Markdown report here (atomically)")
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the benchmark compares later epochs with the first")
@@ -195,10 +190,7 @@ def main():
         f"Command: `python benchmarks/bench_epochs.py {command_args(sys.argv[1:])}`",
         "",
     ]
-    report = "\n".join(header + summarize(rows)) + "\n"
-    print(report)
-    if args.out:
-        write_report(args.out, report)
+    publish(header + summarize(rows), args.out)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,10 @@ bit-identical results (tests/test_fused_bn_relu.py); only the time differs. Each
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
-from report import write_report
+from _common import bench_parser, publish
 
 from bnlab import _core
 
@@ -41,11 +40,8 @@ def epoch_seconds(m: _core.Sequential, x, y, bs: int, epoch: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = bench_parser(__doc__, threads=2, batch_sizes=(32, 128, 1024))
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 1024])
-    ap.add_argument("--out")
     args = ap.parse_args()
     _core.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -73,10 +69,7 @@ def main() -> None:
                     best[fuse] = min(best[fuse], epoch_seconds(models[fuse], x, y, bs, r + 1))
             lines.append(f"| {name} | {bs} | {best[False]:.3f} | {best[True]:.3f} | {best[True] / best[False]:.3f} |")
             print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        write_report(args.out, text)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,10 @@ The engine's GEMM thread rule is read from this table (see cpp/backend/cpu/dense
     python benchmarks/bench_gemm_threads.py --out benchmarks/results_gemm_threads.md
 """
 
-import argparse
 import itertools
-import os
 
 import numpy as np
-from report import write_report
+from _common import bench_parser, load_average, publish
 
 import bnlab.profile as prof
 from bnlab import _core
@@ -45,18 +43,15 @@ def best_calls(inp, out, bs, threads_list, calls):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser = bench_parser(__doc__)
     parser.add_argument("--calls", type=int, default=100)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--out", help="write the Markdown report here (atomically)")
     args = parser.parse_args()
     threads_list = [1, args.threads]
     lines = [
         "# cblas_sgemm at the training shapes: 1 thread against " + str(args.threads),
         "",
         f"Best of 2 × {args.calls} single calls each, in blocks per thread count; load average at start "
-        f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}.",
+        f"{load_average()}.",
         "",
         f"| GEMM (m×n×k) | MACs | 1 thread µs | {args.threads} threads µs | GFLOP/s 1 | GFLOP/s {args.threads} "
         "| faster |",
@@ -74,10 +69,7 @@ def main():
                     f"| {'1' if t1 <= tn else args.threads} |"
                 )
                 print(lines[-1], flush=True)
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        write_report(args.out, report)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

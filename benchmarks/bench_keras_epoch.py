@@ -13,14 +13,13 @@ with the engine's own cblas_sgemm rate on a 1024³ product, measured in the same
     python benchmarks/bench_keras_epoch.py --out benchmarks/results_keras_epoch.md
 """
 
-import argparse
 import itertools
 import os
 import platform
 import time
 
 import numpy as np
-from report import write_report
+from _common import bench_parser, publish
 
 NETS = {
     "seed002": ((32, 32, 3), [512, 256, 128], "after", 40_000),
@@ -139,12 +138,8 @@ def torch_epoch(hidden, where, bn, x, y, bs, repeats):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser = bench_parser(__doc__, nets=NETS)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
-    parser.add_argument("--out", help="write the Markdown report here (atomically)")
     args = parser.parse_args()
 
     import torch
@@ -188,10 +183,7 @@ def main():
         "Command: `python benchmarks/bench_keras_epoch.py --out benchmarks/results_keras_epoch.md`",
         "",
     ]
-    report = "\n".join(header + lines) + "\n"
-    print(report)
-    if args.out:
-        write_report(args.out, report)
+    publish(header + lines, args.out)
 
 
 if __name__ == "__main__":

@@ -132,19 +132,10 @@ def norms_table(args) -> list[str]:
 
 
 def _seed003_model():
+    """Seed 003's network on flattened input: Dense-BN-ReLU at 128 and 64, a softmax head."""
     L = layers
-    return models.Sequential(
-        [
-            L.Input(shape=(784,)),
-            L.Dense(128),
-            L.BatchNormalization(),
-            L.Activation("relu"),
-            L.Dense(64),
-            L.BatchNormalization(),
-            L.Activation("relu"),
-            L.Dense(10, activation="softmax"),
-        ]
-    )
+    hidden = [layer for width in (128, 64) for layer in (L.Dense(width), L.BatchNormalization(), L.Activation("relu"))]
+    return models.Sequential([L.Input(shape=(784,)), *hidden, L.Dense(10, activation="softmax")])
 
 
 def _lab_cnn_model():

@@ -33,8 +33,8 @@ import sys
 import time
 
 import numpy as np
+from _common import bench_parser, load_average, publish
 from bench_keras_epoch import NETS, bnlab_model, settle, sgemm_gflops, torch_runner
-from report import write_report
 
 import bnlab.profile as prof
 from bnlab import _core
@@ -154,15 +154,11 @@ def peak_rss(which, samples):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser = bench_parser(__doc__, nets=NETS)
     parser.add_argument("--samples", type=int, default=12_800)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     parser.add_argument("--rss-samples", type=int, default=40_000, help="seed 002's dataset size for the RSS runs")
     parser.add_argument("--rss-child", choices=["bnlab", "torch", "data"], help=argparse.SUPPRESS)
-    parser.add_argument("--out", help="write the Markdown report here (atomically)")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child, args.samples)
@@ -172,7 +168,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     _core.set_num_threads(args.threads)
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    load = load_average()
     peak = sgemm_gflops(args.threads)
     engine_peak = sgemm_gflops(args.threads, engine=True)
     lines = [
@@ -225,10 +221,7 @@ def main():
         f"| PyTorch + the dataset | {(theirs + dataset) / 2**20:.0f} |",
         "",
     ]
-    report = "\n".join(lines)
-    print(report)
-    if args.out:
-        write_report(args.out, report)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import busy_note, publish
 from bench_torch_seed000 import machine
-from report import write_report
 
 import bnlab.torch as bt
 from bnlab import _core
@@ -145,15 +145,8 @@ def main(argv=None) -> int:
         "conv GEMM: bnlab's convolution products as the engine tallies them. Reference, the second convolution's "
         f"forward back to back: {rates}.",
     ]
-    if hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1):
-        lines += [
-            "",
-            "Other processes kept the load average above the core count during this run: the timings are "
-            "unreliable, above all with more than one thread.",
-        ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    write_report(args.out, text)
+    lines += busy_note("the timings are unreliable, above all with more than one thread.")
+    publish(lines, args.out)
     return 0
 
 

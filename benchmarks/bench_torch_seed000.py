@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import busy_note, load_average, publish
 from bench_keras_epoch import settle
-from report import write_report
 
 import bnlab.torch as bt
 from bnlab import _core
@@ -108,7 +108,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    load = load_average()
     return (
         f"{cpu}; {os.cpu_count()} cores; load average at start {load}; {platform.platform()}; "
         f"Python {platform.python_version()}; NumPy {np.__version__}"
@@ -163,16 +163,10 @@ def main(argv=None) -> int:
     for threads, source_name, bn, ours, theirs in rows:
         model = "with BatchNorm1d" if bn else "without BN"
         lines.append(f"| {threads} | {source_name} | {model} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.2f} |")
-    busy = hasattr(os, "getloadavg") and os.getloadavg()[0] > (os.cpu_count() or 1)
-    if busy:
-        lines += [
-            "",
-            "Other processes kept the load average above the core count during this run: timings with "
-            "more than one thread are unreliable (PyTorch's OpenMP threads suffer most from contention).",
-        ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    write_report(args.out, text)
+    lines += busy_note(
+        "timings with more than one thread are unreliable (PyTorch's OpenMP threads suffer most from contention)."
+    )
+    publish(lines, args.out)
     return 0
 
 

@@ -27,16 +27,15 @@ product with its shape and GFLOP/s, BN, pooling, activations, the optimizer, and
     python benchmarks/bench_vgg.py --out benchmarks/results_vgg.md --profile
 """
 
-import argparse
 import os
 import platform
 import sys
 import time
 
 import numpy as np
+from _common import bench_parser, publish
 from bench_epochs import EpochClock, command_args, images, probe_gbs
 from bench_keras_epoch import sgemm_gflops
-from report import write_report
 
 BATCH, SAMPLES = 64, 4096
 
@@ -265,15 +264,13 @@ def summarize(rows, roof):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser = bench_parser(__doc__, batch_sizes=None)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--samples", type=int, default=SAMPLES)
     parser.add_argument("--nets", nargs="+", default=["vgg", "resnet"], choices=["vgg", "resnet"])
     parser.add_argument("--data", nargs="+", default=["random", "fashion"], choices=["random", "fashion"])
     parser.add_argument("--profile", action="store_true", help="add a profiled epoch per face (bnlab.profile)")
-    parser.add_argument("--out", help="write the Markdown report here (atomically)")
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the benchmark compares later epochs with the first")
@@ -329,10 +326,7 @@ def main():
             for face in (["bnlab.keras"] if net == "vgg" else []) + ["bnlab.torch"]:
                 wall, prows = profile_face(face, net, x, y)
                 lines += profile_report(face, net, wall, prows)
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        write_report(args.out, report)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,12 @@ phases by kind. `train_step` is the whole step: its time minus the kernels' is t
     python benchmarks/profile_epoch.py --out benchmarks/results_profile.md
 """
 
-import argparse
 import os
 import time
 
 import numpy as np
+from _common import bench_parser, load_average, publish
 from bench_keras_epoch import NETS, bnlab_model
-from report import write_report
 
 import bnlab.profile as prof
 from bnlab import _core
@@ -83,19 +82,15 @@ def cell_report(net, bs, wall, rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser = bench_parser(__doc__, nets=NETS)
     parser.add_argument("--samples", type=int, default=12_800)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
-    parser.add_argument("--out", help="write the Markdown report here (atomically)")
     args = parser.parse_args()
     _core.set_num_threads(args.threads)
     lines = [
         "# Profile of one training epoch (bnlab.keras, CPU)",
         "",
         f"{args.samples} random samples, Adam, BN, threads {args.threads}, {os.cpu_count()} cores; "
-        f"load average at start {', '.join(f'{v:.1f}' for v in os.getloadavg())}.",
+        f"load average at start {load_average()}.",
         "Command: `python benchmarks/profile_epoch.py --out benchmarks/results_profile.md`",
         "",
     ]
@@ -104,10 +99,7 @@ def main():
             wall, rows = profile_cell(net, bs, args.samples)
             lines += cell_report(net, bs, wall, rows)
             print(f"{net} batch {bs}: {wall:.3f} s", flush=True)
-    report = "\n".join(lines)
-    print(report)
-    if args.out:
-        write_report(args.out, report)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import pytest
 _NEEDS = {
     "hypothesis": ["fuzz/*", "test_data_pipeline.py", "test_ops_forward.py"],
     "h5py": ["test_keras_saving.py"],
+    "pybind11_stubgen": ["test_core_stubs.py"],
 }
 collect_ignore_glob = [g for mod, globs in _NEEDS.items() if importlib.util.find_spec(mod) is None for g in globs]
 
@@ -56,6 +57,14 @@ def fashion():
         (_idx(FASHION_DIR / "train-images-idx3-ubyte.gz"), _idx(FASHION_DIR / "train-labels-idx1-ubyte.gz")),
         (_idx(FASHION_DIR / "t10k-images-idx3-ubyte.gz"), _idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz")),
     )
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """A fresh, empty BNLAB data folder for this test (the dataset loaders' environment, isolated)."""
+    import dataset_fixtures
+
+    return dataset_fixtures.isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture

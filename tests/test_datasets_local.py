@@ -32,11 +32,6 @@ def mnist_files(tmp_path_factory):
     return fx.mnist_files(tmp_path_factory)
 
 
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    return fx.isolate(monkeypatch, tmp_path)
-
-
 def assert_same_splits(got, expected):
     for (x, y), (ex, ey) in zip(got, expected, strict=True):
         assert x.dtype == np.uint8 and y.dtype == np.uint8

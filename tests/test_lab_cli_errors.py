@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _helpers import cli_args
 
 from bnlab.__main__ import main
 
@@ -123,24 +124,8 @@ def test_ctrl_c_keeps_finished_runs_and_the_same_command_resumes(tmp_path, fashi
         "-m",
         "bnlab",
         "compare",
-        "--limit",
-        "5000",
-        "--epochs",
-        "2",
-        "--batch-sizes",
-        "16",
-        "32",
-        "64",
-        "--seeds",
-        "1",
-        "--jobs",
-        "2",
-        "--threads",
-        "1",
-        "--probes-per-epoch",
-        "2",
-        "--out",
-        str(out),
+        *cli_args(limit=5000, epochs=2, batch_sizes=[16, 32, 64], seeds=1, jobs=2, threads=1, probes_per_epoch=2),
+        *cli_args(out=out),
     ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     deadline = time.monotonic() + 120

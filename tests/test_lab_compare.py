@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import cli_args
 
 from bnlab.__main__ import main
 from bnlab.lab import Results, analysis, schema
@@ -19,21 +20,7 @@ pytestmark = pytest.mark.slow
 
 ARGS = [
     "compare",
-    "--limit",
-    "3000",
-    "--epochs",
-    "2",
-    "--batch-sizes",
-    "64",
-    "128",
-    "--seeds",
-    "1",
-    "--jobs",
-    "2",
-    "--threads",
-    "1",
-    "--probes-per-epoch",
-    "4",
+    *cli_args(limit=3000, epochs=2, batch_sizes=[64, 128], seeds=1, jobs=2, threads=1, probes_per_epoch=4),
 ]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -53,7 +53,7 @@ class BatchNorm : public Layer {
   void set_epsilon(float epsilon) { epsilon_ = epsilon; }
 
  protected:
-  // The training-mode transform and its backward; the variants (nn/batchnorm_variants.hpp) replace them and
+  // The training-mode transform and its backward; the variants (nn/norm_layers.hpp) replace them and
   // keep the inference transform. train_backward runs after the parameter gradients were readied.
   virtual void train_forward(const Tensor& x, bool fuse_relu);
   virtual void train_backward(const Tensor& dout);

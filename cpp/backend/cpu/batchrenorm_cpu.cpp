@@ -1,6 +1,6 @@
 // batchrenorm_cpu.cpp — the per-feature steps of batch renormalisation (Ioffe 2017) on the CPU.
 //
-// Batch renormalisation reuses the batch-norm kernels for everything that touches x (see nn/batchrenorm.cpp):
+// Batch renormalisation reuses the batch-norm kernels for everything that touches x (see ops/batchrenorm.cpp):
 // the training forward is y = gamma * (xhat * r + d) + beta = gamma_eff * xhat + beta_eff with
 //   sigma_B = sqrt(var_B + eps),  r = clip(sigma_B / sigma_mov, rmin, rmax),  d = clip((mu_B - mu_mov) / sigma_mov,
 //   -dmax, dmax),  gamma_eff = gamma * r,  beta_eff = gamma * d + beta,
