@@ -1,5 +1,85 @@
-"""Teaching warnings: bnlab explains the classic batch-normalization pitfalls when a user walks into them."""
+"""Teaching warnings: the one home of the pitfalls bnlab explains when a user walks into them, in both faces.
+
+Each pitfall is a function that issues its warning; bnlab.keras and bnlab.torch call them where the pitfall
+happens. A message says what the user did, what it does to the numbers, and what to do instead. The classes:
+
+    PitfallWarning                      any of them (ignore this one to silence them all)
+    ├── BatchNormPitfallWarning         batch normalization that runs, but not as the user expects
+    │   └── BatchNormTrainingModeWarning    (bnlab.torch) a BN layer in training mode under no_grad()
+    └── LossPitfallWarning              a loss whose arguments contradict the model's output
+
+The pitfalls:
+
+* ``warn_single_sample_batch`` (Keras ``fit``): a batch of one sample through BatchNormalization. The batch
+  mean is the sample itself and the batch variance is 0, so x_hat = (x - mean) / sqrt(0 + eps) = 0 and
+  the layer outputs y = gamma * 0 + beta = beta whatever the input; no gradient reaches the layers below.
+* ``warn_logits_after_softmax`` (Keras ``fit``): ``from_logits=True`` on a model that ends in a softmax.
+  The loss applies a second softmax to probabilities in [0, 1], which squeezes them towards uniform
+  (softmax([1, 0, 0]) = [0.58, 0.21, 0.21]): the loss stays high and its gradients are small.
+* ``warn_train_mode_under_no_grad`` (PyTorch ``forward``): a BatchNorm layer in training mode inside
+  ``torch.no_grad()``, the classic "forgot model.eval()". no_grad() only stops gradient tracking; the
+  layer still normalizes each batch with the batch's own mean and variance and updates its running
+  statistics from it, so test results depend on the test batch and the learned statistics drift.
+"""
+
+import warnings
 
 
-class BatchNormPitfallWarning(UserWarning):
+class PitfallWarning(UserWarning):
+    """Code that runs, but not the way the user probably expects; bnlab says what happens and what to do."""
+
+
+class BatchNormPitfallWarning(PitfallWarning):
     """A BN configuration that trains, but not the way the user probably expects."""
+
+
+class BatchNormTrainingModeWarning(BatchNormPitfallWarning):
+    """A BatchNorm layer ran in training mode inside ``torch.no_grad()`` (usually: evaluation without
+    ``model.eval()``)."""
+
+
+class LossPitfallWarning(PitfallWarning):
+    """A loss configured against the model's output (e.g. ``from_logits=True`` after a softmax)."""
+
+
+def warn_single_sample_batch(last_batch_only=False, stacklevel=1):
+    """BatchNormalization is about to see a batch of ONE sample (every batch, or only the last one of an
+    epoch). ``stacklevel`` counts from the caller, as ``warnings.warn``'s does."""
+    where = " (the last batch of each epoch has one sample)" if last_batch_only else ""
+    warnings.warn(
+        f"BatchNormalization sees a batch of ONE sample{where}: the batch mean is that sample and the batch "
+        "variance is 0, so x_hat = (x - mean) / sqrt(0 + epsilon) = 0 and the output is just beta, whatever "
+        "the input; no gradient reaches the layers below from that batch. Use batch_size >= 8 or so"
+        + (", or drop the last sample" if last_batch_only else ""),
+        BatchNormPitfallWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def warn_logits_after_softmax(loss_name, stacklevel=1):
+    """A loss with ``from_logits=True`` follows a softmax output layer."""
+    warnings.warn(
+        f"{loss_name} received from_logits=True, but the model's last layer applies a softmax, so its "
+        "outputs are probabilities, not logits. The loss applies a second softmax to them: values in [0, 1] "
+        "come out squeezed towards uniform (softmax([1, 0, 0]) = [0.58, 0.21, 0.21]), so the loss stays high "
+        "and the gradients are small. Use from_logits=False, or drop the softmax and keep from_logits=True.",
+        LossPitfallWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def warn_train_mode_under_no_grad(layer, stacklevel=1):
+    """A BatchNorm layer (``layer`` names it, e.g. "BatchNorm1d(64)") runs in training mode inside
+    ``torch.no_grad()``."""
+    warnings.warn(
+        f"{layer} ran in TRAINING mode inside torch.no_grad(). no_grad() only stops gradient tracking; it does "
+        "not switch the layer to evaluation. So, exactly as PyTorch does, this batch was normalized with its "
+        "OWN mean and variance, y = (x - batch_mean) / sqrt(batch_var + eps) * weight + bias, and "
+        "running_mean/running_var were updated from it (running = (1 - momentum) * running + momentum * "
+        "batch): the result depends on which samples share the batch, and the learned statistics drift "
+        "towards the test data. To evaluate with the running statistics learned in training, call "
+        "model.eval() before testing (and model.train() before training again). This warning is shown "
+        "once per layer.",
+        BatchNormTrainingModeWarning,
+        stacklevel=stacklevel + 1,
+    )

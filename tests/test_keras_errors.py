@@ -92,10 +92,10 @@ def test_batch_of_one_with_bn_warns_and_outputs_beta(model):
 
 
 def test_from_logits_on_softmax_output_warns(model):
-    from bnlab.teaching import BatchNormPitfallWarning
+    from bnlab.teaching import LossPitfallWarning
 
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    with pytest.warns(BatchNormPitfallWarning, match="from_logits=True"):
+    with pytest.warns(LossPitfallWarning, match="from_logits=True"):
         model.fit(X, Y, verbose=0)
 
 

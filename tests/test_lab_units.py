@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import bnlab.keras as keras
+from bnlab._files import write_atomic
 from bnlab.lab import analysis, data, executor, recorder, schema, store, worker
 from bnlab.lab.config import LabError, RunSpec, SweepConfig
 from bnlab.lab.networks import build_model
@@ -89,14 +90,14 @@ def test_schema_validator_rejects_what_it_should():
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path, monkeypatch):
     target = tmp_path / "x.json"
-    store.atomic_write_text(target, "old\n")
+    write_atomic(target, "old\n")
 
     def ctrl_c(fd):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(store.os, "fsync", ctrl_c)  # interrupted after writing, before the rename
     with pytest.raises(KeyboardInterrupt):
-        store.atomic_write_text(target, "new\n")
+        write_atomic(target, "new\n")
     monkeypatch.undo()
     assert target.read_text() == "old\n"
     assert os.listdir(tmp_path) == ["x.json"]

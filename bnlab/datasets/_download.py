@@ -10,25 +10,25 @@ How one file is fetched (:func:`fetch_file`):
    the announced Content-Length) is tried ONE more time. Permanent failures (HTTP 4xx such as 404, a wrong
    size or checksum) are not retried.
 3. Once complete, the byte count and SHA-256 are compared with the known upstream values. Only then is the
-   temporary file flushed to disk and renamed onto the final name with :func:`os.replace`, which is atomic.
+   temporary file flushed to disk and renamed onto the final name with :func:`os.replace`, which is atomic
+   (``bnlab._files.atomic_file``; the file gets the mode ``open()`` would give it, 0o666 less the umask).
 4. On *any* failure, including Ctrl-C (KeyboardInterrupt), the temporary file is deleted, so the cache
    never holds a partial or corrupt file. Failures are raised as :class:`DownloadError`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import TextIO
 
+from .._files import atomic_file
 from ._errors import DownloadError
 from ._sources import data_dir, download_timeout, source
 
@@ -159,12 +159,9 @@ def fetch_file(
         raise ValueError(f"retries must be an int >= 0, got {retries!r}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     bar = _Progress(dest.name, size, stream if stream is not None else sys.stderr, progress)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     ok = False
     try:
-        with os.fdopen(fd, "wb") as out:
-            if hasattr(os, "fchmod"):  # mkstemp creates 0600; a dataset cache is readable by all
-                os.fchmod(out.fileno(), 0o644)
+        with atomic_file(dest, suffix=".part") as out:
             bar.begin(url)
             for attempt in range(retries + 1):
                 out.seek(0)
@@ -183,14 +180,8 @@ def fetch_file(
             digest = hasher.hexdigest()
             if sha256 is not None and digest != sha256.lower():
                 raise DownloadError(url, f"checksum mismatch: expected sha256 {sha256}, got {digest}")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, dest)
         ok = True
     finally:
-        if not ok:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
         bar.finish(ok)
     return dest
 

@@ -85,58 +85,29 @@ class Source:
         return base + filename
 
 
+# Every file of every source: the dataset, the file's name (also its name in the cache), its size in bytes
+# and the SHA-256 of the upstream file.
+_FILES = """
+mnist         mnist.npz                  11490434  731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1
+fashion_mnist train-images-idx3-ubyte.gz 26421880  3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84
+fashion_mnist train-labels-idx1-ubyte.gz 29515     a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845
+fashion_mnist t10k-images-idx3-ubyte.gz  4422102   346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073
+fashion_mnist t10k-labels-idx1-ubyte.gz  5148      67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5
+cifar10       cifar-10-python.tar.gz     170498071 6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce
+"""
+
+
+def _source(name: str, title: str, base_url: str, subdir: str = "") -> Source:
+    """``name``'s Source: its files from _FILES, its mirror replaceable with ``$BNLAB_<NAME>_URL``."""
+    rows = (line.split() for line in _FILES.strip().splitlines())
+    files = tuple(RemoteFile(file, int(size), sha) for dataset, file, size, sha in rows if dataset == name)
+    return Source(name, title, base_url, f"BNLAB_{name.upper()}_URL", subdir, files)
+
+
 SOURCES: dict[str, Source] = {
-    "mnist": Source(
-        name="mnist",
-        title="MNIST",
-        base_url=KERAS_BUCKET,
-        url_env="BNLAB_MNIST_URL",
-        subdir="",
-        files=(RemoteFile("mnist.npz", 11490434, "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),),
-    ),
-    "fashion_mnist": Source(
-        name="fashion_mnist",
-        title="Fashion-MNIST",
-        base_url=KERAS_BUCKET,
-        url_env="BNLAB_FASHION_MNIST_URL",
-        subdir="fashion-mnist",
-        files=(
-            RemoteFile(
-                "train-images-idx3-ubyte.gz",
-                26421880,
-                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-            ),
-            RemoteFile(
-                "train-labels-idx1-ubyte.gz",
-                29515,
-                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-            ),
-            RemoteFile(
-                "t10k-images-idx3-ubyte.gz",
-                4422102,
-                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-            ),
-            RemoteFile(
-                "t10k-labels-idx1-ubyte.gz",
-                5148,
-                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-            ),
-        ),
-    ),
-    "cifar10": Source(
-        name="cifar10",
-        title="CIFAR-10",
-        base_url=TORONTO,
-        url_env="BNLAB_CIFAR10_URL",
-        subdir="",
-        files=(
-            RemoteFile(
-                "cifar-10-python.tar.gz",
-                170498071,
-                "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-            ),
-        ),
-    ),
+    "mnist": _source("mnist", "MNIST", KERAS_BUCKET),
+    "fashion_mnist": _source("fashion_mnist", "Fashion-MNIST", KERAS_BUCKET, "fashion-mnist"),
+    "cifar10": _source("cifar10", "CIFAR-10", TORONTO),
 }
 
 # Read-only folders installed by the operating system, searched after the bnlab and Keras caches.

@@ -1,15 +1,22 @@
-"""Ready-made networks of bnlab's experiments, built from bnlab.keras layers (the lab and the benchmarks share them).
+"""A ready-made reference network built from bnlab.keras layers: ``cnn_model``, for parity tests.
 
-``cnn_model`` is the small CIFAR-style network of ``bnlab compare --arch cnn`` and benchmarks/bench_cnn_epoch.py:
+``cnn_model`` is a small CIFAR-style CNN (tests/test_keras_conv.py checks its summary and training against
+Keras 3's, tests/test_cuda_conv.py its GPU run against the CPU):
 
     Conv2D(32, 3, same) - [BN] - ReLU - MaxPooling2D(2)
     Conv2D(64, 3, same) - [BN] - ReLU - MaxPooling2D(2)
     Flatten - Dense(128) - [BN] - ReLU - Dense(classes, softmax)
 
-Every ReLU is a layer of its own and every convolution and dense layer keeps its bias, with or without BN, so
-that the two models differ by the BatchNormalization layers only (BN's initial values are constants: with the
-same seed both start from the same convolution and dense weights). Layers are named explicitly (conv_1, bn_1,
-relu_1, pool_1, ..., output), so that results of different runs line up by name.
+It is NOT the network of ``bnlab compare --arch cnn``: the lab builds its own in bnlab.lab.networks.build_model
+(widths 16, 32, 64, any normalization, dropout, scaled initial kernels), and that is the one
+benchmarks/bench_cnn_epoch.py and benchmarks/bench_norms.py time.
+
+Every ReLU is an ``Activation`` layer of its own (the convolutions and the hidden Dense have no activation)
+and every convolution and dense layer keeps its bias, with or without BN, so the ``bn=True`` and ``bn=False``
+models differ by the BatchNormalization layers only; BN draws no random numbers (its initial values are
+constants), so with the same seed both start from the same convolution and dense weights. Layers are named
+explicitly (conv_1, bn_1, relu_1, pool_1, ..., flatten, dense, bn_3, relu_3, output; the model cnn_bn or
+cnn_nobn), so that a model lines up layer by layer with its Keras twin.
 """
 
 from bnlab.keras.layers import Activation, BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D

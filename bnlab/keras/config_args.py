@@ -3,7 +3,8 @@
 A Keras 3 config lists every option of a class, also those bnlab does not have (regularizers, constraints,
 renorm, EMA, gradient clipping...). ``init_kwargs`` keeps the keys the bnlab class's ``__init__`` accepts
 and drops the others only when they hold Keras's "off" value below; any other value raises a ValueError
-naming the object and the option, so a config is either reproduced exactly or refused.
+naming the object and the option, so a config is either reproduced exactly or refused. ``from_identifier``
+is the ``get(identifier)`` of optimizers and losses: an instance, or a class by name.
 """
 
 import inspect
@@ -86,3 +87,15 @@ def init_kwargs(cls, config, owner, extra_off_values=None):
 
 def _same(value, off):
     return value is off if off is None or isinstance(off, bool) else value == off
+
+
+def from_identifier(identifier, base, by_name, kind):
+    """Keras's ``get(identifier)`` of optimizers and losses: an instance of ``base`` as it is, a name (any
+    case) as a new ``by_name[name]()``; ``kind`` names the thing in errors."""
+    if isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in by_name:
+        return by_name[identifier.lower()]()
+    if isinstance(identifier, str):
+        raise ValueError(f"Unknown {kind} {identifier!r}: choose one of {', '.join(by_name)}")
+    raise TypeError(f"{kind} must be a string or a bnlab.keras {kind}, got {type(identifier).__name__}")

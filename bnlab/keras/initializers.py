@@ -109,34 +109,24 @@ class VarianceScaling(Initializer):
         return _truncated_normal(rng, shape, math.sqrt(variance) / 0.87962566103423978)
 
 
-class GlorotUniform(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_avg", "uniform", seed)
+def _preset(name, scale, mode, distribution):
+    """Keras's VarianceScaling preset ``name``: a VarianceScaling class whose only argument is ``seed``."""
+
+    def init(self, seed=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+
+    doc = f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r}, seed=seed)."
+    namespace = {"__init__": init, "__doc__": doc, "__module__": __name__, "__qualname__": name}
+    return type(name, (VarianceScaling,), namespace)
 
 
-class GlorotNormal(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_avg", "truncated_normal", seed)
-
-
-class HeUniform(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(2.0, "fan_in", "uniform", seed)
-
-
-class HeNormal(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(2.0, "fan_in", "truncated_normal", seed)
-
-
-class LecunUniform(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_in", "uniform", seed)
-
-
-class LecunNormal(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_in", "truncated_normal", seed)
+# The presets (their formulas: the module docstring), as Keras defines them: scale, mode, distribution.
+GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _preset("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeUniform = _preset("HeUniform", 2.0, "fan_in", "uniform")
+HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal")
+LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform")
+LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
 
 _BY_NAME = {

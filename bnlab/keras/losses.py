@@ -10,6 +10,7 @@ A softmax output with from_logits=True is a classic mistake: the loss then treat
 import numpy as np
 
 from bnlab import _core
+from bnlab.keras.config_args import from_identifier
 
 EPSILON = 1e-7
 
@@ -89,13 +90,7 @@ _BY_NAME = {
 
 def get(identifier):
     """A loss from a name or an instance."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    if isinstance(identifier, str):
-        raise ValueError(f"Unknown loss {identifier!r}: choose one of {', '.join(_BY_NAME)}")
-    raise TypeError(f"loss must be a string or a bnlab.keras loss, got {type(identifier).__name__}")
+    return from_identifier(identifier, Loss, _BY_NAME, "loss")
 
 
 def prepare_targets(loss, y, num_classes, argname="y"):

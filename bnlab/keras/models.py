@@ -6,12 +6,16 @@ layer by layer, each layer's trainable weights before its non-trainable ones (BN
 moving_mean, moving_variance); ``summary()`` prints Keras's table and parameter counts.
 """
 
+import json
+
 import numpy as np
 
 from bnlab import _core
+from bnlab.keras import saving
 from bnlab.keras.layers.base import Layer, assign_values, copy_values, unique_name
 from bnlab.keras.layers.core import InputLayer
 from bnlab.keras.layers.serialization import deserialize, serialize
+from bnlab.keras.saving.model_config import MODEL_CLASSES, serialize_model
 from bnlab.keras.training import Trainer
 
 
@@ -221,29 +225,19 @@ class Sequential(Trainer):
 
     def to_json(self, **kwargs):
         """The model's architecture as Keras 3's JSON (what config.json of a .keras file holds, less compile)."""
-        import json
-
-        from bnlab.keras.saving.model_config import serialize_model
-
         return json.dumps(serialize_model(self, include_compile=False), **kwargs)
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Save architecture, weights (BN's moving statistics too), compile arguments and optimizer state."""
-        from bnlab.keras.saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        saving.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights (and optimizer state) to a ``.weights.h5`` file in Keras 3's layout."""
-        from bnlab.keras.saving import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
         """Load weights from a ``.weights.h5`` or ``.keras`` file into this (built) model."""
-        from bnlab.keras.saving import load_weights
-
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"
@@ -258,17 +252,14 @@ def _size(n_params):
 
 
 Model = Sequential
+MODEL_CLASSES["Sequential"] = Sequential  # what a .keras file's config.json may name
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """``keras.models.load_model``: a model saved by ``model.save`` (bnlab's or Keras 3's .keras file)."""
-    from bnlab.keras.saving import load_model as load
-
-    return load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
 def model_from_json(json_string, custom_objects=None):
     """``keras.models.model_from_json``: the (untrained) model ``model.to_json()`` describes."""
-    from bnlab.keras.saving import model_from_json as from_json
-
-    return from_json(json_string, custom_objects=custom_objects)
+    return saving.model_from_json(json_string, custom_objects=custom_objects)

@@ -15,17 +15,18 @@ fresh optimizer: moments and the bias-correction step count t are the parameter'
 """
 
 from bnlab import _core
-from bnlab.keras.config_args import init_kwargs
+from bnlab.keras.config_args import from_identifier, init_kwargs
 
 
 class Optimizer:
     """Base class; ``learning_rate`` can be read and changed between epochs."""
 
-    def __init__(self, learning_rate, name):
+    def __init__(self, learning_rate, name, **hyperparameters):
         lr = float(learning_rate)
         if not lr >= 0:
             raise ValueError(f"learning_rate must be >= 0, got {learning_rate!r}")
         self.name = name
+        vars(self).update(hyperparameters)  # momentum=..., beta_1=...: read by _create and get_config
         self._engine = self._create(lr)
 
     def _create(self, lr):
@@ -74,8 +75,7 @@ class SGD(Optimizer):
         _no_extra(kwargs, "SGD")
         if not 0.0 <= float(momentum) <= 1.0:
             raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
-        super().__init__(learning_rate, name)
+        super().__init__(learning_rate, name, momentum=float(momentum), nesterov=bool(nesterov))
 
     def _create(self, lr):
         # Keras's velocity v equals -lr * buf of the engine's unified rule (dampening 0).
@@ -86,26 +86,14 @@ class Adam(Optimizer):
     _hyperparameters = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(
-        self,
-        learning_rate=0.001,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
-        amsgrad=False,
-        name="adam",
-        **kwargs,
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name="adam", **kwargs
     ):
         _no_extra(kwargs, "Adam")
         for arg, v in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not 0.0 <= float(v) < 1.0:
                 raise ValueError(f"{arg} must be in [0, 1), got {v!r}")
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = (
-            float(beta_1),
-            float(beta_2),
-            float(epsilon),
-            bool(amsgrad),
-        )
-        super().__init__(learning_rate, name)
+        betas = {"beta_1": float(beta_1), "beta_2": float(beta_2)}
+        super().__init__(learning_rate, name, **betas, epsilon=float(epsilon), amsgrad=bool(amsgrad))
 
     def _create(self, lr):
         return _core.Adam(lr, self.beta_1, self.beta_2, self.epsilon, bool(self.amsgrad), True, 0.0)
@@ -115,23 +103,11 @@ class RMSprop(Optimizer):
     _hyperparameters = ("rho", "momentum", "epsilon", "centered")
 
     def __init__(
-        self,
-        learning_rate=0.001,
-        rho=0.9,
-        momentum=0.0,
-        epsilon=1e-7,
-        centered=False,
-        name="rmsprop",
-        **kwargs,
+        self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name="rmsprop", **kwargs
     ):
         _no_extra(kwargs, "RMSprop")
-        self.rho, self.momentum, self.epsilon, self.centered = (
-            float(rho),
-            float(momentum),
-            float(epsilon),
-            bool(centered),
-        )
-        super().__init__(learning_rate, name)
+        averages = {"rho": float(rho), "momentum": float(momentum)}
+        super().__init__(learning_rate, name, **averages, epsilon=float(epsilon), centered=bool(centered))
 
     def _create(self, lr):
         return _core.RMSprop(lr, self.rho, self.momentum, self.epsilon, bool(self.centered))
@@ -147,10 +123,4 @@ _BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 def get(identifier):
     """An optimizer from a name ('adam', 'sgd', 'rmsprop') or an instance."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    if isinstance(identifier, str):
-        raise ValueError(f"Unknown optimizer {identifier!r}: choose one of {', '.join(_BY_NAME)}")
-    raise TypeError(f"optimizer must be a string or a bnlab.keras optimizer, got {type(identifier).__name__}")
+    return from_identifier(identifier, Optimizer, _BY_NAME, "optimizer")

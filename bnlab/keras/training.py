@@ -8,15 +8,13 @@ statistics). NaN in the inputs is not refused: it propagates into the loss as in
 
 import math
 import time
-import warnings
 
 import numpy as np
 
-from bnlab import _core
+from bnlab import _core, teaching
 from bnlab.keras import callbacks as callbacks_module
 from bnlab.keras import losses, optimizers, random_state
 from bnlab.keras.progress import Progbar
-from bnlab.teaching import BatchNormPitfallWarning
 
 _ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
 
@@ -58,12 +56,7 @@ class Trainer:
         self._require_compiled()
         last = self._layers[-1].activation if hasattr(self._layers[-1], "activation") else None
         if getattr(self.loss, "from_logits", False) and last == _core.Act.Softmax:
-            warnings.warn(
-                f"{self.loss.name} received from_logits=True, but the model's last layer applies a softmax, "
-                "so its outputs are probabilities, not logits. Use from_logits=False, or drop the softmax.",
-                BatchNormPitfallWarning,
-                stacklevel=3,
-            )
+            teaching.warn_logits_after_softmax(self.loss.name, stacklevel=3)  # the caller of fit
         self._engine.compile(self.optimizer._engine, self.loss.spec())
 
     # ---- data ----
@@ -187,13 +180,7 @@ class Trainer:
                 validation_data = (x[split_at:], y[split_at:])
                 x, y = x[:split_at], y[:split_at]
         if self._has_batchnorm() and (batch_size == 1 or (batches is None and len(x) % batch_size == 1)):
-            warnings.warn(
-                "BatchNormalization sees a batch of ONE sample: its batch variance is 0, so x_hat = 0 and the "
-                "output is just beta; no gradient reaches the layers below from that batch. Use batch_size >= "
-                "8 or so, or drop the last sample" + (" (the last batch has one sample)" if batch_size > 1 else ""),
-                BatchNormPitfallWarning,
-                stacklevel=2,
-            )
+            teaching.warn_single_sample_batch(last_batch_only=batch_size > 1, stacklevel=2)
         self._engine_compile()
         val = self._validation_arrays(validation_data)
         verbose = 1 if verbose == "auto" else int(verbose)

@@ -1,4 +1,5 @@
-"""From run records to numbers and sentences: aggregation over seeds, the summary table, the conclusions.
+"""From run records to numbers and sentences: the summary table and its conclusions (conclusions.py), over
+the groups and bands of records.py.
 
 Everything in the report is computed here from the records; no sentence is written in advance. Conventions
 (docs/LAB.md repeats them):
@@ -19,75 +20,28 @@ Everything in the report is computed here from the records; no sentence is writt
   compared between the two models, probe by probe.
 """
 
-import contextlib
 import math
-import warnings
 
 import numpy as np
 
-from bnlab.lab.config import CELL_AXES, NORMS, cell_of
-
-
-def value(v):
-    return float("nan") if v is None else float(v)
-
-
-def series(record, key):
-    """One per-epoch metric of a run as an array (None -> nan)."""
-    return np.array([value(e.get(key)) for e in record["epochs"]], dtype=float)
-
-
-def layer_series(record, layer, key, table="layers"):
-    return np.array([value(e[table].get(layer, {}).get(key)) for e in record["epochs"]], dtype=float)
-
-
-def groups(records, norms=NORMS):
-    """{(cell, norm): [records sorted by seed]}: cells ascending, norms in the order of ``norms``."""
-    rank = {n: i for i, n in enumerate(norms)}
-    out = {}
-    for r in sorted(records, key=lambda r: (cell_of(r), rank.get(r["norm"], len(rank)), r["seed"])):
-        out.setdefault((cell_of(r), r["norm"]), []).append(r)
-    return out
-
-
-def cells(grouped):
-    return sorted({cell for cell, _ in grouped})
-
-
-def cell_dict(cell):
-    return dict(zip(CELL_AXES, cell, strict=True))
-
-
-def band(runs, fn):
-    """Mean, min and max over runs of the per-epoch arrays ``fn(run)`` (nan-aware)."""
-    arr = np.array([fn(r) for r in runs], dtype=float)
-    with np.errstate(all="ignore"), _quiet_nan():
-        return np.nanmean(arr, axis=0), np.nanmin(arr, axis=0), np.nanmax(arr, axis=0)
-
-
-@contextlib.contextmanager
-def _quiet_nan():
-    """np.nanmean of an all-nan column warns; here such a column (a diverged run) is simply nan."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
-
-
-def epoch_time(run):
-    t = series(run, "epoch_time")
-    return float(np.median(t)) if len(t) else float("nan")
-
-
-def normalized_kind(bn_position):
-    return "act" if bn_position == "before" else "out"
-
-
-def hidden_layers(record):
-    return [layer["name"] for layer in record["layers"] if layer["kind"] == "dense"]
+from bnlab.lab.conclusions import conclusions
+from bnlab.lab.config import NORMS
+from bnlab.lab.records import (
+    band,
+    cell_dict,
+    cells,
+    epoch_time,
+    groups,
+    hidden_layers,
+    normalized_kind,
+    quiet_nan,
+    series,
+    value,
+)
 
 
 def auto_target(grouped, classes):
-    with _quiet_nan():
+    with quiet_nan():
         peaks = [np.nanmax(band(runs, lambda r: series(r, "val_accuracy"))[0]) for runs in grouped.values()]
     learned = [p for p in peaks if np.isfinite(p) and p > 1.5 / classes]
     return math.floor(min(learned) * 100) / 100 if learned else None
@@ -99,7 +53,7 @@ def _model_row(runs, target):
     hit = np.flatnonzero(val >= target) if target is not None else np.array([], dtype=int)
     epochs_to = int(hit[0]) + 1 if hit.size else None
     cum_time = np.mean([np.cumsum(series(r, "epoch_time")) for r in runs], axis=0)
-    with _quiet_nan():
+    with quiet_nan():
         return {
             "val_accuracy_epoch1": float(val[0]),
             "val_accuracy_final": float(val[-1]),
@@ -139,8 +93,6 @@ def summarize(config, records, classes=10):
                 }
         rows.append({**cell_dict(cell), "baseline": baseline, "models": models, "vs_baseline": vs})
     drift = drift_summary(config, grouped)
-    from bnlab.lab.conclusions import conclusions
-
     return {
         "target_accuracy": target,
         "target_source": source,

@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from bnlab._files import write_atomic
 from bnlab.lab import claimset
 from bnlab.lab.config import NORM_NAMES, LabError
 from bnlab.lab.executor import usable_cores
 from bnlab.lab.plots import COLORS
 from bnlab.lab.report import _CSS
-from bnlab.lab.store import atomic_write_bytes, atomic_write_text, dumps
+from bnlab.lab.store import dumps
 from bnlab.lab.sweep import sweep
 
 CLAIMS_SCHEMA_VERSION = 1
@@ -164,7 +165,7 @@ def _write(result, plan):
         + "</tbody></table>"
     )
     for e in result.entries:
-        atomic_write_bytes(out / "plots" / f"{e['name']}.png", _figure(e))
+        write_atomic(out / "plots" / f"{e['name']}.png", _figure(e))
         eff = e["effect"]
         seeds = ", ".join(f"seed {s}: {v:+.2f}" for s, v in eff["per_seed"].items() if v is not None)
         lines = [
@@ -204,9 +205,9 @@ def _write(result, plan):
         "claims": result.entries,
         "failed": result.failed,
     }
-    atomic_write_text(out / "claims.json", dumps(doc))
-    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
-    atomic_write_text(
+    write_atomic(out / "claims.json", dumps(doc))
+    write_atomic(out / "report.md", "\n".join(md) + "\n")
+    write_atomic(
         out / "report.html",
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>bnlab claims</title>"
         f"<style>{_CSS}</style></head><body>\n" + "\n".join(page) + "\n</body></html>\n",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnlab.lab import analysis
+from bnlab.lab import records
 from bnlab.lab.config import LabError
 from bnlab.lab.networks import norm_available
 
@@ -198,16 +198,22 @@ def _by_seed(results, norm, **cell):
 
 
 def _fastest_epoch(r):
-    return float(np.nanmin(analysis.series(r, "epoch_time")))
+    return float(np.nanmin(records.series(r, "epoch_time")))
 
 
 def _final(r):
-    return 100 * analysis.value(r["epochs"][-1].get("val_accuracy"))
+    return 100 * records.value(r["epochs"][-1].get("val_accuracy"))
 
 
 def _paired(a, b, fn):
     """{seed: fn(a[seed], b[seed])} over the seeds both have."""
     return {s: fn(a[s], b[s]) for s in sorted(set(a) & set(b))}
+
+
+def _final_change(results, norm, axis, first, second):
+    """{seed: final accuracy with ``axis=first`` minus with ``axis=second``} of ``norm``'s runs (points)."""
+    at_first, at_second = _by_seed(results, norm, **{axis: first}), _by_seed(results, norm, **{axis: second})
+    return _paired(at_first, at_second, lambda a, b: _final(a) - _final(b))
 
 
 def measure(name, results):
@@ -233,7 +239,7 @@ def measure(name, results):
             "conditions": [c for c, _ in conditions],
             "values": {
                 n: [
-                    [100 * analysis.value(r["epochs"][e - 1]["val_accuracy"]) for r in _by_seed(results, n).values()]
+                    [100 * records.value(r["epochs"][e - 1]["val_accuracy"]) for r in _by_seed(results, n).values()]
                     for e in (1, cfg["epochs"])
                 ]
                 for n in ("none", "batch")
@@ -260,7 +266,7 @@ def measure(name, results):
 
         def gap(r):
             d = r["deploy"]
-            return 100 * (analysis.value(d["train_accuracy"]) - analysis.value(d["inference_accuracy"]))
+            return 100 * (records.value(d["train_accuracy"]) - records.value(d["inference_accuracy"]))
 
         effects = _paired(none(), bn(), lambda n, b: gap(n) - gap(b))
         return effects, {**panel([("train − val gap", {})], ("none", "batch"), gap), "ylabel": "points"}
@@ -268,11 +274,7 @@ def measure(name, results):
         small, large = min(cfg["batch_sizes"]), max(cfg["batch_sizes"])
 
         def drop(norm):
-            return _paired(
-                _by_seed(results, norm, batch_size=small),
-                _by_seed(results, norm, batch_size=large),
-                lambda a, b: _final(a) - _final(b),
-            )
+            return _final_change(results, norm, "batch_size", small, large)
 
         effects = _paired(drop("none"), drop("batch"), lambda n, b: n - b)
         conds = [(f"batch {b}", {"batch_size": b}) for b in cfg["batch_sizes"]]
@@ -282,11 +284,7 @@ def measure(name, results):
         lo, hi = min(rates), max(rates)
 
         def cost(norm):
-            return _paired(
-                _by_seed(results, norm, dropout=lo),
-                _by_seed(results, norm, dropout=hi),
-                lambda a, b: _final(a) - _final(b),
-            )
+            return _final_change(results, norm, "dropout", lo, hi)
 
         effects = _paired(cost("batch"), cost("none"), lambda b, n: b - n)
         conds = [(f"dropout {v:g}", {"dropout": v}) for v in rates]
@@ -298,7 +296,7 @@ def measure(name, results):
 
         def discrepancy(r):
             d = r["deploy"]
-            return 100 * abs(analysis.value(d["inference_accuracy"]) - analysis.value(d["train_mode_accuracy"]))
+            return 100 * abs(records.value(d["inference_accuracy"]) - records.value(d["train_mode_accuracy"]))
 
         effects = _paired(bn(), none(), lambda b, n: discrepancy(b) - discrepancy(n))
         keys = [
@@ -310,7 +308,7 @@ def measure(name, results):
         return effects, {
             "conditions": [label for label, _ in keys],
             "values": {
-                n: [[100 * analysis.value(r["deploy"][k]) for r in _by_seed(results, n).values()] for _, k in keys]
+                n: [[100 * records.value(r["deploy"][k]) for r in _by_seed(results, n).values()] for _, k in keys]
                 for n in ("none", "batch")
             },
             "ylabel": "accuracy on held-out images (%)",

@@ -6,8 +6,8 @@ beyond the seed-to-seed spread) from the sign and size of the numbers, so a swee
 
 import numpy as np
 
-from bnlab.lab.analysis import cell_dict, value
 from bnlab.lab.config import NORM_NAMES
+from bnlab.lab.records import cell_dict, value
 
 
 def _pct(x):

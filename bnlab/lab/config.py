@@ -211,20 +211,10 @@ class SweepConfig:
         sizes = tuple(dict.fromkeys(_positive_int(b, "batch size", "--batch-sizes") for b in sizes))
         groups = _positive_int(self.groups, "group count", "--groups")
         if "group" in norms:
-            bad = [w for w in hidden if w % groups]
-            if bad:
-                raise LabError(
-                    f"--groups {groups} does not divide the width {bad[0]} (widths {', '.join(map(str, hidden))}): "
-                    "choose a group count that divides every width, e.g. --groups 2"
-                )
+            _divides(groups, hidden, _GROUPS_MISFIT)
         vbs = _positive_int(self.virtual_batch_size, "virtual batch size", "--virtual-batch-size")
         if "ghost" in norms:
-            bad = [b for b in sizes if b % vbs]
-            if bad:
-                raise LabError(
-                    f"--virtual-batch-size {vbs} does not divide the batch size {bad[0]}: choose one that divides "
-                    f"every batch size ({', '.join(map(str, sizes))})"
-                )
+            _divides(vbs, sizes, _GHOST_MISFIT)
         seeds = _positive_int(self.seeds, "number of seeds", "--seeds")
         limit = None if self.limit in (None, 0) else _positive_int(self.limit, "limit", "--limit")
         split = self.validation_split
@@ -326,6 +316,23 @@ def _choice(value, allowed, what, option):
     if value not in allowed:
         raise LabError(f"unknown {what} {value!r}: use {option} with one of {', '.join(allowed)}")
     return value
+
+
+_GROUPS_MISFIT = (
+    "--groups {d} does not divide the width {bad} (widths {all}): choose a group count that divides every width, "
+    "e.g. --groups 2"
+)
+_GHOST_MISFIT = (
+    "--virtual-batch-size {d} does not divide the batch size {bad}: choose one that divides every batch size ({all})"
+)
+
+
+def _divides(divisor, values, message):
+    """Raise LabError(``message``) unless ``divisor`` divides every value; the message may name the divisor
+    ``{d}``, the first value it does not divide ``{bad}`` and all the values ``{all}``."""
+    bad = [v for v in values if v % divisor]
+    if bad:
+        raise LabError(message.format(d=divisor, bad=bad[0], all=", ".join(map(str, values))))
 
 
 def _positive_int(value, what, option):

@@ -5,18 +5,18 @@
   run at a time. Each run gets ``threads`` BLAS threads (default: the usable cores divided by ``jobs``,
   at least 1) so that jobs x threads does not oversubscribe the machine; the workers start with
   ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS``/``MKL_NUM_THREADS`` set to it, and ``run_one`` calls
-  ``bnlab._core.set_num_threads`` too.
+  ``bnlab.config.set_num_threads`` too.
 * ``scheduler``: a Dask distributed cluster (``dask.distributed.Client(address)``, or a Client), with
   Dask's own scheduler and workers. The data is scattered to the workers once; each run is one task;
   epoch progress comes back through a ``distributed.Queue``. Default threads per run: 1 (start the
   workers as ``dask worker ADDRESS --nthreads 1 --nworkers N``: a worker process runs one run at a time).
 
-Every path calls the same ``run_one``, so for the same specs and thread count the numbers are equal.
-Finished runs are handed to ``on_done`` in this process as they arrive (the caller saves them at once). A
-failing run (or a worker process that dies) is reported to ``on_failed`` and the others go on; a worker
-process that cannot even start (a broken install) raises LabError with its own last stderr line. On Ctrl-C,
-workers are stopped (local processes killed, Dask futures cancelled) and KeyboardInterrupt propagates;
-what was handed over is safe.
+Every path calls the same ``runner.attempt`` (``run_one``, a failure turned into an outcome), so for the same
+specs and thread count the numbers are equal. Finished runs are handed to ``on_done`` in this process as
+they arrive (the caller saves them at once). A failing run (or a worker process that dies) is reported to
+``on_failed`` and the others go on; a worker process that cannot even start (a broken install) raises
+LabError with its own last stderr line. On Ctrl-C, workers are stopped (local processes killed, Dask
+futures cancelled) and KeyboardInterrupt propagates; what was handed over is safe.
 """
 
 import contextlib
@@ -26,13 +26,12 @@ import selectors
 import subprocess
 import sys
 import time
-import traceback
 import uuid
 from collections import deque
 
 from bnlab.lab import worker
 from bnlab.lab.config import LabError, RunSpec
-from bnlab.lab.runner import run_one
+from bnlab.lab.runner import attempt
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -60,23 +59,10 @@ def execute(specs, data, *, jobs=1, threads=None, scheduler=None, on_epoch=None,
         _on_dask(specs, data, threads, scheduler, on_epoch, on_done, on_failed)
     elif jobs <= 1 or len(specs) == 1:
         for spec in specs:
-            outcome = _attempt(spec, data, threads, on_epoch)
+            outcome = attempt(spec, data, threads, on_epoch)
             _deliver(outcome, on_done, on_failed)
     else:
         _in_processes(specs, data, min(jobs, len(specs)), threads, on_epoch, on_done, on_failed)
-
-
-def _attempt(spec, data, threads, progress):
-    """("ok", record) or ("failed", spec dict, one line naming the exception and where it was raised)."""
-    try:
-        return ("ok", run_one(spec, data, threads, progress))
-    except LabError as e:
-        return ("failed", spec.to_dict(), str(e))
-    except Exception as e:
-        last = traceback.extract_tb(e.__traceback__)[-1]
-        where = f"{os.path.basename(last.filename)}:{last.lineno}"
-        first = (str(e).splitlines() or [""])[0]
-        return ("failed", spec.to_dict(), f"{type(e).__name__}: {first} (at {where})")
 
 
 def _deliver(outcome, on_done, on_failed):
@@ -242,7 +228,7 @@ def _dask_task(spec_dict, data, threads, queue_name):
     from distributed import Queue
 
     events = Queue(queue_name)
-    return _attempt(RunSpec.from_dict(spec_dict), data, threads, events.put)
+    return attempt(RunSpec.from_dict(spec_dict), data, threads, events.put)
 
 
 def _on_dask(specs, data, threads, scheduler, on_epoch, on_done, on_failed):

@@ -19,7 +19,7 @@ One colour per normalization throughout (``none`` red, ``batch`` blue, ...).
 import numpy as np
 from matplotlib.figure import Figure  # figures without pyplot: no backend is chosen or changed
 
-from bnlab.lab import analysis
+from bnlab.lab import records
 from bnlab.lab.conclusions import cell_name
 from bnlab.lab.config import CELL_AXES, NORM_NAMES
 
@@ -70,15 +70,15 @@ def _norms(results):
 
 def _first_cells(results, vary):
     """The cells where every axis but ``vary`` is at its first value, in order of ``vary``."""
-    grouped = analysis.groups(results.records, _norms(results))
-    first = analysis.cells(grouped)[0]
+    grouped = records.groups(results.records, _norms(results))
+    first = records.cells(grouped)[0]
     keep = [i for i, a in enumerate(CELL_AXES) if a != vary]
-    return grouped, [c for c in analysis.cells(grouped) if all(c[i] == first[i] for i in keep)]
+    return grouped, [c for c in records.cells(grouped) if all(c[i] == first[i] for i in keep)]
 
 
 def curves(results):
-    grouped = analysis.groups(results.records, _norms(results))
-    cells = analysis.cells(grouped)
+    grouped = records.groups(results.records, _norms(results))
+    cells = records.cells(grouped)
     shown = cells[:MAX_CELLS]
     fig, axes = _grid(2, max(1, len(shown)))
     for j, cell in enumerate(shown):
@@ -90,12 +90,12 @@ def curves(results):
                     continue
                 x = np.arange(1, len(runs[0]["epochs"]) + 1)
                 for key, style, alpha in ((f"val_{metric}", "-", 0.25), (metric, "--", 0.12)):
-                    mean, lo, hi = analysis.band(runs, lambda r, k=key: analysis.series(r, k))
+                    mean, lo, hi = records.band(runs, lambda r, k=key: records.series(r, k))
                     kind = "validation" if key.startswith("val_") else "training"
                     ax.plot(x, mean, style, color=COLORS[norm], marker="o", ms=3, label=f"{NAMES[norm]}, {kind}")
                     if len(runs) > 1:
                         ax.fill_between(x, lo, hi, color=COLORS[norm], alpha=alpha, lw=0)
-            ax.set_title(f"{label} — {cell_name(analysis.cell_dict(cell), results.config)}", fontsize=9)
+            ax.set_title(f"{label} — {cell_name(records.cell_dict(cell), results.config)}", fontsize=9)
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
             ax.xaxis.get_major_locator().set_params(integer=True)
@@ -107,8 +107,8 @@ def curves(results):
 
 
 def _final(runs):
-    finals = np.array([analysis.series(r, "val_accuracy")[-1] for r in runs])
-    with np.errstate(all="ignore"), analysis._quiet_nan():
+    finals = np.array([records.series(r, "val_accuracy")[-1] for r in runs])
+    with np.errstate(all="ignore"), records.quiet_nan():
         return np.nanmean(finals), np.nanmin(finals), np.nanmax(finals)
 
 
@@ -133,7 +133,7 @@ def batch_size(results):
     _accuracy_against(axes[0, 0], grouped, cells, "batch_size", results)
     for norm in _norms(results):
         pts = [
-            (c[0], np.mean([analysis.epoch_time(r) for r in grouped[c, norm]])) for c in cells if (c, norm) in grouped
+            (c[0], np.mean([records.epoch_time(r) for r in grouped[c, norm]])) for c in cells if (c, norm) in grouped
         ]
         if pts:
             axes[0, 1].plot(*zip(*pts, strict=True), color=COLORS[norm], marker="o", label=NAMES[norm])
@@ -177,16 +177,16 @@ def sweep_axes(results):
 def _trace(runs, layer, key):
     """x (epochs) and the seed mean of a trace statistic."""
     x = np.array([t["epoch"] for t in runs[0]["trace"]])
-    vals = np.array([[analysis.value(t["layers"].get(layer, {}).get(key)) for t in r["trace"]] for r in runs])
-    with np.errstate(all="ignore"), analysis._quiet_nan():
+    vals = np.array([[records.value(t["layers"].get(layer, {}).get(key)) for t in r["trace"]] for r in runs])
+    with np.errstate(all="ignore"), records.quiet_nan():
         return x, np.nanmean(vals, axis=0)
 
 
 def drift(results):
-    grouped = analysis.groups(results.records, _norms(results))
-    cell = analysis.cells(grouped)[0]
-    kinds = ["z", analysis.normalized_kind(results.config["bn_position"])]
-    layers = analysis.hidden_layers(next(iter(grouped.values()))[0])
+    grouped = records.groups(results.records, _norms(results))
+    cell = records.cells(grouped)[0]
+    kinds = ["z", records.normalized_kind(results.config["bn_position"])]
+    layers = records.hidden_layers(next(iter(grouped.values()))[0])
     if not layers:
         return None
     fig, axes = _grid(len(layers), 2, width=5.2, height=2.9)
@@ -213,7 +213,7 @@ def drift(results):
         fig,
         results,
         "Drift of each hidden layer's distribution during training "
-        f"({cell_name(analysis.cell_dict(cell), results.config)})",
+        f"({cell_name(records.cell_dict(cell), results.config)})",
         spread=False,
     )
     return fig
@@ -239,7 +239,7 @@ def gradients(results):
                     style = styles[k % len(styles)]
                     ax.plot(x[ok], y[ok], style, color=COLORS[norm], lw=0.7, alpha=0.35)
                     epoch_key = "grad_norm" if key == "grad_norm" else "update_ratio_step"
-                    mean = analysis.band(runs, lambda r, n=name, e=epoch_key: analysis.layer_series(r, n, e))[0]
+                    mean = records.band(runs, lambda r, n=name, e=epoch_key: records.layer_series(r, n, e))[0]
                     centers = np.arange(len(mean)) + 0.5
                     ax.plot(
                         centers,
@@ -266,7 +266,7 @@ def gradients(results):
 
 
 def bn_params(results):
-    grouped = analysis.groups(results.records, _norms(results))
+    grouped = records.groups(results.records, _norms(results))
     with_bn = [(cell, norm) for cell, norm in grouped if grouped[cell, norm][0]["bn_final"]]
     if not with_bn:
         return None
@@ -283,9 +283,9 @@ def bn_params(results):
 
     def curve(name, key):  # epoch 0 (the initial values), then each epoch's end; mean over seeds
         per_run = [
-            [analysis.value(r["bn_initial"][name].get(key)), *analysis.layer_series(r, name, key, "bn")] for r in runs
+            [records.value(r["bn_initial"][name].get(key)), *records.layer_series(r, name, key, "bn")] for r in runs
         ]
-        with analysis._quiet_nan():
+        with records.quiet_nan():
             return np.nanmean(np.array(per_run, dtype=float), axis=0)
 
     for ax, (param, title, spread) in zip(axes[0], panels, strict=True):
@@ -306,7 +306,7 @@ def bn_params(results):
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    where = cell_name(analysis.cell_dict(cell), results.config)
+    where = cell_name(records.cell_dict(cell), results.config)
     _title(fig, results, f"What the {NAMES[norm]} layers learned and tracked ({where})", spread=False)
     return fig
 
@@ -325,7 +325,7 @@ def save_all(results, folder):
     """Write every figure as PNG into ``folder``; returns {name: path} of those written."""
     import io
 
-    from bnlab.lab.store import atomic_write_bytes
+    from bnlab._files import write_atomic
 
     paths = {}
     for name, make in FIGURES.items():
@@ -335,6 +335,6 @@ def save_all(results, folder):
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
         path = folder / f"{name}.png"
-        atomic_write_bytes(path, buf.getvalue())
+        write_atomic(path, buf.getvalue())
         paths[name] = path
     return paths

@@ -7,8 +7,8 @@ figure captions are fixed.
 
 import html
 
+from bnlab._files import write_atomic
 from bnlab.lab.config import NORM_NAMES
-from bnlab.lab.store import atomic_write_text
 
 CAPTIONS = {
     "curves": "Accuracy and loss per epoch, one colour per normalization. Solid: validation (inference mode, "
@@ -130,7 +130,7 @@ def write(results, out, figures):
         f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
-    atomic_write_text(out / "report.html", page)
+    write_atomic(out / "report.html", page)
 
     md = [f"# {title}", "", "## Conclusion (computed from the measurements)", ""]
     md += [f"- {c}" for c in summary.conclusions]
@@ -149,7 +149,7 @@ def write(results, out, figures):
     md += ["## Setup", ""] + [f"- **{k}**: {v}" for k, v in _setup(results)]
     if failed:
         md += ["", "## Failed runs", ""] + [f"- {f}" for f in failed]
-    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
+    write_atomic(out / "report.md", "\n".join(md) + "\n")
 
 
 _CSS = """

@@ -12,11 +12,12 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bnlab._files import write_atomic
 from bnlab.lab import analysis, schema
 from bnlab.lab.conclusions import signed, varied_axes
 from bnlab.lab.config import CELL_AXES, NORM_NAMES, LabError, SweepConfig
 from bnlab.lab.schema import BN_KEYS, EPOCH_LAYER, TRACE_LAYER
-from bnlab.lab.store import atomic_write_text, dumps
+from bnlab.lab.store import dumps
 
 _RUN_COLS = ["run_id", *CELL_AXES, "seed", "norm"]
 _EPOCH_COLS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_time", "probe_time"]
@@ -219,10 +220,10 @@ class Results:
         (out / "plots").mkdir(parents=True, exist_ok=True)
         doc = json.loads(dumps(self.document()))
         schema.check(doc)
-        atomic_write_text(out / "metrics.json", json.dumps(doc, indent=1) + "\n")
-        atomic_write_text(out / "metrics.schema.json", json.dumps(schema.SCHEMA, indent=1) + "\n")
+        write_atomic(out / "metrics.json", json.dumps(doc, indent=1) + "\n")
+        write_atomic(out / "metrics.schema.json", json.dumps(schema.SCHEMA, indent=1) + "\n")
         for name, rows in self.tables().items():
-            atomic_write_text(out / f"{name}.csv", _csv(rows))
+            write_atomic(out / f"{name}.csv", _csv(rows))
         if report:
             figures = plots.save_all(self, out / "plots") if self.records else {}
             report_module.write(self, out, figures)

@@ -14,12 +14,13 @@ import os
 import platform
 import threading
 import time
+import traceback
 import warnings
 from datetime import datetime, timezone
 
 import numpy as np
 
-from bnlab import _core
+from bnlab import config
 from bnlab.keras import optimizers, utils
 from bnlab.keras.layers import BatchNormalization
 from bnlab.lab import deploy, recorder
@@ -43,16 +44,30 @@ def run_one(spec, data, threads=1, progress=None):
     ``progress(event)`` is called after each epoch with a small dict (run_id, epoch, epochs, logs).
     """
     with _RUN_LOCK:
-        before = _core.get_num_threads()
+        before = config.get_num_threads()
         try:
             return _run(spec, data, threads, progress)
         finally:
-            _core.set_num_threads(before)  # the caller's process keeps its own setting
+            config.set_num_threads(before)  # the caller's process keeps its own setting
+
+
+def attempt(spec, data, threads, progress):
+    """``run_one`` as an outcome that can cross a process boundary: ("ok", record), or ("failed", spec dict,
+    one line naming the exception and where it was raised)."""
+    try:
+        return ("ok", run_one(spec, data, threads, progress))
+    except LabError as e:
+        return ("failed", spec.to_dict(), str(e))
+    except Exception as e:
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        where = f"{os.path.basename(last.filename)}:{last.lineno}"
+        first = (str(e).splitlines() or [""])[0]
+        return ("failed", spec.to_dict(), f"{type(e).__name__}: {first} (at {where})")
 
 
 def _run(spec, data, threads, progress):
     started, t_start = datetime.now(timezone.utc), time.perf_counter()
-    _core.set_num_threads(int(threads))
+    config.set_num_threads(int(threads))
     x, y, x_test, y_test = scaled(data)
     if spec.arch == CNN_ARCH and x.ndim == 3:  # grey images (n, 28, 28): one channel, channels last
         x, x_test = x[..., None], x_test[..., None]

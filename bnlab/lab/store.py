@@ -8,50 +8,19 @@ Layout of ``--out DIR`` (docs/LAB.md describes every file)::
     DIR/epochs.csv, layers.csv, bn.csv, trace.csv   the same numbers as flat tables
     DIR/plots/*.png, DIR/report.html, DIR/report.md
 
-Every file is written to a temporary name in the same folder, flushed to disk and renamed over the target
-(``os.replace`` is atomic), so an interrupted sweep (Ctrl-C, a crash, a full disk) never leaves a
-half-written file: each run's file is either complete or absent. A run whose file exists and whose
-recorded spec equals the requested one is finished and is not run again.
+Every file is written by bnlab._files.write_atomic (a temporary name in the same folder, flushed to disk
+and renamed over the target with ``os.replace``, which is atomic), so an interrupted sweep (Ctrl-C, a
+crash, a full disk) never leaves a half-written file: each run's file is either complete or absent. A run
+whose file exists and whose recorded spec equals the requested one is finished and is not run again.
 """
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
+from bnlab._files import write_atomic
 from bnlab.lab.config import LabError
-
-
-def _file_mode():
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_MODE = _file_mode()  # what open() would give: mkstemp's 0600 would hide the report from other users
-
-
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), _MODE)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text):
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def finite(obj):
@@ -81,7 +50,7 @@ class RunStore:
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             (self.root / "plots").mkdir(exist_ok=True)
-            atomic_write_text(self.root / ".write-test", "ok\n")
+            write_atomic(self.root / ".write-test", "ok\n")
             os.unlink(self.root / ".write-test")
         except OSError as e:
             reason = e.strerror or str(e)
@@ -102,4 +71,4 @@ class RunStore:
         return record if isinstance(record, dict) and record.get("spec") == spec.to_dict() else None
 
     def save(self, record):
-        atomic_write_text(self.runs_dir / f"{record['run_id']}.json", dumps(record))
+        write_atomic(self.runs_dir / f"{record['run_id']}.json", dumps(record))

@@ -10,7 +10,7 @@ Protocol: length-prefixed pickles (8-byte big-endian length, then the pickle). O
 worker says ``("ready",)``; a worker that exits before that could not start (its stderr, which the parent
 copies to its own, says why). The parent sends ``("init", threads, data)`` once, then ``("run", spec_dict)``
 per run, then ``("stop",)``; the worker answers each run with zero or more ``("epoch", event)`` and one
-``("outcome", outcome)`` (see executor._attempt). The worker starts in its own session, so Ctrl-C in the
+``("outcome", outcome)`` (see runner.attempt). The worker starts in its own session, so Ctrl-C in the
 terminal reaches only the parent, which then kills the workers. Anything the worker prints goes to stderr;
 stdout carries only messages.
 """
@@ -65,7 +65,7 @@ def main(parent_bnlab=None):
     if parent_bnlab is not None and os.path.realpath(bnlab.__file__) != os.path.realpath(parent_bnlab):
         raise ImportError(f"the worker imported bnlab from {bnlab.__file__}, its parent from {parent_bnlab}")
     from bnlab.lab.config import RunSpec
-    from bnlab.lab.executor import _attempt
+    from bnlab.lab.runner import attempt
 
     send(messages, ("ready",))
 
@@ -78,5 +78,5 @@ def main(parent_bnlab=None):
             threads, data = message[1], message[2]
         elif message[0] == "run":
             spec = RunSpec.from_dict(message[1])
-            outcome = _attempt(spec, data, threads, lambda event: send(messages, ("epoch", event)))
+            outcome = attempt(spec, data, threads, lambda event: send(messages, ("epoch", event)))
             send(messages, ("outcome", outcome))

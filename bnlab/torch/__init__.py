@@ -27,7 +27,7 @@ if not hasattr(_core, "tensor_ops"):  # pragma: no cover - a stale build of the 
         "cpp/ops/tensor_ops.cpp, cpp/backend/cpu/tensor_kernels_cpu.cpp and bindings/bind_tensor_ops.cpp"
     )
 
-from . import autograd, cuda, nn, optim, utils
+from . import _methods, autograd, cuda, nn, optim, utils
 from ._factory import (
     arange,
     as_tensor,
@@ -56,6 +56,8 @@ from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .nn.functional import log_softmax, relu, sigmoid, softmax, tanh
 from .nn.modules.batchnorm import BatchNormTrainingModeWarning
 from .tensor import Tensor
+
+_methods.install(Tensor)  # operators and methods: bound here, so that tensor.py imports none of their modules
 
 __all__ = [
     "BatchNormTrainingModeWarning",

@@ -1,5 +1,7 @@
-"""Tensor methods and operators: attaches ``_math`` and ``_shape`` to the class, plus comparisons, logical ops
-and the in-place ops (``add_``, ``-=``, ``zero_``, ``copy_``...).
+"""Tensor methods and operators: attaches ``_math``, ``_shape`` and the activations of ``nn.functional`` to the
+class, plus ``to``, ``size``, indexing, comparisons, logical ops and the in-place ops (``add_``, ``-=``,
+``zero_``, ``copy_``...). ``bnlab.torch`` calls :func:`install` once, on import; ``tensor`` (the class)
+imports none of these modules, so the imports point one way.
 
 In-place ops run in the engine on float32 tensors (``_core.tensor_ops`` with the output aliasing the input),
 and with NumPy on host tensors. They refuse, as PyTorch does, to overwrite a leaf that requires grad while
@@ -11,9 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from . import _math, _shape
+from . import _math, _shape, _types, cuda
 from ._shape import check_inplace
-from .tensor import Tensor, common_device, host
+from ._types import as_device
+from .nn import _activations
+from .tensor import Tensor, common_device, host, parse_to_args
 
 _T = _core.tensor_ops
 _B = _T.BinaryOp
@@ -112,14 +116,32 @@ def copy_(t: Tensor, src) -> Tensor:
     return t
 
 
-def _nn_functional(name):
-    def op(t, *args, **kwargs):
-        from .nn import functional
+def to(t: Tensor, *args, **kwargs) -> Tensor:
+    """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``; returns ``t`` when
+    nothing changes, as PyTorch does."""
+    device, dtype = parse_to_args(args, kwargs)
+    out = t
+    if dtype is not None and dtype is not t.dtype:
+        out = _shape.astype(out, dtype)
+    if device is not None:
+        device = as_device(device)
+        if device.type == "cuda" and device.index is None:
+            device = _types.CUDA
+        if device != out.device:
+            if device.type == "cuda":
+                cuda.require_available()
+                if device.index != 0:  # the engine drives one GPU
+                    raise RuntimeError(f"CUDA error: invalid device ordinal (bnlab uses one GPU, cuda:0; got {device})")
+            out = _shape.to_device(out, device)
+    return out
 
-        return getattr(functional, name)(t, *args, **kwargs)
 
-    op.__name__ = name
-    return op
+def size(t: Tensor, dim: int | None = None):
+    """The shape as a ``torch.Size``, or the size of dimension ``dim``."""
+    shape = t.shape
+    if dim is None:
+        return shape
+    return shape[_shape.norm_dim(dim, len(shape))]
 
 
 def install(cls) -> None:
@@ -202,11 +224,16 @@ def install(cls) -> None:
         "min": _shape.min,
         "argmax": _shape.argmax,
         "argmin": _shape.argmin,
-        "relu": _nn_functional("relu"),
-        "sigmoid": _nn_functional("sigmoid"),
-        "tanh": _nn_functional("tanh"),
-        "softmax": _nn_functional("softmax"),
-        "log_softmax": _nn_functional("log_softmax"),
+        "to": to,
+        "size": size,
+        "clone": _shape.clone,
+        "__getitem__": _shape.getitem,
+        "__setitem__": _shape.setitem,
+        "relu": _activations.relu,
+        "sigmoid": _activations.sigmoid,
+        "tanh": _activations.tanh,
+        "softmax": _activations.softmax,
+        "log_softmax": _activations.log_softmax,
     }
     for name, fn in methods.items():
         setattr(cls, name, fn)

@@ -306,21 +306,22 @@ def min(t: Tensor, dim=None, keepdim: bool = False):
     return _extreme("min", t, dim, keepdim, np.argmin, min_result)
 
 
-def argmax(t: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Index of the largest value (of the flattened tensor when ``dim`` is None), int64."""
+def _arg_extreme(t: Tensor, dim, keepdim: bool, arg_fn) -> Tensor:
     a = t._np()
     if dim is None:
-        return host(np.asarray(np.argmax(a), dtype=np.int64), t.device)
+        return host(np.asarray(arg_fn(a), dtype=np.int64), t.device)
     d = norm_dim(dim, a.ndim)
-    return host(np.argmax(a, axis=d, keepdims=keepdim).astype(np.int64), t.device)
+    return host(arg_fn(a, axis=d, keepdims=keepdim).astype(np.int64), t.device)
+
+
+def argmax(t: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the largest value (of the flattened tensor when ``dim`` is None), int64."""
+    return _arg_extreme(t, dim, keepdim, np.argmax)
 
 
 def argmin(t: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    a = t._np()
-    if dim is None:
-        return host(np.asarray(np.argmin(a), dtype=np.int64), t.device)
-    d = norm_dim(dim, a.ndim)
-    return host(np.argmin(a, axis=d, keepdims=keepdim).astype(np.int64), t.device)
+    """Index of the smallest value (of the flattened tensor when ``dim`` is None), int64."""
+    return _arg_extreme(t, dim, keepdim, np.argmin)
 
 
 def astype(t: Tensor, dtype) -> Tensor:

@@ -12,7 +12,10 @@ two devices raises RuntimeError, except that a 0-dim CPU tensor (a scalar) joins
 
 Autograd. ``requires_grad``, ``grad``, ``grad_fn``, ``is_leaf``, ``backward()``, ``detach()`` and ``.data``
 behave as in PyTorch; see ``autograd``. The arithmetic lives in ``_math`` (engine kernels), shape ops and
-selection in ``_shape``, printing in ``_format``; this file holds the class and its plumbing.
+selection in ``_shape``, printing in ``_format``; this file holds the class and its plumbing. The operators
+and the methods built on ``_math``, ``_shape`` and ``nn.functional`` (``+``, ``to``, ``size``, indexing,
+``relu``...) are bound onto the class by ``_methods``, which ``bnlab.torch`` runs on import: those modules
+import this one, never the other way round.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from . import _types, autograd
+from . import _format, _types, autograd
 from ._types import CPU, Size, as_device, dtype_of_numpy
 
 __all__ = ["Tensor"]
@@ -112,29 +115,6 @@ class Tensor:
     def tolist(self):
         return self._np().tolist()
 
-    def to(self, *args, **kwargs) -> Tensor:
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``; returns ``self`` when
-        nothing changes, as PyTorch does."""
-        device, dtype = parse_to_args(args, kwargs)
-        out = self
-        if dtype is not None and dtype is not self.dtype:
-            out = _shape.astype(out, dtype)
-        if device is not None:
-            device = as_device(device)
-            if device.type == "cuda" and device.index is None:
-                device = _types.CUDA
-            if device != out.device:
-                from . import cuda
-
-                if device.type == "cuda":
-                    cuda.require_available()
-                    if device.index != 0:  # the engine drives one GPU
-                        raise RuntimeError(
-                            f"CUDA error: invalid device ordinal (bnlab uses one GPU, cuda:0; got {device})"
-                        )
-                out = _shape.to_device(out, device)
-        return out
-
     def cpu(self) -> Tensor:
         return self.to(CPU)
 
@@ -165,9 +145,6 @@ class Tensor:
             }[self.dtype.name]
         return self.to(dtype)
 
-    def clone(self) -> Tensor:
-        return _shape.clone(self)
-
     def contiguous(self) -> Tensor:
         return self
 
@@ -175,13 +152,6 @@ class Tensor:
     @property
     def shape(self) -> Size:
         return Size(self._c.shape if self._c is not None else self._a.shape)
-
-    def size(self, dim: int | None = None):
-        """The shape as a ``torch.Size``, or the size of dimension ``dim``."""
-        shape = self.shape
-        if dim is None:
-            return shape
-        return shape[_shape.norm_dim(dim, len(shape))]
 
     def dim(self) -> int:
         return len(self._c.shape) if self._c is not None else self._a.ndim
@@ -322,12 +292,6 @@ class Tensor:
     def __reduce__(self):
         return (_rebuild, (self._np().copy(), self.dtype.name, str(self.device), self._rg))
 
-    def __getitem__(self, key) -> Tensor:
-        return _shape.getitem(self, key)
-
-    def __setitem__(self, key, value) -> None:
-        _shape.setitem(self, key, value)
-
 
 def _rebuild(array, dtype_name, device, requires_grad) -> Tensor:
     t = host(np.asarray(array, dtype=_types._BY_NAME[dtype_name].np)).to(device)
@@ -378,8 +342,3 @@ def check_same_device(*tensors) -> None:
             first = d
         elif d is not first and d != first:
             raise _mixed_devices(first, d)
-
-
-from . import _format, _methods, _shape  # noqa: E402  (operators and methods live there)
-
-_methods.install(Tensor)

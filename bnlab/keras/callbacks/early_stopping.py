@@ -5,8 +5,6 @@ also beats ``baseline``; once ``wait >= patience`` (and it is not the first epoc
 ``restore_best_weights`` the weights of the best epoch are put back at the end of training.
 """
 
-import warnings
-
 from bnlab.keras.callbacks.monitor import MonitorCallback
 
 
@@ -39,13 +37,8 @@ class EarlyStopping(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        current = logs.get(self.monitor)
+        current = self._monitored(logs, "Early stopping")
         if current is None:
-            warnings.warn(
-                f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
-                f"Available metrics are: {','.join(logs)}",
-                stacklevel=2,
-            )
             return
         if epoch < self.start_from_epoch:
             return

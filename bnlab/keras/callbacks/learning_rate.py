@@ -6,8 +6,6 @@ does, so ``history.history['learning_rate']`` records the rate each epoch traine
 logs it before the reduction it may make at that epoch's end).
 """
 
-import warnings
-
 import numpy as np
 
 from bnlab.keras.callbacks.base import Callback
@@ -53,13 +51,8 @@ class ReduceLROnPlateau(MonitorCallback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         logs["learning_rate"] = _current_lr(self.model)
-        current = logs.get(self.monitor)
+        current = self._monitored(logs, "Learning rate reduction is", end=".")
         if current is None:
-            warnings.warn(
-                f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not available. "
-                f"Available metrics are: {','.join(logs)}.",
-                stacklevel=2,
-            )
             return
         if self.in_cooldown():
             self.cooldown_counter -= 1

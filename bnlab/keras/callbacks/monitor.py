@@ -3,8 +3,10 @@
 ``mode='min'``: a value improves on ``best`` when ``value + min_delta < best``; ``mode='max'``: when
 ``value - min_delta > best``; ``mode='auto'`` takes min for a loss and max for an accuracy (Keras reads the
 metric's direction; bnlab's metrics are the loss and the accuracies). ``best is None`` (nothing seen yet)
-always counts as an improvement.
+always counts as an improvement. A monitored metric missing from the logs is warned about, as in Keras.
 """
+
+import warnings
 
 from bnlab.keras.callbacks.base import Callback
 
@@ -33,6 +35,18 @@ class MonitorCallback(Callback):
             "automatically determine whether that metric should be maximized or minimized. Pass `mode='max'` in "
             "order to monitor based on the highest metric value, or pass `mode='min'` in order to use the lowest value."
         )
+
+    def _monitored(self, logs, what, end=""):
+        """The monitored value in ``logs``; None, after Keras's warning that names ``what`` the callback does
+        ("Early stopping"), when the logs lack it."""
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"{what} conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(logs)}{end}",
+                stacklevel=3,  # the caller of on_epoch_end, as Keras's
+            )
+        return current
 
     def _is_improvement(self, value, reference):
         if reference is None:

@@ -48,12 +48,42 @@ import numpy as np
 from bnlab import _core
 from bnlab.keras import initializers
 from bnlab.keras.layers.base import Layer
+from bnlab.keras.layers.normalization_arrays import NormalizationArrays, cached_array, weight
 
 _REMOVED = ("fused", "adjustment")
 _CLIP_KEYS = ("rmax", "rmin", "dmax")
 
 
-class BatchNormalization(Layer):
+def _unit_interval(value, name):
+    """value as a float in [0, 1], or a ValueError naming the setting."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _positive_finite(value, name):
+    """value as a finite float > 0 (NaN fails too: it would turn every output into NaN), or a ValueError."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 < float(value) < math.inf:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _live(name, check, doc):
+    """A setting the engine reads at every step: ``check(value, name)`` validates a new value, and a built
+    layer's engine gets it at once."""
+
+    def get(layer):
+        return getattr(layer, f"_{name}")
+
+    def put(layer, value):
+        setattr(layer, f"_{name}", check(value, name))
+        if layer._engine is not None and hasattr(layer._engine, name):
+            setattr(layer._engine, name, getattr(layer, f"_{name}"))
+
+    return property(get, put, doc=doc)
+
+
+class BatchNormalization(NormalizationArrays, Layer):
     """Normalise each feature with the batch's statistics in training and moving averages in inference."""
 
     def __init__(
@@ -104,41 +134,21 @@ class BatchNormalization(Layer):
     # momentum, epsilon and renorm_momentum are live, as in Keras 3 (which reads them at every call): set after
     # the model is built, they apply from the next step on. A teacher who sets bn.momentum = 0.0 between two
     # fits sees the moving mean become the last batch's mean.
-    @property
-    def momentum(self):
-        """The moving statistics' weight of the OLD value: moving = momentum * moving + (1 - momentum) * batch."""
-        return self._momentum
-
-    @momentum.setter
-    def momentum(self, value):
-        self._momentum = _unit_interval(value, "momentum")
-        if self._engine is not None:
-            self._engine.momentum = self._momentum
-
-    @property
-    def epsilon(self):
-        """Added to the variance before the square root: x_hat = (x - mu) / sqrt(var + epsilon)."""
-        return self._epsilon
-
-    @epsilon.setter
-    def epsilon(self, value):
-        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 < float(value) < math.inf:
-            # NaN fails too: it would turn every output into NaN
-            raise ValueError(f"epsilon must be a finite number > 0, got {value!r}")
-        self._epsilon = float(value)
-        if self._engine is not None:
-            self._engine.epsilon = self._epsilon
-
-    @property
-    def renorm_momentum(self):
-        """Batch renormalization's weight of the old renorm_mean / renorm_stddev (renorm=True)."""
-        return self._renorm_momentum
-
-    @renorm_momentum.setter
-    def renorm_momentum(self, value):
-        self._renorm_momentum = _unit_interval(value, "renorm_momentum")
-        if self._engine is not None and hasattr(self._engine, "renorm_momentum"):
-            self._engine.renorm_momentum = self._renorm_momentum
+    momentum = _live(
+        "momentum",
+        _unit_interval,
+        "The moving statistics' weight of the OLD value: moving = momentum * moving + (1 - momentum) * batch.",
+    )
+    epsilon = _live(
+        "epsilon",
+        _positive_finite,
+        "Added to the variance before the square root: x_hat = (x - mu) / sqrt(var + epsilon).",
+    )
+    renorm_momentum = _live(
+        "renorm_momentum",
+        _unit_interval,
+        "Batch renormalization's weight of the old renorm_mean / renorm_stddev (renorm=True).",
+    )
 
     def build(self, input_shape):
         rank = len(input_shape) - (1 if input_shape and input_shape[0] is None else 0)
@@ -190,86 +200,26 @@ class BatchNormalization(Layer):
             out += [(n, getattr(e, n), False) for n in ("moving_stddev", "renorm_mean", "renorm_stddev")]
         return out
 
-    @property
-    def gamma(self):
-        return self._var("gamma")
+    moving_mean = weight("moving_mean")
+    moving_variance = weight("moving_variance")
 
-    @property
-    def beta(self):
-        return self._var("beta")
+    # ---- internals of the last training step (x_hat, dgamma, dbeta, dx: NormalizationArrays) ----
+    def _last_cache(self, engine):
+        return engine.ghost_cache if self.virtual_batch_size is not None else engine.cache
 
-    @property
-    def moving_mean(self):
-        return self._var("moving_mean")
-
-    @property
-    def moving_variance(self):
-        return self._var("moving_variance")
-
-    # ---- internals of the last training step ----
-    def _cache(self, name):
-        if self._engine is None:
-            return None
-        cache = self._engine.ghost_cache if self.virtual_batch_size is not None else self._engine.cache
-        t = getattr(cache, name)
-        return t.numpy() if t.defined else None
-
-    @property
-    def batch_mean(self):
-        """mu_B of the last training step, shape (C,)."""
-        return self._cache("mean")
-
-    @property
-    def batch_variance(self):
-        """The biased variance var_B of the last training step, shape (C,)."""
-        return self._cache("var")
-
-    @property
-    def inv_std(self):
-        """1 / sqrt(var_B + epsilon) of the last training step, shape (C,)."""
-        return self._cache("rstd")
-
-    @property
-    def x_hat(self):
-        """The normalised input of the last training step, shape (batch, ...)."""
-        return self._cache("xhat")
+    batch_mean = cached_array("mean", "mu_B of the last training step, shape (C,).")
+    batch_variance = cached_array("var", "The biased variance var_B of the last training step, shape (C,).")
+    inv_std = cached_array("rstd", "1 / sqrt(var_B + epsilon) of the last training step, shape (C,).")
 
     @property
     def r(self):
         """Batch renorm's r = clip(sigma_B / sigma_R, rmin, rmax) of the last training step, shape (C,)."""
-        return self._renorm("r")
+        return self._engine_array(lambda engine: engine, "r") if self.renorm else None
 
     @property
     def d(self):
         """Batch renorm's d = clip((mu_B - renorm_mean) / sigma_R, -dmax, dmax) of the last training step."""
-        return self._renorm("d")
-
-    def _renorm(self, name):
-        if self._engine is None or not self.renorm:
-            return None
-        t = getattr(self._engine, name)
-        return t.numpy() if t.defined else None
-
-    def _grad(self, name):
-        if self._engine is None:
-            return None
-        t = getattr(self._engine, name)
-        return t.numpy() if t.defined else None
-
-    @property
-    def dgamma(self):
-        """d(loss)/d(gamma) of the last training step (the batch mean loss)."""
-        return self._grad("dgamma")
-
-    @property
-    def dbeta(self):
-        """d(loss)/d(beta) of the last training step."""
-        return self._grad("dbeta")
-
-    @property
-    def dx(self):
-        """d(loss)/d(input) of the last training step, shape (batch, ...)."""
-        return self._grad("dx")
+        return self._engine_array(lambda engine: engine, "d") if self.renorm else None
 
     def get_config(self):
         return {
@@ -289,13 +239,6 @@ class BatchNormalization(Layer):
             # Keras 3 has no virtual_batch_size and refuses the key: written only when set (Keras 2's ghost BN).
             **({"virtual_batch_size": self.virtual_batch_size} if self.virtual_batch_size is not None else {}),
         }
-
-
-def _unit_interval(value, name):
-    """value as a float in [0, 1], or a ValueError naming the setting."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-    return float(value)
 
 
 def _check_clipping(clipping):

@@ -26,9 +26,10 @@ Exposed arrays (NumPy views on the CPU, copies on a GPU) after a call: ``mean`` 
 from bnlab import _core
 from bnlab.keras import initializers
 from bnlab.keras.layers.base import Layer
+from bnlab.keras.layers.normalization_arrays import NormalizationArrays, cached_array
 
 
-class _PerSampleNorm(Layer):
+class _PerSampleNorm(NormalizationArrays, Layer):
     """What LayerNormalization and GroupNormalization share: the weights, the initialisers, the internals."""
 
     def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs):
@@ -54,49 +55,11 @@ class _PerSampleNorm(Layer):
         out = [("gamma", self._engine.gamma, True)] if self.scale else []
         return out + ([("beta", self._engine.beta, True)] if self.center else [])
 
-    @property
-    def gamma(self):
-        return self._var("gamma")
-
-    @property
-    def beta(self):
-        return self._var("beta")
-
-    def _tensor(self, owner, name):
-        if self._engine is None:
-            return None
-        t = getattr(owner(), name)
-        return t.numpy() if t.defined else None
-
-    @property
-    def mean(self):
-        """The per-sample (per group) means of the last call, shape (rows, groups)."""
-        return self._tensor(lambda: self._engine.cache, "mean")
-
-    @property
-    def inv_std(self):
-        """1 / sqrt(var + epsilon) per sample (per group) of the last call, shape (rows, groups)."""
-        return self._tensor(lambda: self._engine.cache, "rstd")
-
-    @property
-    def x_hat(self):
-        """The normalised input of the last call, the input's shape."""
-        return self._tensor(lambda: self._engine.cache, "xhat")
-
-    @property
-    def dgamma(self):
-        """d(loss)/d(gamma) of the last training step."""
-        return self._tensor(lambda: self._engine, "dgamma")
-
-    @property
-    def dbeta(self):
-        """d(loss)/d(beta) of the last training step."""
-        return self._tensor(lambda: self._engine, "dbeta")
-
-    @property
-    def dx(self):
-        """d(loss)/d(input) of the last training step."""
-        return self._tensor(lambda: self._engine, "dx")
+    # x_hat, dgamma, dbeta, dx: NormalizationArrays
+    mean = cached_array("mean", "The per-sample (per group) means of the last call, shape (rows, groups).")
+    inv_std = cached_array(
+        "rstd", "1 / sqrt(var + epsilon) per sample (per group) of the last call, shape (rows, groups)."
+    )
 
     def _per_sample_axis(self, axis, input_shape):
         rank = len(input_shape) - (1 if input_shape and input_shape[0] is None else 0)

@@ -9,6 +9,7 @@ import datetime
 import json
 import os
 
+from bnlab._files import write_atomic
 from bnlab.keras.saving import files, weights
 from bnlab.keras.saving.model_config import deserialize_model, serialize_model
 
@@ -27,6 +28,16 @@ def _no_custom_objects(custom_objects):
         raise ValueError("custom_objects: bnlab finds layer classes by name (LAYER_CLASSES); pass none")
 
 
+def _require_built(model, message, path=None, overwrite=True):
+    """Build ``model`` if its input shape is known, else raise ``message`` (``{}``: the model's name); with
+    ``path``, first check that the file may be written."""
+    if path is not None:
+        files.check_writable(path, overwrite)
+    model._build_if_possible()
+    if not model.built:
+        raise ValueError(message.format(repr(model.name)))
+
+
 def save_model(model, filepath, overwrite=True, zipped=None, include_optimizer=True, **kwargs):
     """Write ``model`` to a ``.keras`` archive: architecture, weights, compile arguments, optimizer state."""
     if kwargs:
@@ -38,17 +49,16 @@ def save_model(model, filepath, overwrite=True, zipped=None, include_optimizer=T
         raise ValueError(f"the legacy Keras 2 .h5 model format is not supported: save to a .keras file ({path})")
     if not path.endswith(".keras"):
         raise ValueError(f"Invalid filepath extension for saving: add a `.keras` extension. Received: filepath={path}")
-    files.check_writable(path, overwrite)
-    model._build_if_possible()
-    if not model.built:
-        raise ValueError(f"cannot save model {model.name!r}: it is not built (give the first layer input_shape=...)")
+    _require_built(
+        model, "cannot save model {}: it is not built (give the first layer input_shape=...)", path, overwrite
+    )
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     members = {
         files.METADATA: json.dumps(metadata).encode(),
         files.CONFIG: json.dumps(serialize_model(model)).encode(),
         files.WEIGHTS: files.h5_bytes(lambda h5: weights.write(h5, model, include_optimizer)),
     }
-    files.write_atomically(path, files.zip_bytes_writer(members))
+    write_atomic(path, files.zip_bytes_writer(members))
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -73,12 +83,9 @@ def save_weights(model, filepath, overwrite=True):
     path = _path(filepath)
     if not path.endswith(".weights.h5"):
         raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={path}")
-    files.check_writable(path, overwrite)
-    model._build_if_possible()
-    if not model.built:
-        raise ValueError(f"cannot save the weights of model {model.name!r}: it is not built yet")
+    _require_built(model, "cannot save the weights of model {}: it is not built yet", path, overwrite)
     data = files.h5_bytes(lambda h5: weights.write(h5, model))
-    files.write_atomically(path, lambda f: f.write(data))
+    write_atomic(path, data)
 
 
 def load_weights(model, filepath, skip_mismatch=False):
@@ -86,9 +93,7 @@ def load_weights(model, filepath, skip_mismatch=False):
     if skip_mismatch:
         raise ValueError("skip_mismatch=True is not supported by bnlab: a file must fit the model")
     path = _path(filepath)
-    model._build_if_possible()
-    if not model.built:
-        raise ValueError(f"model {model.name!r} is not built: build it (or give input_shape=) before load_weights")
+    _require_built(model, "model {} is not built: build it (or give input_shape=) before load_weights")
     if path.endswith(".keras"):
         source, where = files.read_archive(path)[2], f"{path} ({files.WEIGHTS})"
     elif path.endswith(".weights.h5"):

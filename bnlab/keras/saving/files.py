@@ -1,15 +1,15 @@
-"""Files on disk for saving: atomic writes, and safe reads of .keras archives and .weights.h5 files.
+"""Files on disk for saving: what a write needs (checks, the bytes of an archive), and safe reads of .keras
+archives and .weights.h5 files.
 
-Writes go to a temporary file in the target's folder, are flushed to disk, then renamed over the target
-(os.replace, atomic on POSIX and Windows): a crash or an error midway leaves the old file whole and no
-half-written one. Reads parse only JSON and HDF5 datasets (no pickle, no code), check what the file is
-before trusting it, and turn every failure into an error that names the file.
+Writes go through bnlab._files.write_atomic (a temporary file in the target's folder, flushed, renamed over
+the target): a crash or an error midway leaves the old file whole and no half-written one. Reads parse
+only JSON and HDF5 datasets (no pickle, no code), check what the file is before trusting it, and turn
+every failure into an error that names the file.
 """
 
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import h5py
@@ -17,24 +17,6 @@ import h5py
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MAX_MEMBER_BYTES = 16 << 30  # a member claiming more than 16 GiB is refused (zip bombs)
-
-
-def write_atomically(path, write):
-    """Create or replace ``path`` with what ``write(binary_file)`` writes, all or nothing."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def check_writable(path, overwrite):
@@ -116,7 +98,7 @@ def h5_bytes(fill):
 
 
 def zip_bytes_writer(members):
-    """A ``write(f)`` for write_atomically that stores ``{name: bytes}`` in a zip, as Keras does (uncompressed)."""
+    """A ``write(f)`` for bnlab._files.write_atomic: ``{name: bytes}`` in a zip, as Keras does (uncompressed)."""
 
     def write(f):
         with zipfile.ZipFile(f, "w") as zf:

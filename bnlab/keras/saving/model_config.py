@@ -7,13 +7,13 @@
                         "loss": {...}, "metrics": ["accuracy"], ...}}
 
 Everything here is JSON in and JSON out: a config names classes from fixed tables (layers, optimizers,
-losses) and gives them plain values, so reading a file never runs code from it.
+losses, and MODEL_CLASSES, which bnlab.keras.models fills) and gives them plain values, so reading a file
+never runs code from it.
 """
 
 from bnlab.keras import losses, optimizers
 from bnlab.keras.config_args import init_kwargs
 from bnlab.keras.layers.serialization import snake_name
-from bnlab.keras.models import Sequential
 
 _OPTIMIZERS = {"SGD": optimizers.SGD, "Adam": optimizers.Adam, "RMSprop": optimizers.RMSprop}
 _LOSSES = {
@@ -21,7 +21,9 @@ _LOSSES = {
     "SparseCategoricalCrossentropy": losses.SparseCategoricalCrossentropy,
     "MeanSquaredError": losses.MeanSquaredError,
 }
-_MODEL_CLASSES = ("Sequential",)
+# The model classes a config.json may name, by class name: bnlab.keras.models registers Sequential when it
+# is defined (saving sits below the models that use it, as layers/base.py's LAYER_CLASSES does for layers).
+MODEL_CLASSES = {}
 
 
 def _entry(module, obj):
@@ -54,12 +56,12 @@ def _loss_config(loss):
 
 def deserialize_model(config, where, compile=True):
     """A built (and, with ``compile``, compiled) Sequential model from a config.json object."""
-    if config.get("class_name") not in _MODEL_CLASSES:
+    if config.get("class_name") not in MODEL_CLASSES:
         raise ValueError(
             f"{where}: bnlab loads Sequential models; this file holds a {config.get('class_name')!r} "
             "(functional and subclassed models are not supported)"
         )
-    model = Sequential.from_config(config.get("config"), where=where)
+    model = MODEL_CLASSES[config["class_name"]].from_config(config.get("config"), where=where)
     build = (config.get("build_config") or {}).get("input_shape")
     if build and not model.built:
         model.build(tuple(build))

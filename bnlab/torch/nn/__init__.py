@@ -4,61 +4,10 @@
 ``nn.MaxPool2d``, ``nn.ReLU``, ``nn.CrossEntropyLoss``, ``nn.Module``... as in PyTorch.
 """
 
-from . import functional, init
-from .modules import (
-    AdaptiveAvgPool2d,
-    AvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-    BatchNormTrainingModeWarning,
-    Conv2d,
-    CrossEntropyLoss,
-    Dropout,
-    Flatten,
-    GroupNorm,
-    Identity,
-    LayerNorm,
-    Linear,
-    LogSoftmax,
-    MaxPool2d,
-    Module,
-    ModuleList,
-    MSELoss,
-    NLLLoss,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    Tanh,
-)
+from . import functional, init, modules
+from .modules import *  # noqa: F403  (the layers, modules.__all__; as torch.nn does)
 from .parameter import Parameter
 
-__all__ = [
-    "AdaptiveAvgPool2d",
-    "AvgPool2d",
-    "BatchNorm1d",
-    "BatchNorm2d",
-    "BatchNormTrainingModeWarning",
-    "Conv2d",
-    "CrossEntropyLoss",
-    "Dropout",
-    "Flatten",
-    "GroupNorm",
-    "Identity",
-    "LayerNorm",
-    "Linear",
-    "LogSoftmax",
-    "MSELoss",
-    "MaxPool2d",
-    "Module",
-    "ModuleList",
-    "NLLLoss",
-    "Parameter",
-    "ReLU",
-    "Sequential",
-    "Sigmoid",
-    "Softmax",
-    "Tanh",
-    "functional",
-    "init",
-]
+__all__ = ["Parameter", "functional", "init"]
+__all__ += modules.__all__
+__all__.sort()

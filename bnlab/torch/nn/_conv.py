@@ -29,7 +29,7 @@ from .. import autograd
 from ..autograd import record
 from ..tensor import check_same_device, wrap
 from ._conv_args import check_adaptive_output_size, conv_args, pool_args
-from .functional import _hand_over, _param_grad, float_input
+from ._functional_base import ParamGrads, float_input, needs_tape
 
 __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "conv2d", "max_pool2d"]
 
@@ -99,24 +99,20 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     cache, oc = _O.ConvCache(), _core.Tensor()
     _O.conv2d_forward(oc, cache, xc, wc, bc, stride, pads, False)  # channels first
     out = wrap(_unbatch(oc, unbatched), x.device)
-    if not autograd._GradMode.enabled or not (x._rg or w._rg or (bias is not None and bias._rg)):
+    if not needs_tape(x, w, bias):
         return out
 
     def backward(g):
         if unbatched:
             g = _T.view(g, [1, *g.shape])
-        w_had = w.grad_fn is None and w.grad is not None
-        b_had = bias is not None and bias.grad_fn is None and bias.grad is not None
-        acc = w_had or b_had
-        dw = _param_grad(w, acc)
-        db = _param_grad(bias, acc) if bias is not None else None
+        pg = ParamGrads((w, bias))
+        dw, db = pg.buffers
         dx = _core.Tensor() if x._rg else None
         # dW (+)= sum_n g[n] @ cols[n]^T;  db (+)= sum of g over (n, oh, ow);  dx = col2im(W^T @ g[n])
-        _O.conv2d_backward(dx, dw, db, g, cache, wc, acc)
+        _O.conv2d_backward(dx, dw, db, g, cache, wc, pg.accumulate)
         if dx is not None and unbatched:
             dx = _T.view(dx, x_shape)
-        grads = (dx, _hand_over(w, dw, w_had))
-        return grads if bias is None else (*grads, _hand_over(bias, db, b_had))
+        return (dx, *pg.hand_over())
 
     record("Convolution", out, (x, w) if bias is None else (x, w, bias), backward)
     return out
@@ -169,13 +165,7 @@ def max_pool2d(
 
 
 def avg_pool2d(
-    input,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode: bool = False,
-    count_include_pad: bool = True,
-    divisor_override=None,
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
 ):
     """out[n, c, i, j] = the sum of x[n, c] over the kh x kw window at (i*sh - ph, j*sw - pw), divided by
     kh*kw when count_include_pad (padding counts as zeros), else by the number of real values covered."""

@@ -17,6 +17,8 @@ from ... import _core
 from .. import _math, autograd
 from ..autograd import record
 from ..tensor import Tensor, check_same_device, wrap
+from ._activations import log_softmax
+from ._functional_base import float_input
 
 __all__ = ["cross_entropy", "mse_loss", "nll_loss"]
 
@@ -28,12 +30,6 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_reduction(reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
-
-
-def _float(x, name: str) -> Tensor:
-    from .functional import float_input
-
-    return float_input(x, name)
 
 
 def _scalar(value: float, device) -> Tensor:
@@ -90,7 +86,7 @@ def _as_2d(x: Tensor, target: Tensor, name: str) -> Tensor:
 def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Cross-entropy of logits (N, C) against class indices (N,): log_softmax then nll_loss."""
     _check_reduction(reduction)
-    x = _as_2d(_float(input, "input"), target, "cross_entropy")
+    x = _as_2d(float_input(input, "input"), target, "cross_entropy")
     B = x.shape[0]
     tc, labels = _targets(target, B, x.device)
     if weight is not None or reduction == "none" or (labels == ignore_index).any():
@@ -123,22 +119,16 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     return out
 
 
-def log_softmax(x: Tensor, dim: int) -> Tensor:
-    from .functional import log_softmax as f
-
-    return f(x, dim)
-
-
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities (N, C) at class indices (N,); class weights w (C)."""
     _check_reduction(reduction)
-    x = _as_2d(_float(input, "input"), target, "nll_loss")
+    x = _as_2d(float_input(input, "input"), target, "nll_loss")
     B, K = x.shape
     tc, labels = _targets(target, B, x.device)
     _check_labels(labels, K, ignore_index, True, x.device)
     wc = None
     if weight is not None:
-        w = _float(weight, "weight")
+        w = float_input(weight, "weight")
         check_same_device(x, w)
         if w.numel() != K:
             raise RuntimeError(
@@ -173,7 +163,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     """Mean squared error: mean (default), sum or elementwise ('none') of (input - target)^2."""
     _check_reduction(reduction)
-    x = _float(input, "input")
+    x = float_input(input, "input")
     y = _math.as_float(target) if isinstance(target, Tensor) else None
     if y is None:
         raise TypeError(f"target must be a Tensor, got {type(target).__name__}")

@@ -18,10 +18,10 @@ from __future__ import annotations
 import numbers
 
 from ... import _core
-from .. import autograd
 from .._types import Size
 from ..autograd import record
 from ..tensor import Tensor, check_same_device, wrap
+from ._functional_base import ParamGrads, float_input, needs_tape
 
 __all__ = ["group_norm", "layer_norm"]
 
@@ -30,8 +30,6 @@ _O = _core.ops
 
 def _norm(name, x, weight, bias, view, eps):
     """Run the engine's group norm over ``view`` = (N, A, G, K, L) and tape its backward."""
-    from .functional import _hand_over, _param_grad, float_input
-
     x = float_input(x)
     check_same_device(x, weight, bias)
     xc = x._c
@@ -41,23 +39,15 @@ def _norm(name, x, weight, bias, view, eps):
     _O.groupnorm_forward(oc, cache, xc, gc, bc, *view, eps)
     out = wrap(oc, x.device)
     params = tuple(p for p in (weight, bias) if p is not None)
-    if not autograd._GradMode.enabled or not (x._rg or any(p._rg for p in params)):
+    if not needs_tape(x, weight, bias):
         return out
 
     def backward(g):
-        w_had = weight is not None and weight.grad_fn is None and weight.grad is not None
-        b_had = bias is not None and bias.grad_fn is None and bias.grad is not None
-        dg = _param_grad(weight, True) if weight is not None else None  # the kernel accumulates
-        db = _param_grad(bias, True) if bias is not None else None
+        pg = ParamGrads((weight, bias), accumulate=True)  # the kernel accumulates
         dx = _core.Tensor()
         # dx = rstd / M * (M*w*g - sum(w*g) - xhat * sum(w*g*xhat)) per group;  dweight += sum(g * xhat)
-        _O.groupnorm_backward(dx, dg, db, g, cache, gc, *view)
-        grads = [dx if x._rg else None]
-        if weight is not None:
-            grads.append(_hand_over(weight, dg, w_had))
-        if bias is not None:
-            grads.append(_hand_over(bias, db, b_had))
-        return tuple(grads)
+        _O.groupnorm_backward(dx, *pg.buffers, g, cache, gc, *view)
+        return (dx if x._rg else None, *pg.hand_over())
 
     record(name, out, (x, *params), backward)
     return out

@@ -1,6 +1,8 @@
 """``nn.functional``: the layers' maths as functions — linear, batch_norm, activations, dropout, softmax.
-The losses (cross_entropy, nll_loss, mse_loss) live in ``_losses``, convolution and pooling (conv2d,
-max_pool2d, avg_pool2d, adaptive_avg_pool2d) in ``_conv``; both are re-exported here.
+This file holds linear, batch_norm and dropout, and re-exports the rest: the activations and (log-)softmax
+from ``_activations``, the losses (cross_entropy, nll_loss, mse_loss) from ``_losses``, convolution and
+pooling (conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d) from ``_conv``, layer_norm and group_norm from
+``_norm_functional``. What they share (input checks, parameter-gradient buffers) is in ``_functional_base``.
 
 Every forward and backward here runs in the C++ engine (``_core.ops`` / ``_core.tensor_ops``); Python only
 checks arguments, keeps the caches the backward needs and tapes the op (see ``autograd``).
@@ -14,13 +16,14 @@ checks arguments, keeps the caches the backward needs and tapes the op (see ``au
 
 from __future__ import annotations
 
-import warnings
-
 from ... import _core
-from .. import _random, autograd
+from .. import _random
 from .._types import Size
-from ..autograd import accumulate_leaf, record
+from ..autograd import record
 from ..tensor import Tensor, check_same_device, wrap
+from ._activations import log_softmax, relu, sigmoid, softmax, tanh
+from ._conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
+from ._functional_base import ParamGrads, float_input, needs_tape, taped_unary
 from ._losses import cross_entropy, mse_loss, nll_loss
 from ._norm_functional import group_norm, layer_norm
 
@@ -49,35 +52,6 @@ _T = _core.tensor_ops
 _Act = _core.Act
 
 
-def float_input(x, name: str = "input") -> Tensor:
-    """``x`` checked to be a float32 tensor (engine ops compute in float32)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a Tensor, got {type(x).__name__}")
-    if x._c is None:
-        raise TypeError(f"{name} must be a float32 tensor, got {x.dtype} (convert it with .float())")
-    return x
-
-
-def _param_grad(p, acc: bool):
-    """The buffer a backward writes p's gradient into: p.grad's own memory when p is a leaf that has a
-    gradient (the kernel accumulates into it), else a new one (zeros when the kernel accumulates)."""
-    if p.grad_fn is None and p.grad is not None:
-        return p.grad._c
-    shape = list(p._c.shape)
-    return _core.Tensor(shape, p._c.device) if acc else _T.empty(shape, p._c.device)
-
-
-def _hand_over(p, g, had_grad: bool):
-    """After a kernel wrote p's gradient into g: adopt it as p.grad (leaf) or return it (interior)."""
-    if not p._rg:
-        return None
-    if p.grad_fn is None:
-        if not had_grad:
-            accumulate_leaf(p, g)
-        return None
-    return g
-
-
 # ---------------------------------------------------------------- linear
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b for x of shape (*, in_features); W (out_features, in_features), b (out_features)."""
@@ -99,24 +73,20 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if len(shape) != 2:
         oc = _T.view(oc, [*shape[:-1], w_shape[0]])
     out = wrap(oc, x.device)
-    if not autograd._GradMode.enabled or not (x._rg or weight._rg or (bias is not None and bias._rg)):
+    if not needs_tape(x, weight, bias):
         return out
 
     def backward(g):
         if len(shape) != 2:
             g = _T.view(g, [xc.shape[0], w_shape[0]])
-        w_had = weight.grad_fn is None and weight.grad is not None
-        b_had = bias is not None and bias.grad_fn is None and bias.grad is not None
-        acc = w_had or b_had
-        dw = _param_grad(weight, acc)
-        db = _param_grad(bias, acc) if bias is not None else None
+        pg = ParamGrads((weight, bias))
+        dw, db = pg.buffers
         dx = _core.Tensor() if x._rg else None
         # dx = g W;  dW (+)= g^T x;  db (+)= sum over rows of g
-        _O.dense_backward(dx, dw, db, g, xc, wc, True, acc)
+        _O.dense_backward(dx, dw, db, g, xc, wc, True, pg.accumulate)
         if dx is not None and len(shape) != 2:
             dx = _T.view(dx, list(shape))
-        grads = (dx, _hand_over(weight, dw, w_had))
-        return grads if bias is None else (*grads, _hand_over(bias, db, b_had))
+        return (dx, *pg.hand_over())
 
     record("Addmm", out, (x, weight) if bias is None else (x, weight, bias), backward)
     return out
@@ -195,14 +165,12 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
         mc, vc = running_mean._c.to(xc.device), running_var._c.to(xc.device)  # constants of this graph
         _O.batchnorm_forward_infer(oc, xc, mc, vc, gc, bc, N, C, L, eps, relu)
     out = wrap(oc, x.device)
-    if not autograd._GradMode.enabled or not (x._rg or any(p._rg for p in params)):
+    if not needs_tape(x, weight, bias):
         return out
 
     def backward(g):
-        w_had = weight is not None and weight.grad_fn is None and weight.grad is not None
-        b_had = bias is not None and bias.grad_fn is None and bias.grad is not None
-        dg = _param_grad(weight, True) if weight is not None else None  # the kernels accumulate
-        db = _param_grad(bias, True) if bias is not None else None
+        pg = ParamGrads((weight, bias), accumulate=True)  # the kernels accumulate
+        dg, db = pg.buffers
         dx = _core.Tensor()
         if training:
             # dx = gamma * rstd / M * (M*g - sum(g) - xhat * sum(g*xhat))
@@ -215,100 +183,13 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
                 g = gated
             # running statistics are constants: dx = g * gamma * rstd
             _T.batchnorm_backward_eval(dx, dg, db, g, xc, mc, vc, gc, N, C, L, eps)
-        grads = [dx if x._rg else None]
-        if weight is not None:
-            grads.append(_hand_over(weight, dg, w_had))
-        if bias is not None:
-            grads.append(_hand_over(bias, db, b_had))
-        return tuple(grads)
+        return (dx if x._rg else None, *pg.hand_over())
 
     record("NativeBatchNormRelu" if relu else "NativeBatchNorm", out, (x, *params), backward)
     return out
 
 
-# ---------------------------------------------------------------- activations
-def _activation(name: str, x: Tensor, act) -> Tensor:
-    x = float_input(x)
-    oc = _core.Tensor()
-    _O.activation_forward(oc, x._c, act)
-    out = wrap(oc, x.device)
-    if autograd._GradMode.enabled and x._rg:
-
-        def backward(g):
-            dx = _core.Tensor()
-            _O.activation_backward(dx, g, oc, act)  # from the output: relu' = [y > 0], sigmoid' = y(1-y), ...
-            return (dx,)
-
-        record(name, out, (x,), backward)
-    return out
-
-
-def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0); gradient 1 where the output is positive, else 0. (``inplace`` computes out of place.)"""
-    return _activation("Relu", input, _Act.Relu)
-
-
-def sigmoid(input: Tensor) -> Tensor:
-    """1 / (1 + e^-x); gradient y (1 - y)."""
-    return _activation("Sigmoid", input, _Act.Sigmoid)
-
-
-def tanh(input: Tensor) -> Tensor:
-    """tanh x; gradient 1 - y^2."""
-    return _activation("Tanh", input, _Act.Tanh)
-
-
-def softmax_dim(ndim: int, name: str) -> int:
-    """PyTorch's implicit choice of dimension (deprecated there too): 0 for 0-, 1- and 3-D, else 1."""
-    warnings.warn(
-        f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",
-        UserWarning,
-        stacklevel=3,
-    )
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def _last_dim(x: Tensor, dim, name: str) -> None:
-    n = x.dim()
-    if dim is None:
-        dim = softmax_dim(n, name)
-    if not -max(n, 1) <= dim < max(n, 1):
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{-max(n, 1)}, {max(n, 1) - 1}], but got {dim})"
-        )
-    if n and dim % n != n - 1:
-        raise NotImplementedError(
-            f"bnlab.torch computes {name} over the last dimension only (dim={n - 1} or -1 here, got "
-            f"dim={dim}); "
-            "move the dimension last with permute() first"
-        )
-
-
-def softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    """e^x / sum(e^x) over ``dim`` (the last dimension); backward y (g - sum(g y))."""
-    x = float_input(input)
-    _last_dim(x, dim, "softmax")
-    return _activation("Softmax", x, _Act.Softmax)
-
-
-def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    """x - log(sum(e^x)) over ``dim`` (the last dimension); backward g - softmax(x) sum(g)."""
-    x = float_input(input)
-    _last_dim(x, dim, "log_softmax")
-    oc = _core.Tensor()
-    _T.log_softmax_forward(oc, x._c)
-    out = wrap(oc, x.device)
-    if autograd._GradMode.enabled and x._rg:
-
-        def backward(g):
-            dx = _core.Tensor()
-            _T.log_softmax_backward(dx, g, oc)
-            return (dx,)
-
-        record("LogSoftmax", out, (x,), backward)
-    return out
-
-
+# ---------------------------------------------------------------- dropout
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each value with probability p, scale the others by 1/(1-p).
     Identity when not training or p == 0 (the input itself is returned, as PyTorch does)."""
@@ -321,16 +202,4 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return x * 0.0
     oc, mask = _core.Tensor(), _core.Tensor()
     _O.dropout_forward(oc, mask, x._c, float(p), _random.default_generator.draw_seed(), 0)
-    out = wrap(oc, x.device)
-    if autograd._GradMode.enabled and x._rg:
-
-        def backward(g):
-            dx = _core.Tensor()
-            _O.dropout_backward(dx, g, mask)
-            return (dx,)
-
-        record("NativeDropout", out, (x,), backward)
-    return out
-
-
-from ._conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # noqa: E402  (it uses the helpers above)
+    return taped_unary("NativeDropout", x, oc, _O.dropout_backward, mask)

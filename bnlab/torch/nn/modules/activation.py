@@ -41,29 +41,27 @@ class Tanh(Module):
         return F.tanh(input)
 
 
-class Softmax(Module):
-    """e^x / sum(e^x) along ``dim`` (which must be the last dimension of the input)."""
+class _AlongDim(Module):
+    """An activation along one dimension, ``dim``; None picks PyTorch's deprecated implicit one (with its
+    warning)."""
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
+    """e^x / sum(e^x) along ``dim`` (which must be the last dimension of the input)."""
 
     def forward(self, input):
         return F.softmax(input, self.dim)
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
-
-class LogSoftmax(Module):
+class LogSoftmax(_AlongDim):
     """x - log(sum(e^x)) along ``dim`` (the last dimension); pair it with ``NLLLoss``."""
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
 
     def forward(self, input):
         return F.log_softmax(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"

@@ -17,7 +17,8 @@ values of each channel), and the running statistics are updated in place:
 Eval mode (``model.eval()``): running_mean and running_var replace the batch statistics, so one sample
 works. With ``track_running_stats=False`` there are no buffers (None) and batch statistics are used in both
 modes. ``torch.no_grad()`` does not switch the mode: a BatchNorm in training mode inside ``no_grad()`` still
-uses (and updates with) batch statistics — bnlab says so once with a :class:`BatchNormTrainingModeWarning`.
+uses (and updates with) batch statistics — bnlab says so once with a :class:`BatchNormTrainingModeWarning`
+(bnlab/teaching.py holds the warning and its explanation).
 
 Parameters: weight (gamma, ones) and bias (beta, zeros) when ``affine``. Buffers: running_mean (zeros),
 running_var (ones), num_batches_tracked (0). Errors (messages as PyTorch's): a training batch with one value
@@ -33,10 +34,9 @@ show in it).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ....teaching import BatchNormTrainingModeWarning, warn_train_mode_under_no_grad
 from ... import _factory, autograd
 from ...tensor import host
 from .. import functional as F
@@ -44,21 +44,6 @@ from ..parameter import Parameter
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNormTrainingModeWarning"]
-
-
-class BatchNormTrainingModeWarning(UserWarning):
-    """A BatchNorm layer ran in training mode inside ``torch.no_grad()`` (usually: evaluation without
-    ``model.eval()``)."""
-
-
-_WARNING = (
-    "{layer} ran in TRAINING mode inside torch.no_grad(). no_grad() only stops gradient tracking; it does "
-    "not switch the layer to evaluation. So, exactly as PyTorch does, this batch was normalized with its OWN "
-    "mean "
-    "and variance, and running_mean/running_var were updated from it. To evaluate with the running "
-    "statistics learned in training, call model.eval() before testing (and model.train() before training "
-    "again). This warning is shown once per layer."
-)
 
 
 class _BatchNorm(Module):
@@ -139,11 +124,7 @@ class _BatchNorm(Module):
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         if self.training and self.track_running_stats and not autograd.is_grad_enabled() and not self._warned_no_grad:
             self._warned_no_grad = True
-            warnings.warn(
-                _WARNING.format(layer=f"{type(self).__name__}({self.num_features})"),
-                BatchNormTrainingModeWarning,
-                stacklevel=3,
-            )
+            warn_train_mode_under_no_grad(f"{type(self).__name__}({self.num_features})", stacklevel=3)
         track = not self.training or self.track_running_stats
         return F._batch_norm(
             input,

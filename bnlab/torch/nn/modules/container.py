@@ -26,7 +26,22 @@ def _fuses_with_relu(module, following) -> bool:
     )
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: the children in order, ``len()``, iteration and ``append()``."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Add ``module`` at the end, named by its position; returns self."""
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """``Sequential(layer1, layer2, ...)`` or ``Sequential(OrderedDict(name=layer, ...))``."""
 
     def __init__(self, *args) -> None:
@@ -64,18 +79,8 @@ class Sequential(Module):
             raise IndexError(f"index {idx} is out of range")
         return modules[idx][1]
 
-    def __len__(self) -> int:
-        return len(self._modules)
 
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (a plain Python list would hide them)."""
 
     def __init__(self, modules=None) -> None:
@@ -88,16 +93,6 @@ class ModuleList(Module):
         if isinstance(idx, slice):
             return ModuleList(modules[idx])
         return modules[idx]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules) -> ModuleList:
         for module in modules:

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import math
 
-from ... import _factory
 from .. import _conv_args, init
 from .. import functional as F
-from ..parameter import Parameter
+from ._parameters import weight_and_bias
 from .module import Module
 
 __all__ = ["Conv2d"]
@@ -79,14 +78,7 @@ class Conv2d(Module):
         self.padding_mode = padding_mode
         self.transposed = False
         self.output_padding = (0, 0)
-        self.weight = Parameter(_factory.empty(out_channels, in_channels, *self.kernel_size, dtype=dtype))
-        if bias:
-            self.bias = Parameter(_factory.empty(out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-        if device is not None:
-            self.to(device)
+        weight_and_bias(self, (out_channels, in_channels, *self.kernel_size), bias, device, dtype)
 
     def reset_parameters(self) -> None:
         """W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels * kh * kw (kaiming_uniform_ with

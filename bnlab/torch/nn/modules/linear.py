@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 
-from ... import _factory
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ._parameters import weight_and_bias
 from .module import Module
 
 __all__ = ["Identity", "Linear"]
@@ -28,14 +27,7 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(_factory.empty(out_features, in_features, dtype=dtype))
-        if bias:
-            self.bias = Parameter(_factory.empty(out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-        if device is not None:
-            self.to(device)
+        weight_and_bias(self, (out_features, in_features), bias, device, dtype)
 
     def reset_parameters(self) -> None:
         """W, b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)) (kaiming_uniform_ with a = sqrt(5))."""

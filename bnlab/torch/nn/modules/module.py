@@ -72,32 +72,23 @@ class Module:
 
     def __setattr__(self, name: str, value) -> None:
         d = self.__dict__
-        params, modules, buffers = d.get("_parameters"), d.get("_modules"), d.get("_buffers")
-        if isinstance(value, Parameter):
-            if params is None:
-                raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._remove(name, "_buffers", "_modules")
-            params[name] = value
-        elif params is not None and name in params:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                    "(torch.nn.Parameter or None expected)"
-                )
-            params[name] = None
-        elif isinstance(value, Module):
-            if modules is None:
-                raise AttributeError("cannot assign module before Module.__init__() call")
-            self._remove(name, "_parameters", "_buffers")
-            modules[name] = value
-        elif modules is not None and name in modules:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as child module '{name}' "
-                    "(torch.nn.Module or None expected)"
-                )
-            modules[name] = None
-        elif buffers is not None and name in buffers:
+        for kind, key, kinds, as_what, expected, others in _REGISTERED:
+            store = d.get(key)
+            if isinstance(value, kind):
+                if store is None:
+                    raise AttributeError(f"cannot assign {kinds} before Module.__init__() call")
+                self._remove(name, *others)
+                store[name] = value
+                return
+            if store is not None and name in store:
+                if value is not None:
+                    raise TypeError(
+                        f"cannot assign '{type(value).__name__}' as {as_what} '{name}' ({expected} or None expected)"
+                    )
+                store[name] = None
+                return
+        buffers = d.get("_buffers")
+        if buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
                     f"cannot assign '{type(value).__name__}' as buffer '{name}' (torch.Tensor or None expected)"
@@ -135,11 +126,14 @@ class Module:
         d = self.__dict__
         return sorted(set(super().__dir__()) | set(d["_parameters"]) | set(d["_buffers"]) | set(d["_modules"]))
 
+    def _check_registrable(self, kind: str, store: str, name) -> None:
+        """AttributeError before ``Module.__init__()`` ran, KeyError for a bad name (PyTorch's words)."""
+        if store not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
+        _check_name(kind, name)
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        if "_parameters" not in self.__dict__:
-            raise AttributeError("cannot assign parameter before Module.__init__() call")
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f'parameter name must be a non-empty string without ".", got {name!r}')
+        self._check_registrable("parameter", "_parameters", name)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
                 f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
@@ -150,10 +144,7 @@ class Module:
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Declare state that ``state_dict`` saves (if persistent) and ``to()`` moves; not trained."""
-        if "_buffers" not in self.__dict__:
-            raise AttributeError("cannot assign buffer before Module.__init__() call")
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f'buffer name must be a non-empty string without ".", got {name!r}')
+        self._check_registrable("buffer", "_buffers", name)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
                 f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (torch Tensor or None required)"
@@ -166,8 +157,7 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if not isinstance(name, str) or "." in name or not name:
-            raise KeyError(f'module name must be a non-empty string without ".", got {name!r}')
+        _check_name("module", name)
         self._remove(name, "_parameters", "_buffers")
         self._modules[name] = module
 
@@ -345,6 +335,20 @@ class Module:
         if lines:
             body = extra_lines[0] if len(extra_lines) == 1 and not child_lines else "\n  " + "\n  ".join(lines) + "\n"
         return f"{self._get_name()}({body})"
+
+
+def _check_name(kind: str, name) -> None:
+    """KeyError (PyTorch's wording) unless ``name`` can name a parameter, buffer or module."""
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f'{kind} name must be a non-empty string without ".", got {name!r}')
+
+
+# What __setattr__ registers, in the order it checks: the class of a value it registers, its store, and the
+# words of its errors; a name registered in one store leaves the other two.
+_REGISTERED = (
+    (Parameter, "_parameters", "parameters", "parameter", "torch.nn.Parameter", ("_buffers", "_modules")),
+    (Module, "_modules", "module", "child module", "torch.nn.Module", ("_parameters", "_buffers")),
+)
 
 
 def _copy_into(target: Tensor, value: np.ndarray) -> None:

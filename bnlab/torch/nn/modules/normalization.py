@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import numbers
 
-from ... import _factory
 from .. import _norm_functional as NF
-from ..parameter import Parameter
+from ._parameters import affine_parameters
 from .module import Module
 
 __all__ = ["GroupNorm", "LayerNorm"]
@@ -53,17 +52,7 @@ class LayerNorm(Module):
         self.normalized_shape = ns
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_factory.ones(*ns))
-            if bias:
-                self.bias = Parameter(_factory.zeros(*ns))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if device is not None:
-            self.to(device)
+        affine_parameters(self, ns, elementwise_affine, bias, device)
 
     def forward(self, input):
         return NF.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -87,14 +76,7 @@ class GroupNorm(Module):
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        if affine:
-            self.weight = Parameter(_factory.ones(num_channels))
-            self.bias = Parameter(_factory.zeros(num_channels))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if device is not None:
-            self.to(device)
+        affine_parameters(self, (num_channels,), affine, device=device)
 
     def forward(self, input):
         return NF.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)

@@ -19,34 +19,42 @@ from .module import Module
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "MaxPool2d"]
 
 
-class MaxPool2d(Module):
+class _Pool2d(Module):
+    """What MaxPool2d and AvgPool2d share: the window, checked (``pool_args``, ValueError naming the argument)
+    and stored as given, ``stride`` defaulting to ``kernel_size``."""
+
+    def __init__(self, layer: str, kernel_size, stride, padding, dilation, ceil_mode: bool) -> None:
+        super().__init__()
+        _conv_args.pool_args(layer, kernel_size, stride, padding, dilation, ceil_mode, ValueError)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None or stride in ((), []) else stride
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
     """``MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False)``."""
 
     def __init__(
         self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False, ceil_mode: bool = False
     ) -> None:
-        super().__init__()
-        _conv_args.pool_args("MaxPool2d", kernel_size, stride, padding, dilation, ceil_mode, ValueError)
+        super().__init__("MaxPool2d", kernel_size, stride, padding, dilation, ceil_mode)
         if return_indices:
             raise ValueError("MaxPool2d: return_indices=True is not supported by bnlab")
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None or stride in ((), []) else stride
-        self.padding = padding
         self.dilation = dilation
         self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
 
     def forward(self, input):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
     def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
+        return f"{super().extra_repr()}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """``AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
     divisor_override=None)``."""
 
@@ -59,22 +67,14 @@ class AvgPool2d(Module):
         count_include_pad: bool = True,
         divisor_override=None,
     ) -> None:
-        super().__init__()
-        _conv_args.pool_args("AvgPool2d", kernel_size, stride, padding, 1, ceil_mode, ValueError)
+        super().__init__("AvgPool2d", kernel_size, stride, padding, 1, ceil_mode)
         if divisor_override is not None:
             raise ValueError("AvgPool2d: divisor_override is not supported by bnlab (leave it None)")
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None or stride in ((), []) else stride
-        self.padding = padding
-        self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
 
     def forward(self, input):
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):
