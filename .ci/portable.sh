@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 default_tests="tests/test_keras_parity.py tests/test_keras_conv.py tests/test_torch_parity.py
   tests/test_torch_conv_parity.py tests/test_norm_parity.py tests/test_seed000.py tests/test_seed001.py
   tests/test_seed003.py tests/test_seed004.py tests/test_keras_step_numpy.py tests/test_dense_narrow.py
-  tests/test_conv_narrow.py"
+  tests/test_conv_narrow.py tests/test_keras_norm_live_settings_parity.py"
 ALT_NAME=portable ALT_CMAKE="-DBNLAB_NATIVE=OFF -DCMAKE_BUILD_TYPE=Release" \
   ALT_TESTS="${PORTABLE_TESTS:-$default_tests}" exec bash .ci/alt-build.sh

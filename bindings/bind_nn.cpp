@@ -87,6 +87,8 @@ void bind_nn(py::module_& m) {
            arg("scale"))
       .def_readwrite("momentum", &BatchNorm::momentum)
       .def_property("epsilon", &BatchNorm::epsilon, &BatchNorm::set_epsilon)
+      .def_property("center", &BatchNorm::center, &BatchNorm::set_center)
+      .def_property("scale", &BatchNorm::scale, &BatchNorm::set_scale)
       .def_readonly("gamma", &BatchNorm::gamma)
       .def_readonly("beta", &BatchNorm::beta)
       .def_readonly("moving_mean", &BatchNorm::moving_mean)
@@ -98,6 +100,9 @@ void bind_nn(py::module_& m) {
   py::class_<GroupNorm, Layer, std::shared_ptr<GroupNorm>>(m, "GroupNorm")
       .def(py::init<std::int64_t, int, float, bool, bool>(), arg("groups"), arg("axis"), arg("epsilon"), arg("center"),
            arg("scale"))
+      .def_property("epsilon", &GroupNorm::epsilon, &GroupNorm::set_epsilon)
+      .def_property("center", &GroupNorm::center, &GroupNorm::set_center)
+      .def_property("scale", &GroupNorm::scale, &GroupNorm::set_scale)
       .def_readonly("gamma", &GroupNorm::gamma)
       .def_readonly("beta", &GroupNorm::beta)
       .def_readonly("dgamma", &GroupNorm::dgamma)
@@ -118,6 +123,7 @@ void bind_nn(py::module_& m) {
       .def(py::init<int, float, float, bool, bool, ops::RenormClip, float>(), arg("axis"), arg("momentum"),
            arg("epsilon"), arg("center"), arg("scale"), arg("clip"), arg("renorm_momentum"))
       .def_readwrite("renorm_momentum", &BatchRenorm::renorm_momentum)
+      .def_readwrite("clip", &BatchRenorm::clip)
       .def_property_readonly("moving_stddev", [](BatchRenorm& l) { return l.state.moving_stddev; })
       .def_property_readonly("renorm_mean", [](BatchRenorm& l) { return l.state.renorm_mean; })
       .def_property_readonly("renorm_stddev", [](BatchRenorm& l) { return l.state.renorm_stddev; })

@@ -6,7 +6,8 @@ happens. A message says what the user did, what it does to the numbers, and what
     PitfallWarning                      any of them (ignore this one to silence them all)
     ├── BatchNormPitfallWarning         batch normalization that runs, but not as the user expects
     │   └── BatchNormTrainingModeWarning    (bnlab.torch) a BN layer in training mode under no_grad()
-    └── LossPitfallWarning              a loss whose arguments contradict the model's output
+    ├── LossPitfallWarning              a loss whose arguments contradict the model's output
+    └── SettingReadAtBuildWarning       a layer setting changed after build that the layer reads only at build
 
 The pitfalls:
 
@@ -20,6 +21,9 @@ The pitfalls:
   ``torch.no_grad()``, the classic "forgot model.eval()". no_grad() only stops gradient tracking; the
   layer still normalizes each batch with the batch's own mean and variance and updates its running
   statistics from it, so test results depend on the test batch and the learned statistics drift.
+* ``warn_setting_read_at_build`` (Keras layers): ``center`` or ``scale`` of a LayerNormalization set after it
+  was built. Keras 3's LayerNormalization creates gamma and beta (or None) in ``build`` and its ``call`` uses
+  those, so the change does nothing to the layer's numbers; only a layer built from the new config would differ.
 """
 
 import warnings
@@ -40,6 +44,10 @@ class BatchNormTrainingModeWarning(BatchNormPitfallWarning):
 
 class LossPitfallWarning(PitfallWarning):
     """A loss configured against the model's output (e.g. ``from_logits=True`` after a softmax)."""
+
+
+class SettingReadAtBuildWarning(PitfallWarning):
+    """A layer setting changed after the layer was built, which the layer (as in Keras) reads only at build."""
 
 
 def warn_single_sample_batch(last_batch_only=False, stacklevel=1):
@@ -81,5 +89,18 @@ def warn_train_mode_under_no_grad(layer, stacklevel=1):
         "model.eval() before testing (and model.train() before training again). This warning is shown "
         "once per layer.",
         BatchNormTrainingModeWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def warn_setting_read_at_build(kind, name, setting, value, stacklevel=1):
+    """``setting`` (center or scale) of the built layer ``name`` (a ``kind``) was set to ``value``."""
+    weight = {"center": "beta", "scale": "gamma"}[setting]
+    warnings.warn(
+        f"{kind} {name!r}: {setting}={value} after the layer was built changes nothing in its output. As in "
+        f"Keras 3, {kind} decides in build() whether it has a {weight} weight, and every call uses what build "
+        f"made. The new value only goes into get_config(), so a model rebuilt from it (or reloaded) differs. "
+        f"To train {'with' if value else 'without'} {weight}, build a new layer with {setting}={value}.",
+        SettingReadAtBuildWarning,
         stacklevel=stacklevel + 1,
     )

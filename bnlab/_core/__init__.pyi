@@ -261,6 +261,8 @@ class Dense(Layer):
     def kernel(self) -> Tensor: ...
 
 class BatchNorm(Layer):
+    center: bool
+    scale: bool
     def __init__(
         self,
         axis: typing.SupportsInt | typing.SupportsIndex,
@@ -295,6 +297,8 @@ class BatchNorm(Layer):
     def moving_variance(self) -> Tensor: ...
 
 class GroupNorm(Layer):
+    center: bool
+    scale: bool
     def __init__(
         self,
         groups: typing.SupportsInt | typing.SupportsIndex,
@@ -313,6 +317,10 @@ class GroupNorm(Layer):
     def dgamma(self) -> Tensor: ...
     @property
     def dx(self) -> Tensor: ...
+    @property
+    def epsilon(self) -> float: ...
+    @epsilon.setter
+    def epsilon(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
     @property
     def gamma(self) -> Tensor: ...
 
@@ -340,6 +348,7 @@ class RenormClip:
     def rmin(self) -> float: ...
 
 class BatchRenorm(BatchNorm):
+    clip: RenormClip
     def __init__(
         self,
         axis: typing.SupportsInt | typing.SupportsIndex,

@@ -47,8 +47,13 @@ class Layer {
   void begin_step() { fresh_grads_ = true; }
   bool trainable = true;
   bool built() const { return built_; }
+  // Counts the changes to which parameters params() lists (a norm layer's center or scale set after build),
+  // so that a compiled model notices them at its next step.
+  std::uint64_t params_version() const { return params_version_; }
 
  protected:
+  void params_changed() { ++params_version_; }
+  std::uint64_t params_version_ = 0;
   virtual Shape build_impl(const Shape& input_shape, Device device) = 0;
   Shape input_shape_, output_shape_;
   bool fresh_grads_ = true;

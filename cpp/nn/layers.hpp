@@ -48,9 +48,21 @@ class BatchNorm : public Layer {
   Tensor dgamma, dbeta, dx;                          // (C), (C), input shape
   ops::BNCache cache;                                // xhat, batch mean, biased batch variance, rstd
   float momentum;  // Keras convention: moving = momentum * moving + (1 - momentum) * batch; read at every step
-  // epsilon is read at every call too, so that a change after build applies from the next step (as in Keras).
+  // epsilon, center and scale are read at every call too, so that a change after build applies from the next
+  // step (as in Keras 3). gamma and beta exist either way; with scale (center) off, gamma (beta) is neither
+  // applied nor listed in params(), so the optimizer leaves it as it is, as Keras skips a weight without a gradient.
   float epsilon() const { return epsilon_; }
   void set_epsilon(float epsilon) { epsilon_ = epsilon; }
+  bool center() const { return center_; }
+  bool scale() const { return scale_; }
+  void set_center(bool center) {
+    center_ = center;
+    params_changed();
+  }
+  void set_scale(bool scale) {
+    scale_ = scale;
+    params_changed();
+  }
 
  protected:
   // The training-mode transform and its backward; the variants (nn/norm_layers.hpp) replace them and

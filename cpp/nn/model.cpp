@@ -58,16 +58,27 @@ std::vector<Param> Sequential::trainable_params() {
   return out;
 }
 
-void Sequential::compile(std::shared_ptr<Optimizer> optimizer, LossSpec loss) {
-  ops::require(built_, "build the model before compiling it");
-  optimizer_ = std::move(optimizer);
-  loss_ = loss;
+std::uint64_t Sequential::layers_params_version() const {
+  std::uint64_t sum = 0;  // each version only grows, so the sum changes exactly when one of them does
+  for (const auto& layer : layers) sum += layer->params_version();
+  return sum;
+}
+
+void Sequential::refresh_params() {
   params_ = trainable_params();
+  params_version_ = layers_params_version();
   // The backward stops at the first layer with a trainable parameter: the layers before it (Flatten, say) and
   // that layer's own input gradient (dx of the first Dense, a GEMM as large as its forward) feed nothing.
   first_trained_layer_ = layers.size();
   for (std::size_t i = 0; i < layers.size() && first_trained_layer_ == layers.size(); ++i)
     if (layers[i]->trainable && !layers[i]->params().empty()) first_trained_layer_ = i;
+}
+
+void Sequential::compile(std::shared_ptr<Optimizer> optimizer, LossSpec loss) {
+  ops::require(built_, "build the model before compiling it");
+  optimizer_ = std::move(optimizer);
+  loss_ = loss;
+  refresh_params();
   // Softmax + cross-entropy on probabilities: take the gradient w.r.t. the softmax's input in one step.
   const bool probs = loss.kind == LossSpec::Kind::Xent &&
                      (loss.form == XentForm::SparseProbs || loss.form == XentForm::CategoricalProbs);
@@ -108,6 +119,7 @@ void Sequential::loss_and_grad(const Tensor& out, const Tensor& yb, Metrics& m, 
 void Sequential::train_step(const Tensor& xb, const Tensor& yb, Metrics& m) {
   ops::require(optimizer_ != nullptr, "compile the model before training it");
   const profile::Scope timer({"train_step", xb.ndim() ? xb.dim(0) : 0, 0, 0});
+  if (layers_params_version() != params_version_) refresh_params();  // center or scale set during a fit
   for (auto& layer : layers) layer->begin_step();
   const Tensor& out = forward(xb, true);
   loss_and_grad(out, yb, m, true);

@@ -92,7 +92,10 @@ class Sequential {
   Device device_ = Device::CPU;
   std::shared_ptr<Optimizer> optimizer_;
   LossSpec loss_;
-  std::vector<Param> params_;            // cached by compile()
+  std::vector<Param> params_;         // cached by compile(), and again when a layer's params() changes
+  std::uint64_t params_version_ = 0;  // the sum of the layers' params_version() that params_ reflects
+  std::uint64_t layers_params_version() const;
+  void refresh_params();  // params_, params_version_ and first_trained_layer_ from the layers as they are now
   std::size_t first_trained_layer_ = 0;  // the backward runs layers [first_trained_layer_, end); set by compile()
   // Rewrites order_ for (shuffle, seed, epoch) and uploads it to order_dev_.
   void set_order(std::int64_t n, bool shuffle, std::uint64_t seed, std::uint64_t epoch);

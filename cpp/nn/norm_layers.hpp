@@ -25,6 +25,19 @@ class GroupNorm : public Layer {
   const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
   std::vector<Param> params() override;
   ops::GNShape view_of(const Tensor& x) const;
+  // Read at every call, as BatchNorm's (Keras 3's GroupNormalization reads them in call).
+  float epsilon() const { return epsilon_; }
+  void set_epsilon(float epsilon) { epsilon_ = epsilon; }
+  bool center() const { return center_; }
+  bool scale() const { return scale_; }
+  void set_center(bool center) {
+    center_ = center;
+    params_changed();
+  }
+  void set_scale(bool scale) {
+    scale_ = scale;
+    params_changed();
+  }
 
   Tensor gamma, beta, dgamma, dbeta, dx;  // parameters (C or the normalised dims), their gradients; input shape
   ops::NormCache cache;                   // xhat (input shape), mean and rstd (batch, groups)
@@ -62,8 +75,8 @@ class BatchRenorm : public BatchNorm {
 
   ops::RenormState state;      // renorm_mean/stddev, moving_mean/stddev; moving_variance is BatchNorm's
   ops::RenormCorrection corr;  // r, d, gamma_eff, beta_eff of the last training step
-  ops::RenormClip clip;
-  float renorm_momentum;
+  ops::RenormClip clip;        // read at every training step
+  float renorm_momentum;       // read at every training step
 
  protected:
   void train_forward(const Tensor& x, bool fuse_relu) override;

@@ -30,8 +30,9 @@ of their means and biased variances. k must divide every training batch. Inferen
 Conventions: Keras's momentum 0.99 is PyTorch's momentum 0.01 (PyTorch weights the NEW batch by momentum);
 Keras's epsilon is 1e-3, PyTorch's 1e-5; PyTorch blends the UNBIASED variance into running_var.
 A batch of one in training has variance 0, so x_hat = 0 and y = beta: no error, but no signal either.
-``momentum``, ``epsilon`` and ``renorm_momentum`` may be changed after the model is built (``bn.momentum = 0.0``
-between two fits): the next step uses the new value, as Keras 3 reads them at every call.
+``momentum``, ``epsilon``, ``center``, ``scale``, ``renorm_momentum`` and ``renorm_clipping`` may be changed after
+the model is built (``bn.momentum = 0.0`` between two fits): the next step uses the new value, as Keras 3 reads
+them at every call (normalization_settings.py says how center and scale behave then).
 
 Exposed arrays (NumPy views of the engine's memory on the CPU; copies on a GPU): ``gamma``, ``beta``,
 ``moving_mean``, ``moving_variance`` (Variables), and after a training step ``batch_mean``,
@@ -41,7 +42,6 @@ with renorm also ``r`` and ``d``. With virtual_batch_size the batch statistics a
 """
 
 import math
-import numbers
 
 import numpy as np
 
@@ -49,38 +49,10 @@ from bnlab import _core
 from bnlab.keras import initializers
 from bnlab.keras.layers.base import Layer
 from bnlab.keras.layers.normalization_arrays import NormalizationArrays, cached_array, weight
+from bnlab.keras.layers.normalization_settings import LiveClipping, live, live_flag, positive_finite, unit_interval
 
 _REMOVED = ("fused", "adjustment")
 _CLIP_KEYS = ("rmax", "rmin", "dmax")
-
-
-def _unit_interval(value, name):
-    """value as a float in [0, 1], or a ValueError naming the setting."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-    return float(value)
-
-
-def _positive_finite(value, name):
-    """value as a finite float > 0 (NaN fails too: it would turn every output into NaN), or a ValueError."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 < float(value) < math.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _live(name, check, doc):
-    """A setting the engine reads at every step: ``check(value, name)`` validates a new value, and a built
-    layer's engine gets it at once."""
-
-    def get(layer):
-        return getattr(layer, f"_{name}")
-
-    def put(layer, value):
-        setattr(layer, f"_{name}", check(value, name))
-        if layer._engine is not None and hasattr(layer._engine, name):
-            setattr(layer._engine, name, getattr(layer, f"_{name}"))
-
-    return property(get, put, doc=doc)
 
 
 class BatchNormalization(NormalizationArrays, Layer):
@@ -115,13 +87,13 @@ class BatchNormalization(NormalizationArrays, Layer):
         if synchronized:
             raise ValueError("synchronized=True needs several devices; bnlab trains on one")
         self.axis, self.momentum, self.epsilon = axis, momentum, epsilon
-        self.center, self.scale = bool(center), bool(scale)
+        self.center, self.scale = center, scale
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.renorm = bool(renorm)
-        self.renorm_clipping = _check_clipping(renorm_clipping) if renorm else renorm_clipping
+        self._renorm = bool(renorm)
+        self.renorm_clipping = renorm_clipping
         self.renorm_momentum = renorm_momentum
         if virtual_batch_size is not None:
             k = virtual_batch_size
@@ -131,24 +103,60 @@ class BatchNormalization(NormalizationArrays, Layer):
                 raise ValueError("virtual_batch_size with renorm=True: bnlab supports one or the other")
         self.virtual_batch_size = virtual_batch_size
 
-    # momentum, epsilon and renorm_momentum are live, as in Keras 3 (which reads them at every call): set after
-    # the model is built, they apply from the next step on. A teacher who sets bn.momentum = 0.0 between two
-    # fits sees the moving mean become the last batch's mean.
-    momentum = _live(
+    # momentum, epsilon, center, scale and the renorm settings are live, as in Keras 3 (which reads them at
+    # every call): set after the model is built, they apply from the next step on (normalization_settings.py).
+    # A teacher who sets bn.momentum = 0.0 between two fits sees the moving mean become the last batch's mean.
+    momentum = live(
         "momentum",
-        _unit_interval,
+        unit_interval,
         "The moving statistics' weight of the OLD value: moving = momentum * moving + (1 - momentum) * batch.",
     )
-    epsilon = _live(
+    epsilon = live(
         "epsilon",
-        _positive_finite,
+        positive_finite,
         "Added to the variance before the square root: x_hat = (x - mu) / sqrt(var + epsilon).",
     )
-    renorm_momentum = _live(
+    center = live_flag("center", "Whether beta is added: y = gamma * x_hat + beta (else y = gamma * x_hat).")
+    scale = live_flag("scale", "Whether gamma multiplies: y = gamma * x_hat + beta (else y = x_hat + beta).")
+    renorm_momentum = live(
         "renorm_momentum",
-        _unit_interval,
+        unit_interval,
         "Batch renormalization's weight of the old renorm_mean / renorm_stddev (renorm=True).",
     )
+
+    @property
+    def renorm(self):
+        """Whether training uses batch renormalization (fixed: it decides which weights the layer has)."""
+        return self._renorm
+
+    @renorm.setter
+    def renorm(self, value):
+        if bool(value) != self._renorm:
+            raise ValueError(
+                f"renorm: the layer {self.name!r} was created with renorm={self._renorm}, which decides its weights "
+                f"(renorm adds moving_stddev, renorm_mean, renorm_stddev); create a new layer with renorm={value}"
+            )
+
+    @property
+    def renorm_clipping(self):
+        """rmax, rmin, dmax of batch renormalization's r and d; live, also when changed in place."""
+        return self._renorm_clipping
+
+    @renorm_clipping.setter
+    def renorm_clipping(self, value):
+        if not self._renorm:  # unused, as in Keras, which checks it only with renorm=True
+            self._renorm_clipping = value
+            return
+        self._renorm_clipping = LiveClipping(_check_clipping(value), _check_clipping, self._push_clipping)
+        self._push_clipping()
+
+    def _engine_clip(self):
+        c = self._renorm_clipping
+        return _core.RenormClip(c.get("rmin", 0.0), c.get("rmax", math.inf), c.get("dmax", math.inf))
+
+    def _push_clipping(self):
+        if self._engine is not None:
+            self._engine.clip = self._engine_clip()
 
     def build(self, input_shape):
         rank = len(input_shape) - (1 if input_shape and input_shape[0] is None else 0)
@@ -163,9 +171,7 @@ class BatchNormalization(NormalizationArrays, Layer):
     def _create_engine(self):
         args = (self._per_sample_axis, self.momentum, self.epsilon, self.center, self.scale)
         if self.renorm:
-            c = self.renorm_clipping
-            clip = _core.RenormClip(c.get("rmin", 0.0), c.get("rmax", math.inf), c.get("dmax", math.inf))
-            return _core.BatchRenorm(*args, clip, self.renorm_momentum)
+            return _core.BatchRenorm(*args, self._engine_clip(), self.renorm_momentum)
         if self.virtual_batch_size is not None:
             if self._per_sample_axis != 0:
                 raise ValueError(
@@ -190,11 +196,7 @@ class BatchNormalization(NormalizationArrays, Layer):
         if self._engine is None:
             return []
         e = self._engine
-        out = []
-        if self.scale:
-            out.append(("gamma", e.gamma, True))
-        if self.center:
-            out.append(("beta", e.beta, True))
+        out = self._gamma_beta_variables()
         out += [("moving_mean", e.moving_mean, False), ("moving_variance", e.moving_variance, False)]
         if self.renorm:
             out += [(n, getattr(e, n), False) for n in ("moving_stddev", "renorm_mean", "renorm_stddev")]
@@ -234,7 +236,7 @@ class BatchNormalization(NormalizationArrays, Layer):
             "moving_mean_initializer": initializers.name_of(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.name_of(self.moving_variance_initializer),
             "renorm": self.renorm,
-            "renorm_clipping": self.renorm_clipping,
+            "renorm_clipping": dict(self.renorm_clipping) if self.renorm else self.renorm_clipping,
             "renorm_momentum": self.renorm_momentum,
             # Keras 3 has no virtual_batch_size and refuses the key: written only when set (Keras 2's ghost BN).
             **({"virtual_batch_size": self.virtual_batch_size} if self.virtual_batch_size is not None else {}),

@@ -1,9 +1,10 @@
 """What every normalization layer exposes alike: its gamma and beta weights, and the engine's arrays of the
 last call (the normalised input, 1 / sqrt(var + epsilon)) and of the last training step (dgamma, dbeta, dx).
 
-A mixin, not a Layer: BatchNormalization (normalization.py) and the per-sample norms (normalization_family.py)
-inherit it next to Layer, and it adds no layer class to LAYER_CLASSES. An array is NumPy (a view of the engine's
-memory on the CPU, a copy on a GPU), or None before the layer is built or before the step that fills it.
+It also decides, at build, which of gamma and beta are weights of the layer. A mixin, not a Layer:
+BatchNormalization (normalization.py) and the per-sample norms (normalization_family.py) inherit it next to
+Layer, and it adds no layer class to LAYER_CLASSES. An array is NumPy (a view of the engine's memory on the
+CPU, a copy on a GPU), or None before the layer is built or before the step that fills it.
 """
 
 
@@ -27,6 +28,17 @@ class NormalizationArrays:
 
     gamma = weight("gamma")
     beta = weight("beta")
+
+    def build(self, input_shape):
+        # Which of gamma and beta are weights is decided here, as Keras decides it in build(): center or scale
+        # changed later switches the weight's use, never its existence (normalization_settings.py).
+        self._has_weight = {"gamma": bool(self.scale), "beta": bool(self.center)}
+        super().build(input_shape)
+
+    def _gamma_beta_variables(self):
+        """[(name, engine tensor, trainable)] of the gamma and beta the layer was built with."""
+        e = self._engine
+        return [(n, getattr(e, n), True) for n in ("gamma", "beta") if self._has_weight[n]]
 
     def _engine_array(self, owner, name):
         """``owner(engine).<name>`` as NumPy, or None (no engine yet, or the array is not defined yet)."""

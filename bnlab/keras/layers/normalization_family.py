@@ -16,6 +16,10 @@ How they differ from BatchNormalization:
 Backward (per sample's group of M values, g = gamma * dy): dgamma = sum over the batch of dy * x_hat,
 dbeta = sum of dy, dx = 1 / sqrt(var + eps) / M * (M g - sum(g) - x_hat * sum(g * x_hat)).
 
+Settings: ``epsilon`` is read at every call in both (set it after build and the next call uses it), ``center``
+and ``scale`` at every call in GroupNormalization and only at build in LayerNormalization, as in Keras 3
+(normalization_settings.py).
+
 Conventions: Keras's epsilon is 1e-3 for both; PyTorch's LayerNorm and GroupNorm use 1e-5. Keras's
 GroupNormalization is channels-last by default (axis=-1), PyTorch's GroupNorm channels-first (N, C, *).
 
@@ -27,6 +31,7 @@ from bnlab import _core
 from bnlab.keras import initializers
 from bnlab.keras.layers.base import Layer
 from bnlab.keras.layers.normalization_arrays import NormalizationArrays, cached_array
+from bnlab.keras.layers.normalization_settings import live, live_flag, positive_finite
 
 
 class _PerSampleNorm(NormalizationArrays, Layer):
@@ -38,9 +43,7 @@ class _PerSampleNorm(NormalizationArrays, Layer):
                 raise ValueError(f"{k}: bnlab's normalization layers take no regularizers or constraints")
             kwargs.pop(k, None)
         super().__init__(**kwargs)
-        if float(epsilon) <= 0.0:
-            raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
-        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.epsilon, self.center, self.scale = epsilon, center, scale
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
 
@@ -50,10 +53,13 @@ class _PerSampleNorm(NormalizationArrays, Layer):
         e.beta.copy_from(self.beta_initializer(e.beta.shape))
 
     def _variables(self):
-        if self._engine is None:
-            return []
-        out = [("gamma", self._engine.gamma, True)] if self.scale else []
-        return out + ([("beta", self._engine.beta, True)] if self.center else [])
+        return [] if self._engine is None else self._gamma_beta_variables()
+
+    # Read at every call, as Keras 3 reads them (normalization_settings.py); LayerNormalization overrides
+    # center and scale, which Keras 3 reads only in build.
+    epsilon = live("epsilon", positive_finite, "Added to the variance: x_hat = (x - mu) / sqrt(var + epsilon).")
+    center = live_flag("center", "Whether beta is added: y = gamma * x_hat + beta (else y = gamma * x_hat).")
+    scale = live_flag("scale", "Whether gamma multiplies: y = gamma * x_hat + beta (else y = x_hat + beta).")
 
     # x_hat, dgamma, dbeta, dx: NormalizationArrays
     mean = cached_array("mean", "The per-sample (per group) means of the last call, shape (rows, groups).")
@@ -108,6 +114,9 @@ class LayerNormalization(_PerSampleNorm):
             )
         self._first_axis = axes[0]
         super().build(input_shape)
+
+    center = live_flag("center", "Whether beta is added (read in build, as Keras 3's LayerNormalization).", True)
+    scale = live_flag("scale", "Whether gamma multiplies (read in build, as Keras 3's LayerNormalization).", True)
 
     def _create_engine(self):
         return _core.LayerNorm(self._first_axis, self.epsilon, self.center, self.scale)
