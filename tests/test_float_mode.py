@@ -40,6 +40,24 @@ def test_elementwise_kernel(flush):
     np.testing.assert_array_equal(y, expected)
 
 
+def test_comparisons_read_a_denormal_as_the_engine_does(flush):
+    """Comparisons run in NumPy, outside the engine: with flushing on they still read a denormal input as 0
+    (DAZ), so that 0 == 1e-39 agrees with the engine's arithmetic (and with PyTorch after
+    set_flush_denormal(True)); with flushing off, IEEE: 1e-39 is not 0."""
+    zero, tiny = bt.zeros(3), bt.full((3,), float(TINY))
+    assert (zero == tiny).numpy().all() == flush
+    assert (tiny > 0).numpy().all() != flush
+    assert (tiny == -tiny).numpy().all() == flush
+    assert (bt.full((3,), 2e-38) > 1e-38).numpy().all()  # normal values compare as they are, either way
+    torch = pytest.importorskip("torch")
+    torch.set_flush_denormal(flush)
+    try:
+        theirs = (torch.zeros(3) == torch.full((3,), float(TINY))).numpy()
+    finally:
+        torch.set_flush_denormal(False)  # PyTorch's default, which Hypothesis and NumPy need
+    np.testing.assert_array_equal((zero == tiny).numpy(), theirs)
+
+
 def test_normal_values_keep_every_bit(flush):
     rng = np.random.default_rng(0)
     a = rng.standard_normal(10_000).astype(np.float32)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core
+from .. import _core, config
 from . import _math, _shape, _types, cuda
 from ._shape import check_inplace
 from ._types import as_device
@@ -22,6 +22,20 @@ from .tensor import Tensor, common_device, host, parse_to_args
 _T = _core.tensor_ops
 _B = _T.BinaryOp
 _U = _T.UnaryOp
+
+
+_TINY = np.finfo(np.float32).tiny  # the smallest normal float32, 1.18e-38
+
+
+def _as_the_engine_reads(x):
+    """x as the engine reads a float input while it flushes denormals (DAZ, bnlab.config.set_flush_denormals):
+    a denormal reads as 0. Comparisons run in NumPy, outside the engine's float mode, so they apply it here:
+    0 == 1e-41 is True then, as in PyTorch after torch.set_flush_denormal(True)."""
+    arr = np.asarray(x)
+    if arr.dtype.kind != "f" or not config.get_flush_denormals():
+        return x
+    denormal = (arr != 0) & (np.abs(arr) < _TINY)
+    return np.where(denormal, np.zeros_like(arr), arr) if denormal.any() else x
 
 
 def _compare(np_fn):
@@ -34,7 +48,7 @@ def _compare(np_fn):
             y = b
         else:
             return NotImplemented
-        return host(np_fn(a._np(), y), device)
+        return host(np_fn(_as_the_engine_reads(a._np()), _as_the_engine_reads(y)), device)
 
     return op
 
