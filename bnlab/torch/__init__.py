@@ -4,12 +4,15 @@
 ``bnlab.torch.utils.data``) runs PyTorch notebooks such as the seeds unchanged. What is here:
 
 * tensors (``tensor``, ``from_numpy``, ``zeros``, ``randn``...) with autograd (``requires_grad``,
-  ``backward()``, ``no_grad()``); float32 maths runs in the engine, ``numpy()`` is zero-copy on the CPU;
+  ``backward()``, ``no_grad()``, ``register_hook``, ``retain_grad``); float32 maths runs in the engine,
+  ``numpy()`` is zero-copy on the CPU; reductions take NumPy's ``axis``/``keepdims`` as PyTorch does;
 * ``nn``: ``Module``, ``Linear``, ``BatchNorm1d`` (exactly PyTorch's semantics, running statistics
   included), activations, ``Dropout``, ``Sequential``, the losses, ``functional`` and ``init``;
 * ``optim``: ``SGD`` and ``Adam`` whose updates run in the engine;
 * ``utils.data``: ``Dataset``, ``TensorDataset``, ``DataLoader`` (batched gathers, no per-sample work for
-  in-memory datasets); ``cuda.is_available()``; ``manual_seed``, ``device``, ``Size``.
+  in-memory datasets); ``cuda.is_available()``; ``manual_seed``, ``device``, ``Size``;
+* module forward and pre-forward hooks with removable handles (``register_forward_hook``).
+A name bnlab.torch does not have yet raises an AttributeError that says so and names the closest it has.
 
 Every numeric step of training (linear, batch norm, activations, dropout, softmax and losses, optimizer
 updates) runs in the C++ engine (``bnlab._core``); Python records the tape and moves data.
@@ -27,7 +30,7 @@ if not hasattr(_core, "tensor_ops"):  # pragma: no cover - a stale build of the 
         "cpp/ops/tensor_ops.cpp, cpp/backend/cpu/tensor_kernels_cpu.cpp and bindings/bind_tensor_ops.cpp"
     )
 
-from . import _methods, autograd, cuda, nn, optim, utils
+from . import _methods, _names, autograd, cuda, nn, optim, utils
 from ._factory import (
     arange,
     as_tensor,
@@ -58,6 +61,7 @@ from .nn.modules.batchnorm import BatchNormTrainingModeWarning
 from .tensor import Tensor
 
 _methods.install(Tensor)  # operators and methods: bound here, so that tensor.py imports none of their modules
+__getattr__ = _names.module_getattr("bnlab.torch", globals())  # a missing name says so, and names the closest
 
 __all__ = [
     "BatchNormTrainingModeWarning",

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _core
 from . import _shape, autograd
+from ._names import numpy_aliases
 from .autograd import record
 from .tensor import Tensor, check_same_device, common_device, host, wrap
 
@@ -278,6 +279,7 @@ def reduced_shapes(shape: tuple, dim, keepdim: bool):
     return kd, out, count
 
 
+@numpy_aliases
 def sum(t, dim=None, keepdim: bool = False, dtype=None):
     """Sum over all elements or over ``dim`` (an int or a tuple); backward broadcasts g back."""
     if dtype is not None and dtype is not t.dtype:
@@ -289,6 +291,7 @@ def sum(t, dim=None, keepdim: bool = False, dtype=None):
     return _sum_float(t, dim, keepdim, mean=False)
 
 
+@numpy_aliases
 def mean(t, dim=None, keepdim: bool = False, dtype=None):
     """Mean over all elements or over ``dim``: the sum divided by the number of values."""
     if dtype is not None and dtype is not t.dtype:
@@ -330,6 +333,7 @@ def _sum_float(t: Tensor, dim, keepdim: bool, mean: bool) -> Tensor:
     return out
 
 
+@numpy_aliases
 def var(t, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
     """Variance: sum((t - mean)^2) / (n - correction); correction 1 (unbiased, the default) or 0 (biased).
     BatchNorm normalizes with the biased variance and tracks the unbiased one in ``running_var``."""
@@ -342,6 +346,7 @@ def var(t, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, cor
     return arith("Div", sum(arith("Mul", d, d), dim, keepdim), float(max(count - corr, 0)))
 
 
+@numpy_aliases
 def std(t, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
     """Standard deviation: sqrt of ``var`` (same arguments)."""
     return sqrt(var(t, dim, unbiased, keepdim, correction=correction))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core, config
-from . import _math, _shape, _types, cuda
+from . import _math, _names, _shape, _types, cuda
 from ._shape import check_inplace
 from ._types import as_device
 from .nn import _activations
@@ -251,3 +251,4 @@ def install(cls) -> None:
     }
     for name, fn in methods.items():
         setattr(cls, name, fn)
+    cls.__getattr__ = _names.tensor_getattr  # a missing method says so, and names the closest

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _core
 from . import _types, autograd
+from ._names import numpy_aliases
 from ._types import Size
 from .autograd import record
 from .tensor import Tensor, check_same_device, host, wrap
@@ -292,6 +293,7 @@ def _extreme(name: str, t: Tensor, dim, keepdim: bool, arg_fn, result_type):
     return result_type(values, indices)
 
 
+@numpy_aliases
 def max(t: Tensor, dim=None, keepdim: bool = False):
     """The largest value, or ``(values, indices)`` of the largest along ``dim`` (first one on ties)."""
     if isinstance(dim, Tensor):
@@ -299,6 +301,7 @@ def max(t: Tensor, dim=None, keepdim: bool = False):
     return _extreme("max", t, dim, keepdim, np.argmax, max_result)
 
 
+@numpy_aliases
 def min(t: Tensor, dim=None, keepdim: bool = False):
     """The smallest value, or ``(values, indices)`` of the smallest along ``dim``."""
     if isinstance(dim, Tensor):
@@ -314,11 +317,13 @@ def _arg_extreme(t: Tensor, dim, keepdim: bool, arg_fn) -> Tensor:
     return host(arg_fn(a, axis=d, keepdims=keepdim).astype(np.int64), t.device)
 
 
+@numpy_aliases
 def argmax(t: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the largest value (of the flattened tensor when ``dim`` is None), int64."""
     return _arg_extreme(t, dim, keepdim, np.argmax)
 
 
+@numpy_aliases
 def argmin(t: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the smallest value (of the flattened tensor when ``dim`` is None), int64."""
     return _arg_extreme(t, dim, keepdim, np.argmin)

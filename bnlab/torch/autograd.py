@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 
 from .. import _core
+from . import _hooks
 
 __all__ = ["Node", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
 
@@ -112,12 +113,15 @@ class Node:
     gradient (a ``_core.Tensor`` of the parent's shape) or None.
     """
 
-    __slots__ = ("backward", "name", "parents")
+    __slots__ = ("backward", "hooks", "name", "parents", "retained", "wrap")
 
     def __init__(self, name: str, parents: tuple, backward) -> None:
         self.name = name
         self.parents = parents
         self.backward = backward
+        # The output tensor's gradient hooks (id -> fn) and, after retain_grad(), the tensor that keeps its
+        # gradient; wrap(c) makes a Tensor on the output's device (bnlab/torch/_hooks.py). None until asked.
+        self.hooks = self.retained = self.wrap = None
 
     @property
     def next_functions(self) -> tuple:
@@ -139,7 +143,11 @@ def record(name: str, out, parents: tuple, backward) -> None:
 
 
 def accumulate_leaf(leaf, g) -> None:
-    """``leaf.grad += g`` (``leaf.grad = g`` the first time); g, a ``_core.Tensor``, is handed over."""
+    """``leaf.grad += g`` (``leaf.grad = g`` the first time), after the leaf's hooks; g, a ``_core.Tensor``,
+    is handed over."""
+    hooks = getattr(leaf, "_hooks", None)
+    if hooks:
+        g = _hooks.run_tensor_hooks(hooks, g, leaf._wrap_grad)
     if leaf.grad is None:
         leaf.grad = leaf._wrap_grad(g)
     else:
@@ -179,6 +187,20 @@ def _topological(root: Node) -> list[Node]:
     return order
 
 
+def _through_output_hooks(node: Node, g):
+    """The gradient of ``node``'s output after its tensor hooks, kept in the output's ``.grad`` (a copy,
+    accumulated) when it retains its gradient."""
+    if node.hooks:
+        g = _hooks.run_tensor_hooks(node.hooks, g, node.wrap)
+    kept = node.retained() if node.retained is not None else None
+    if kept is not None:
+        if kept.grad is None:
+            kept.grad = kept._wrap_grad(g.to(g.device))  # a copy: g itself flows on to the inputs
+        else:
+            _T.binary(kept.grad._c, kept.grad._c, g, _ADD)
+    return g
+
+
 def run_backward(root, grad, retain_graph: bool = False) -> None:
     """Backpropagate ``grad`` (a ``_core.Tensor`` shaped like ``root``) from ``root`` to the leaves."""
     if root.grad_fn is None:  # a leaf: its gradient is the seed itself
@@ -189,6 +211,8 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
         g = pending.pop(node, None)
         if g is None:
             continue
+        if node.hooks is not None or node.retained is not None:
+            g = _through_output_hooks(node, g)
         backward = node.backward
         if backward is None:
             raise RuntimeError(

@@ -20,10 +20,12 @@ import this one, never the other way round.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .. import _core
-from . import _format, _types, autograd
+from . import _format, _hooks, _types, autograd
 from ._types import CPU, Size, as_device, dtype_of_numpy
 
 __all__ = ["Tensor"]
@@ -60,7 +62,8 @@ _new = object.__new__
 class Tensor:
     """A multi-dimensional array with autograd: float32 (engine) or int64/int32/uint8/bool (host)."""
 
-    __slots__ = ("__weakref__", "_a", "_c", "_rg", "device", "dtype", "grad", "grad_fn")
+    # _hooks (a leaf's gradient hooks, id -> fn) is set only by register_hook: read it with getattr(t, "_hooks", None)
+    __slots__ = ("__weakref__", "_a", "_c", "_hooks", "_rg", "device", "dtype", "grad", "grad_fn")
 
     def __new__(cls, *args):
         """``torch.Tensor(2, 3)`` (zeros of that shape), ``torch.Tensor(data)`` (a float32 copy of data) or
@@ -208,6 +211,35 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
+
+    # ---------------------------------------------------------------- hooks (bnlab/torch/_hooks.py)
+    def register_hook(self, hook):
+        """Run ``hook(grad)`` each time the gradient with respect to this tensor is computed; a returned tensor
+        replaces it. Returns a handle whose ``remove()`` unregisters the hook."""
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self.grad_fn
+        if node is None:  # a leaf: its hooks run before its .grad accumulates
+            hooks = getattr(self, "_hooks", None)
+            if hooks is None:
+                hooks = self._hooks = {}
+            return _hooks.add(hooks, hook)
+        if node.hooks is None:
+            node.hooks, node.wrap = {}, self._wrap_grad
+        return _hooks.add(node.hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` at the next backward (a leaf keeps it anyway)."""
+        if not self._rg:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None and self.grad_fn.retained is None:
+            self.grad_fn.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf tensor after ``retain_grad()``."""
+        node = self.grad_fn
+        return node is not None and node.retained is not None and node.retained() is self
 
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``. ``gradient`` is required unless ``self`` is

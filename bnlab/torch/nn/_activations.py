@@ -16,6 +16,7 @@ from __future__ import annotations
 import warnings
 
 from ... import _core
+from .._names import numpy_aliases
 from ..tensor import Tensor
 from ._functional_base import float_input, taped_unary
 
@@ -75,6 +76,7 @@ def _last_dim(x: Tensor, dim, name: str) -> None:
         )
 
 
+@numpy_aliases
 def softmax(input: Tensor, dim: int | None = None) -> Tensor:
     """e^x / sum(e^x) over ``dim`` (the last dimension); backward y (g - sum(g y))."""
     x = float_input(input)
@@ -82,6 +84,7 @@ def softmax(input: Tensor, dim: int | None = None) -> Tensor:
     return _activation("Softmax", x, _Act.Softmax)
 
 
+@numpy_aliases
 def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
     """x - log(sum(e^x)) over ``dim`` (the last dimension); backward g - softmax(x) sum(g)."""
     x = float_input(input)

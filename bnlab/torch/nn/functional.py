@@ -17,7 +17,7 @@ checks arguments, keeps the caches the backward needs and tapes the op (see ``au
 from __future__ import annotations
 
 from ... import _core
-from .. import _random
+from .. import _names, _random
 from .._types import Size
 from ..autograd import record
 from ..tensor import Tensor, check_same_device, wrap
@@ -203,3 +203,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     oc, mask = _core.Tensor(), _core.Tensor()
     _O.dropout_forward(oc, mask, x._c, float(p), _random.default_generator.draw_seed(), 0)
     return taped_unary("NativeDropout", x, oc, _O.dropout_backward, mask)
+
+
+__getattr__ = _names.module_getattr("bnlab.torch.nn.functional", globals())

@@ -15,10 +15,18 @@ from .module import Module
 __all__ = ["ModuleList", "Sequential"]
 
 
+def _has_forward_hooks(module) -> bool:
+    d = module.__dict__
+    return bool(d.get("_forward_pre_hooks") or d.get("_forward_hooks"))
+
+
 def _fuses_with_relu(module, following) -> bool:
-    """A library BatchNorm (its own forward) followed by a plain nn.ReLU."""
+    """A library BatchNorm (its own forward) followed by a plain nn.ReLU, neither with forward hooks (a hook
+    must see the BatchNorm's own output, which the fused pass never makes)."""
     return (
-        isinstance(module, _BatchNorm)
+        not _has_forward_hooks(module)
+        and not _has_forward_hooks(following)
+        and isinstance(module, _BatchNorm)
         and type(module).forward is _BatchNorm.forward
         and "forward" not in vars(module)
         and type(following) is ReLU

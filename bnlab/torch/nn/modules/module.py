@@ -17,7 +17,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ... import _types, autograd
+from ... import _hooks, _types, autograd
 from ...tensor import Tensor, parse_to_args
 from ..parameter import Parameter
 
@@ -61,7 +61,32 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
+        if not pre and not post:
+            return self.forward(*args, **kwargs)
+        for hook in list((pre or {}).values()):  # hook(module, args) -> None, or new args
+            new = hook(self, args)
+            if new is not None:
+                args = new if isinstance(new, tuple) else (new,)
+        out = self.forward(*args, **kwargs)
+        for hook in list((post or {}).values()):  # hook(module, args, output) -> None, or a new output
+            new = hook(self, args, out)
+            if new is not None:
+                out = new
+        return out
+
+    # ---------------------------------------------------------------- hooks (bnlab/torch/_hooks.py)
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` runs before each ``forward``; returning a value (a tuple, or one input)
+        replaces the positional inputs. Returns a removable handle."""
+        return _hooks.add(self.__dict__.setdefault("_forward_pre_hooks", {}), hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` runs after each ``forward``; returning a value replaces the output.
+        The usual way to record activations (a BN layer's input and output, for a histogram). Returns a
+        removable handle."""
+        return _hooks.add(self.__dict__.setdefault("_forward_hooks", {}), hook)
 
     # ---------------------------------------------------------------- registration
     def _remove(self, name: str, *stores: str) -> None:
