@@ -82,13 +82,14 @@ void bind_nn(py::module_& m) {
       .def_readonly("bias", &Dense::bias)
       .def_readonly("dkernel", &Dense::dkernel)
       .def_readonly("dbias", &Dense::dbias);
-  py::class_<BatchNorm, Layer, std::shared_ptr<BatchNorm>>(m, "BatchNorm")
+  py::class_<NormLayer, Layer, std::shared_ptr<NormLayer>>(m, "NormLayer")
+      .def_property("epsilon", &NormLayer::epsilon, &NormLayer::set_epsilon)
+      .def_property("center", &NormLayer::center, &NormLayer::set_center)
+      .def_property("scale", &NormLayer::scale, &NormLayer::set_scale);
+  py::class_<BatchNorm, NormLayer, std::shared_ptr<BatchNorm>>(m, "BatchNorm")
       .def(py::init<int, float, float, bool, bool>(), arg("axis"), arg("momentum"), arg("epsilon"), arg("center"),
            arg("scale"))
       .def_readwrite("momentum", &BatchNorm::momentum)
-      .def_property("epsilon", &BatchNorm::epsilon, &BatchNorm::set_epsilon)
-      .def_property("center", &BatchNorm::center, &BatchNorm::set_center)
-      .def_property("scale", &BatchNorm::scale, &BatchNorm::set_scale)
       .def_readonly("gamma", &BatchNorm::gamma)
       .def_readonly("beta", &BatchNorm::beta)
       .def_readonly("moving_mean", &BatchNorm::moving_mean)
@@ -97,12 +98,9 @@ void bind_nn(py::module_& m) {
       .def_readonly("dbeta", &BatchNorm::dbeta)
       .def_readonly("dx", &BatchNorm::dx)
       .def_readonly("cache", &BatchNorm::cache);
-  py::class_<GroupNorm, Layer, std::shared_ptr<GroupNorm>>(m, "GroupNorm")
+  py::class_<GroupNorm, NormLayer, std::shared_ptr<GroupNorm>>(m, "GroupNorm")
       .def(py::init<std::int64_t, int, float, bool, bool>(), arg("groups"), arg("axis"), arg("epsilon"), arg("center"),
            arg("scale"))
-      .def_property("epsilon", &GroupNorm::epsilon, &GroupNorm::set_epsilon)
-      .def_property("center", &GroupNorm::center, &GroupNorm::set_center)
-      .def_property("scale", &GroupNorm::scale, &GroupNorm::set_scale)
       .def_readonly("gamma", &GroupNorm::gamma)
       .def_readonly("beta", &GroupNorm::beta)
       .def_readonly("dgamma", &GroupNorm::dgamma)

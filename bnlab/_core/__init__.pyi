@@ -32,6 +32,7 @@ __all__: list[str] = [
     "LayerNorm",
     "LossSpec",
     "Metrics",
+    "NormLayer",
     "Optimizer",
     "Pooling2D",
     "RMSprop",
@@ -260,9 +261,15 @@ class Dense(Layer):
     @property
     def kernel(self) -> Tensor: ...
 
-class BatchNorm(Layer):
+class NormLayer(Layer):
     center: bool
     scale: bool
+    @property
+    def epsilon(self) -> float: ...
+    @epsilon.setter
+    def epsilon(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
+
+class BatchNorm(NormLayer):
     def __init__(
         self,
         axis: typing.SupportsInt | typing.SupportsIndex,
@@ -282,10 +289,6 @@ class BatchNorm(Layer):
     @property
     def dx(self) -> Tensor: ...
     @property
-    def epsilon(self) -> float: ...
-    @epsilon.setter
-    def epsilon(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
-    @property
     def gamma(self) -> Tensor: ...
     @property
     def momentum(self) -> float: ...
@@ -296,9 +299,7 @@ class BatchNorm(Layer):
     @property
     def moving_variance(self) -> Tensor: ...
 
-class GroupNorm(Layer):
-    center: bool
-    scale: bool
+class GroupNorm(NormLayer):
     def __init__(
         self,
         groups: typing.SupportsInt | typing.SupportsIndex,
@@ -317,10 +318,6 @@ class GroupNorm(Layer):
     def dgamma(self) -> Tensor: ...
     @property
     def dx(self) -> Tensor: ...
-    @property
-    def epsilon(self) -> float: ...
-    @epsilon.setter
-    def epsilon(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
     @property
     def gamma(self) -> Tensor: ...
 

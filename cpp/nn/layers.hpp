@@ -27,11 +27,36 @@ class Dense : public Layer {
   Tensor pre_, out_, dpre_, dx_;
 };
 
+// What every normalisation layer holds alike: epsilon, and whether gamma (scale) and beta (center) apply.
+// All three are read at every call, so that a change after build applies from the next step (as Keras 3 reads
+// them in call). gamma and beta exist either way; with scale (center) off, gamma (beta) is neither applied nor
+// listed in params(), so the optimizer leaves it as it is, as Keras skips a weight without a gradient.
+class NormLayer : public Layer {
+ public:
+  NormLayer(float epsilon, bool center, bool scale) : epsilon_(epsilon), center_(center), scale_(scale) {}
+  float epsilon() const { return epsilon_; }
+  void set_epsilon(float epsilon) { epsilon_ = epsilon; }
+  bool center() const { return center_; }
+  bool scale() const { return scale_; }
+  void set_center(bool center) {
+    center_ = center;
+    params_changed();
+  }
+  void set_scale(bool scale) {
+    scale_ = scale;
+    params_changed();
+  }
+
+ protected:
+  float epsilon_;
+  bool center_, scale_;
+};
+
 // Batch normalisation over one axis of the per-sample shape (Keras semantics; see batchnorm.cpp).
-class BatchNorm : public Layer {
+class BatchNorm : public NormLayer {
  public:
   BatchNorm(int axis, float momentum, float epsilon, bool center, bool scale)
-      : momentum(momentum), axis_(axis), epsilon_(epsilon), center_(center), scale_(scale) {}
+      : NormLayer(epsilon, center, scale), momentum(momentum), axis_(axis) {}
   std::string kind() const override { return "BatchNormalization"; }
   Shape build_impl(const Shape& input_shape, Device device) override;
   const Tensor& forward(const Tensor& x, bool training) override;
@@ -48,21 +73,6 @@ class BatchNorm : public Layer {
   Tensor dgamma, dbeta, dx;                          // (C), (C), input shape
   ops::BNCache cache;                                // xhat, batch mean, biased batch variance, rstd
   float momentum;  // Keras convention: moving = momentum * moving + (1 - momentum) * batch; read at every step
-  // epsilon, center and scale are read at every call too, so that a change after build applies from the next
-  // step (as in Keras 3). gamma and beta exist either way; with scale (center) off, gamma (beta) is neither
-  // applied nor listed in params(), so the optimizer leaves it as it is, as Keras skips a weight without a gradient.
-  float epsilon() const { return epsilon_; }
-  void set_epsilon(float epsilon) { epsilon_ = epsilon; }
-  bool center() const { return center_; }
-  bool scale() const { return scale_; }
-  void set_center(bool center) {
-    center_ = center;
-    params_changed();
-  }
-  void set_scale(bool scale) {
-    scale_ = scale;
-    params_changed();
-  }
 
  protected:
   // The training-mode transform and its backward; the variants (nn/norm_layers.hpp) replace them and
@@ -70,8 +80,6 @@ class BatchNorm : public Layer {
   virtual void train_forward(const Tensor& x, bool fuse_relu);
   virtual void train_backward(const Tensor& dout);
   int axis_;  // index into the per-sample shape
-  float epsilon_;
-  bool center_, scale_;
   std::int64_t inner_ = 1, channels_ = 0;
   const Tensor& run_forward(const Tensor& x, bool training, bool fuse_relu);
   bool trained_ = false;     // the last forward ran the training transform (else the backward is the inference one's)

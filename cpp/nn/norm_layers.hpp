@@ -15,29 +15,16 @@ namespace bnlab::nn {
 // that axis form `groups` groups of C/groups; each sample's group is normalised over its channels and every
 // other per-sample position. gamma, beta (C). The same transform in training and inference: no moving
 // statistics. groups = C is instance norm, groups = 1 normalises each sample over everything.
-class GroupNorm : public Layer {
+class GroupNorm : public NormLayer {
  public:
   GroupNorm(std::int64_t groups, int axis, float epsilon, bool center, bool scale)
-      : groups_(groups), axis_(axis), epsilon_(epsilon), center_(center), scale_(scale) {}
+      : NormLayer(epsilon, center, scale), groups_(groups), axis_(axis) {}
   std::string kind() const override { return "GroupNormalization"; }
   Shape build_impl(const Shape& input_shape, Device device) override;
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dout, bool dout_is_preactivation, bool need_dinp) override;
   std::vector<Param> params() override;
   ops::GNShape view_of(const Tensor& x) const;
-  // Read at every call, as BatchNorm's (Keras 3's GroupNormalization reads them in call).
-  float epsilon() const { return epsilon_; }
-  void set_epsilon(float epsilon) { epsilon_ = epsilon; }
-  bool center() const { return center_; }
-  bool scale() const { return scale_; }
-  void set_center(bool center) {
-    center_ = center;
-    params_changed();
-  }
-  void set_scale(bool scale) {
-    scale_ = scale;
-    params_changed();
-  }
 
   Tensor gamma, beta, dgamma, dbeta, dx;  // parameters (C or the normalised dims), their gradients; input shape
   ops::NormCache cache;                   // xhat (input shape), mean and rstd (batch, groups)
@@ -47,8 +34,6 @@ class GroupNorm : public Layer {
   Shape make_params(const Shape& param_shape, Device device);
   std::int64_t groups_;
   int axis_;
-  float epsilon_;
-  bool center_, scale_;
   ops::GNShape per_sample_{1, 1, 1, 1, 1};  // N = 1
   Tensor out_;
 };
