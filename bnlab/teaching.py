@@ -93,9 +93,9 @@ def warn_train_mode_under_no_grad(layer, stacklevel=1):
     )
 
 
-def warn_setting_read_at_build(kind, name, setting, value, stacklevel=1):
-    """``setting`` (center or scale) of the built layer ``name`` (a ``kind``) was set to ``value``."""
-    weight = {"center": "beta", "scale": "gamma"}[setting]
+def warn_setting_read_at_build(kind, name, setting, weight, value, stacklevel=1):
+    """``setting`` (center or scale, which decides whether ``weight`` applies) of the built layer ``name``
+    (a ``kind``) was set to ``value``."""
     warnings.warn(
         f"{kind} {name!r}: {setting}={value} after the layer was built changes nothing in its output. As in "
         f"Keras 3, {kind} decides in build() whether it has a {weight} weight, and every call uses what build "

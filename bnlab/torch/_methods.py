@@ -29,10 +29,10 @@ _TINY = np.finfo(np.float32).tiny  # the smallest normal float32, 1.18e-38
 
 def _as_the_engine_reads(x):
     """x as the engine reads a float input while it flushes denormals (DAZ, bnlab.config.set_flush_denormals):
-    a denormal reads as 0. Comparisons run in NumPy, outside the engine's float mode, so they apply it here:
-    0 == 1e-41 is True then, as in PyTorch after torch.set_flush_denormal(True)."""
+    a denormal reads as 0. Comparisons run in NumPy, outside the engine's float mode, so they apply it here
+    when flushing is on: 0 == 1e-41 is True then, as in PyTorch after torch.set_flush_denormal(True)."""
     arr = np.asarray(x)
-    if arr.dtype.kind != "f" or not config.get_flush_denormals():
+    if arr.dtype.kind != "f":
         return x
     denormal = (arr != 0) & (np.abs(arr) < _TINY)
     return np.where(denormal, np.zeros_like(arr), arr) if denormal.any() else x
@@ -48,7 +48,10 @@ def _compare(np_fn):
             y = b
         else:
             return NotImplemented
-        return host(np_fn(_as_the_engine_reads(a._np()), _as_the_engine_reads(y)), device)
+        x = a._np()
+        if config.get_flush_denormals():  # asked once per comparison
+            x, y = _as_the_engine_reads(x), _as_the_engine_reads(y)
+        return host(np_fn(x, y), device)
 
     return op
 

@@ -69,7 +69,9 @@ def live_flag(name, doc, read_at_build=False):
         if layer._engine is not None:
             if read_at_build:
                 if value != getattr(layer, f"_{name}"):
-                    teaching.warn_setting_read_at_build(type(layer).__name__, layer.name, name, value, stacklevel=2)
+                    teaching.warn_setting_read_at_build(
+                        type(layer).__name__, layer.name, name, weight, value, stacklevel=2
+                    )
             elif value and not layer._has_weight[weight]:
                 raise ValueError(
                     f"{name}=True: the layer {layer.name!r} was built with {name}=False, so it has no {weight} "
