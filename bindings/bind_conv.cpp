@@ -15,7 +15,7 @@
 //   global_avg_pool2d_backward(dinp, dout, cache)
 //   conv_gemm_tally() -> (seconds, flops, calls); reset_conv_gemm_tally()
 //       the CPU convolutions' GEMM time and work since the last reset (benchmarks).
-//   set_narrow_gemm(on) -> previous; narrow_gemm_available() -> bool
+//   set_narrow_gemm(on) -> previous; narrow_gemm_available() -> bool; narrow_gemm_matrix_columns() -> int
 //       switches the channels-last convolutions between the backend's narrow GEMM and cblas_sgemm (tests).
 #include <pybind11/stl.h>
 
@@ -93,6 +93,7 @@ void bind_conv(py::module_& root) {
   ops::check_gemm_env();  // an unknown BNLAB_GEMM fails the import (ImportError with the variable's name)
   m.def("set_narrow_gemm", &ops::set_narrow_gemm, arg("on"));
   m.def("narrow_gemm_available", &ops::narrow_gemm_available);
+  m.def("narrow_gemm_matrix_columns", &ops::narrow_gemm_matrix_columns);
 }
 
 }  // namespace bnlab::bind

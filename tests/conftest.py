@@ -32,7 +32,7 @@ if importlib.util.find_spec("hypothesis") is not None:
 
 def pytest_report_header(config):
     """Which GEMM path the engine starts on: BNLAB_GEMM=cblas (read once when bnlab._core loads) sends every
-    product to cblas_sgemm, a stand-in for a machine without AVX-512; the parity tests must pass on both."""
+    product to cblas_sgemm, a stand-in for a machine without AVX-512 or AVX2; the parity tests must pass on both."""
     return f"bnlab GEMM path: {os.environ.get('BNLAB_GEMM') or 'auto'}"
 
 

@@ -1,7 +1,7 @@
 """The dense op's two CPU paths against each other and against float64 NumPy.
 
-Products whose output has at most 1152 columns go to the engine's AVX-512 narrow GEMM
-(cpp/backend/cpu/narrow_gemm_cpu.cpp); ``_core.ops.set_narrow_gemm(False)`` sends them to cblas_sgemm. Both layouts
+Products whose output has at most ``ops.narrow_gemm_matrix_columns()`` columns (1152 in an AVX-512 build, 128 in an
+AVX2 one) go to the engine's narrow GEMM (cpp/backend/cpu/narrow_gemm_cpu.cpp); ``_core.ops.set_narrow_gemm(False)`` sends them to cblas_sgemm. Both layouts
 (Keras's W (IN, OUT), PyTorch's W (OUT, IN), where the narrow path transposes a weight of at most 2^18 floats once per
 step), widths that end in a masked vector,
 batches of one and of a few hundred rows, and the accumulation of the parameter gradients. The narrow path gives the
@@ -21,7 +21,7 @@ from bnlab import _core
 ops = _core.ops
 
 needs_narrow = pytest.mark.skipif(
-    not ops.narrow_gemm_available(), reason="the AVX-512 narrow GEMM is not in this build, or is off (BNLAB_GEMM=cblas)"
+    not ops.narrow_gemm_available(), reason="the narrow GEMM (AVX-512 or AVX2) is not in this build, or is off (BNLAB_GEMM=cblas)"
 )
 
 
@@ -37,8 +37,9 @@ def settings(narrow: bool, threads: int | None = None):
         _core.set_num_threads(was_threads)
 
 
-# (batch, IN, OUT): the seeds' layers, masked tails, a wide output, one row
+# (batch, IN, OUT): the seeds' layers, masked tails, a wide output, one row, one that two threads split
 SHAPES = [(64, 784, 128), (32, 128, 64), (7, 64, 10), (1, 33, 17), (130, 300, 200), (64, 512, 256), (5, 20, 1200)]
+SHAPES += [(512, 120, 100)]
 
 
 def arrays(b, n_in, n_out, out_in, seed=0):
@@ -84,8 +85,12 @@ def test_both_paths_match_float64(shape, narrow, out_in, accumulate):
 
 @needs_narrow
 @pytest.mark.parametrize("out_in", [False, True], ids=["keras", "torch"])
-@pytest.mark.parametrize("shape", SHAPES[:2] + SHAPES[4:6], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("shape", SHAPES[:2] + SHAPES[4:6] + SHAPES[7:], ids=lambda s: "x".join(map(str, s)))
 def test_the_narrow_path_gives_the_same_bits_on_one_and_two_threads(shape, out_in):
+    # Every product of the layer (widths IN and OUT) must take the narrow path: cblas_sgemm's bits may follow the
+    # thread count.
+    if max(shape[1:]) > ops.narrow_gemm_matrix_columns():
+        pytest.skip(f"a product {max(shape[1:])} wide goes to cblas_sgemm in this build")
     a = arrays(*shape, out_in, seed=2)
     with settings(True, threads=1):
         one = run(*a, out_in)

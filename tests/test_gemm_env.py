@@ -1,5 +1,5 @@
 """BNLAB_GEMM, read once when bnlab._core loads: "cblas" starts the engine with every product on cblas_sgemm (the
-path of a CPU without AVX-512, for running the suite both ways), unset or "auto" on the engine's own GEMM where
+path of a CPU without AVX-512 or AVX2, for running the suite both ways), unset or "auto" on the engine's own GEMM where
 the build has it, anything else fails the import with a message that names the variable."""
 
 import os

@@ -42,6 +42,7 @@ __all__: list[str] = [
     "max_pool2d_forward",
     "mse",
     "narrow_gemm_available",
+    "narrow_gemm_matrix_columns",
     "reset_conv_gemm_tally",
     "rmsprop_update",
     "set_narrow_gemm",
@@ -271,6 +272,7 @@ def mse(
     scale: typing.SupportsFloat | typing.SupportsIndex,
 ) -> None: ...
 def narrow_gemm_available() -> bool: ...
+def narrow_gemm_matrix_columns() -> int: ...
 def reset_conv_gemm_tally() -> None: ...
 def rmsprop_update(
     w: bnlab._core.Tensor,

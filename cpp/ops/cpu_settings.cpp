@@ -13,6 +13,7 @@ int get_num_threads() { return cpu::get_num_threads(); }
 void check_gemm_env() { cpu::check_gemm_env(); }
 bool narrow_gemm_available() { return cpu::narrow_gemm_available(); }
 bool set_narrow_gemm(bool on) { return cpu::set_narrow_gemm_enabled(on); }
+std::int64_t narrow_gemm_matrix_columns() { return cpu::narrow_gemm_matrix_columns(); }
 
 GemmTally conv_gemm_tally() {
   const cpu::GemmTally& t = cpu::conv_gemm_tally();

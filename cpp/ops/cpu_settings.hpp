@@ -1,5 +1,5 @@
 // cpu_settings.hpp — the CPU backend's engine-wide settings and counters, as the Python API exposes them:
-// the thread count, the GEMM path (the engine's AVX-512 narrow GEMM or cblas_sgemm) and the convolutions'
+// the thread count, the GEMM path (the engine's narrow GEMM, AVX-512 or AVX2, or cblas_sgemm) and the convolutions'
 // GEMM tally. The bindings reach backend/cpu only through here, so the layers' arrows keep pointing down.
 #pragma once
 
@@ -13,9 +13,11 @@ int get_num_threads();
 // Applies BNLAB_GEMM ("cblas" turns the narrow GEMM off); throws std::invalid_argument naming the variable
 // when it holds anything else.
 void check_gemm_env();
-bool narrow_gemm_available();   // false without AVX-512: every product goes to cblas_sgemm
+bool narrow_gemm_available();   // false without AVX-512 or AVX2+FMA: cblas_sgemm everywhere
 bool set_narrow_gemm(bool on);  // returns the previous setting
-struct GemmTally {              // the convolutions' products since the last reset
+// the widest dense product that takes the narrow GEMM (1152 AVX-512, 128 AVX2, 0 without it)
+std::int64_t narrow_gemm_matrix_columns();
+struct GemmTally {  // the convolutions' products since the last reset
   double seconds = 0.0, flops = 0.0;
   std::int64_t calls = 0;
 };

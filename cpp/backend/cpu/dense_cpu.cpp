@@ -11,11 +11,11 @@
 // for these sizes, and up to 2x slower (784x128x32 TN: 70 us on 1 thread, 140 us on 2). The choice depends only
 // on the shape and the thread count, so results stay deterministic for a given thread count.
 //
-// Narrow products: a product whose output has at most kNarrowColumns columns goes to the backend's AVX-512 GEMM
-// (narrow_gemm_cpu.hpp) instead, which starts the forward from the bias (no bias pass). B must be row-major
-// (P, N) as stored: where the layout has it transposed (the Keras dinput's W^T, the PyTorch forward's W^T) it is
-// copied once per step into a grow-only buffer, and only when it has at most 2^18 floats (beyond, the copy costs
-// about what the faster product saves).
+// Narrow products: a product whose output has at most kNarrowColumns columns goes to the backend's own GEMM (AVX-512 or
+// AVX2) (narrow_gemm_cpu.hpp) instead, which starts the forward from the bias (no bias pass). B must be row-major (P,
+// N) as stored: where the layout has it transposed (the Keras dinput's W^T, the PyTorch forward's W^T) it is copied
+// once per step into a grow-only buffer, and only when it has at most 2^18 floats (beyond, the copy costs about what
+// the faster product saves).
 #include <cblas.h>
 
 #include <algorithm>
@@ -45,7 +45,8 @@ constexpr std::int64_t kCopiedB = 1 << 18;  // the most floats of B copied per s
 
 // Whether C (., N) with an inner dimension P goes to the narrow GEMM; `copied`: B must be transposed first.
 bool narrow_fits(std::int64_t N, std::int64_t P, bool copied) {
-  return narrow_gemm_available() && N <= kNarrowColumns && (!copied || N * P <= kCopiedB);
+  return narrow_gemm_available() && N <= std::min(kNarrowColumns, narrow_gemm_matrix_columns()) &&
+         (!copied || N * P <= kCopiedB);
 }
 
 // C (M, N) = init + op(A) B through the narrow GEMM, timed under `phase` like gemm(); the profile shows the

@@ -1,15 +1,17 @@
-// narrow_gemm_cpu.cpp — the AVX-512 register-tile GEMM for narrow products (narrow_gemm_cpu.hpp says which).
+// narrow_gemm_cpu.cpp — the register-tile GEMM for narrow products (narrow_gemm_cpu.hpp says which), in AVX-512
+// or AVX2 + FMA, whichever the build targets (the Simd traits below; the tile code is the same for both).
 //
-// The register tile is MR rows x NV vectors of 16 columns: MR * NV accumulators, NV vectors of B and one broadcast
-// of a(i, p) per row and step p. MR * NV = 24 for every width (MR 24, 12, 8, 6 for NV 1-4), which leaves the
-// 32 zmm registers room for B and the broadcast, and gives each step 24 independent FMAs: enough to cover the
-// FMA latency on two pipes, for NV + MR loads. The columns are cut into blocks of at most 4 vectors of as even a
-// width as possible (9 vectors: 3 + 3 + 3, not 4 + 4 + 1); the last vector of a block is masked when N is not a
-// multiple of 16. Every accumulator sums its p in order with one FMA per p, so a C element's value does not depend
-// on the tile it lands in, on the chunking of p (C is stored and reloaded between chunks, exactly), or on the
-// thread that computes it. Threads take contiguous runs of work items (24 rows by one column block); a product
-// of fewer than 2 x 2^21 multiply-adds stays on one thread (the fork/join cost more than the split saved on the
-// seeds' small layers: 64x256x128 ran at 65 GFLOP/s split, 190 on one thread).
+// The register tile is MR rows x NV vectors of W columns (W = 16 with AVX-512, 8 with AVX2): MR * NV accumulators,
+// NV vectors of B and one broadcast of a(i, p) per row and step p. MR * NV = 24 with AVX-512's 32 registers (MR
+// 24, 12, 8, 6 for NV 1-4) and 12 with AVX2's 16 (MR 12, 6 for NV 1-2), which leaves room for B and the
+// broadcast and gives each step 24 (12) independent FMAs: enough to cover the FMA latency on two pipes, for NV + MR
+// loads. The columns are cut into blocks of at most 4 (2) vectors of as even a width as possible (9 vectors:
+// 3 + 3 + 3, not 4 + 4 + 1); the last vector of a block is masked when N is not a multiple of W. Every accumulator
+// sums its p in order with one FMA per p, so a C element's value does not depend on the tile it lands in, on the
+// chunking of p (C is stored and reloaded between chunks, exactly), on the thread that computes it, or on the
+// vector width: AVX-512 and AVX2 builds give the same bits. Threads take contiguous runs of work items (one row
+// unit by one column block); a product of fewer than 2 x 2^21 multiply-adds stays on one thread (the fork/join cost
+// more than the split saved on the seeds' small layers: 64x256x128 ran at 65 GFLOP/s split, 190 on one thread).
 #include "backend/cpu/narrow_gemm_cpu.hpp"
 
 #include <algorithm>
@@ -23,8 +25,9 @@
 #include "backend/cpu/parallel.hpp"
 #include "backend/cpu/scratch.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
+#define BNLAB_HAS_NARROW_GEMM 1
 #endif
 
 namespace bnlab::cpu {
@@ -48,15 +51,60 @@ bool enabled_from_env() {
 bool g_enabled = enabled_from_env();
 }  // namespace
 
-#if defined(__AVX512F__)
+#if defined(BNLAB_HAS_NARROW_GEMM)
 
 namespace {
-constexpr i64 kChunk = 512;        // steps of p per pass over the tiles: A's slice stays in L2 between tiles
-constexpr i64 kRowUnit = 24;       // rows per work item: a multiple of every MR
-constexpr i64 kMinMacs = 1 << 21;  // multiply-adds per part below which a thread costs more than it saves
-constexpr int kMaxNV = 4;
+#if defined(__AVX512F__)
+// AVX-512: 16 floats per vector, 32 registers: 24 accumulators, up to 4 vectors of B and the broadcast.
+struct Simd {
+  static constexpr int kWidth = 16;
+  static constexpr int kAccumulators = 24;
+  static constexpr int kMaxNV = 4;
+  static constexpr i64 kMatrixColumns = 1152;
+  using Vec = __m512;
+  using Mask = __mmask16;
+  static Mask tail_mask(int n) { return static_cast<Mask>((1u << n) - 1u); }  // the first n of 16 lanes, n in [1, 16]
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec broadcast(float x) { return _mm512_set1_ps(x); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static Vec load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static void store(float* p, Mask m, Vec v) { _mm512_mask_storeu_ps(p, m, v); }
+};
+#else
+// AVX2 + FMA: 8 floats per vector, 16 registers: the 6 x 16 tile (12 accumulators, 2 vectors of B, the broadcast).
+// Tried: up to 3 vectors (4 x 24 tiles) ran 16384x64x576 at 122 GFLOP/s against 145 for 6 x 16 tiles only.
+// A masked load/store (vmaskmovps) only touches the last vector of a block whose width is not a multiple of 8:
+// AMD cores run the masked store as a slow microcoded sequence.
+struct Simd {
+  static constexpr int kWidth = 8;
+  static constexpr int kAccumulators = 12;
+  static constexpr int kMaxNV = 2;
+  static constexpr i64 kMatrixColumns = 128;
+  using Vec = __m256;
+  using Mask = __m256i;
+  static Mask tail_mask(int n) {  // lanes [0, n) set, n in [1, 8]
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec broadcast(float x) { return _mm256_set1_ps(x); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static Vec load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static void store(float* p, Mask m, Vec v) { _mm256_maskstore_ps(p, m, v); }
+};
+#endif
+using Vec = Simd::Vec;
+using Mask = Simd::Mask;
+constexpr i64 kW = Simd::kWidth;
+constexpr int kMaxNV = Simd::kMaxNV;
 
-constexpr int rows_for(int nv) { return 24 / nv; }
+constexpr i64 kChunk = 512;                    // steps of p per pass over the tiles: A's slice stays in L2
+constexpr i64 kRowUnit = Simd::kAccumulators;  // rows per work item: a multiple of every MR
+constexpr i64 kMinMacs = 1 << 21;              // multiply-adds per part below which a thread costs more
+constexpr int rows_for(int nv) { return Simd::kAccumulators / nv; }
 
 // The arguments every tile of one call shares.
 struct Operands {
@@ -70,22 +118,23 @@ struct Operands {
   const float* bias;
 };
 
-// One MR x NV tile at rows [i0, i0 + MR), columns [j0, j0 + 16 NV) (the last vector masked by `last`), steps
-// [p0, p1); the accumulators start from C (from_c), else from the bias or zero.
-template <int MR, int NV>
-void tile(const Operands& o, i64 i0, i64 j0, i64 p0, i64 p1, __mmask16 last, bool from_c) {
-  __m512 acc[MR][NV];
-  auto mask = [&](int v) { return v == NV - 1 ? last : static_cast<__mmask16>(0xFFFF); };
+// One MR x NV tile at rows [i0, i0 + MR), columns [j0, j0 + kW NV) (with Partial, only the first `tail` lanes of
+// the last vector), steps [p0, p1); the accumulators start from C (from_c), else from the bias or zero.
+template <int MR, int NV, bool Partial>
+void tile(const Operands& o, i64 i0, i64 j0, i64 p0, i64 p1, int tail, bool from_c) {
+  const Mask last = Simd::tail_mask(tail);
+  auto load = [&](const float* p, int v) { return Partial && v == NV - 1 ? Simd::load(p, last) : Simd::load(p); };
+  Vec acc[MR][NV];
 #pragma GCC unroll 24
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       if (from_c)
-        acc[r][v] = _mm512_maskz_loadu_ps(mask(v), o.C + (i0 + r) * o.ldc + j0 + 16 * v);
+        acc[r][v] = load(o.C + (i0 + r) * o.ldc + j0 + kW * v, v);
       else if (o.bias)
-        acc[r][v] = _mm512_maskz_loadu_ps(mask(v), o.bias + j0 + 16 * v);
+        acc[r][v] = load(o.bias + j0 + kW * v, v);
       else
-        acc[r][v] = _mm512_setzero_ps();
+        acc[r][v] = Simd::zero();
     }
   const float* rows[MR];  // row r of A: a(i0 + r, p) = rows[r][col_off[p]]
 #pragma GCC unroll 24
@@ -93,63 +142,73 @@ void tile(const Operands& o, i64 i0, i64 j0, i64 p0, i64 p1, __mmask16 last, boo
   const float* b = o.B + p0 * o.ldb + j0;
   for (i64 p = p0; p < p1; ++p, b += o.ldb) {
     const i64 at = o.col_off[p];
-    __m512 bv[NV];
+    Vec bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(mask(v), b + 16 * v);
+    for (int v = 0; v < NV; ++v) bv[v] = load(b + kW * v, v);
 #pragma GCC unroll 24
     for (int r = 0; r < MR; ++r) {
-      const __m512 av = _mm512_set1_ps(rows[r][at]);
+      const Vec av = Simd::broadcast(rows[r][at]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = Simd::fma(av, bv[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 24
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(o.C + (i0 + r) * o.ldc + j0 + 16 * v, mask(v), acc[r][v]);
+    for (int v = 0; v < NV; ++v) {
+      float* c = o.C + (i0 + r) * o.ldc + j0 + kW * v;
+      if (Partial && v == NV - 1)
+        Simd::store(c, last, acc[r][v]);
+      else
+        Simd::store(c, acc[r][v]);
+    }
 }
 
-using TileFn = void (*)(const Operands&, i64, i64, i64, i64, __mmask16, bool);
+using TileFn = void (*)(const Operands&, i64, i64, i64, i64, int, bool);
 
-// tiles<NV>()[mr - 1] is the tile of mr rows: the full MR and every shorter tail.
-template <int NV, std::size_t... R>
+// tiles<NV, Partial>()[mr - 1] is the tile of mr rows: the full MR and every shorter tail.
+template <int NV, bool Partial, std::size_t... R>
 constexpr std::array<TileFn, sizeof...(R)> make_tiles(std::index_sequence<R...>) {
-  return {&tile<static_cast<int>(R) + 1, NV>...};
+  return {&tile<static_cast<int>(R) + 1, NV, Partial>...};
 }
-template <int NV>
+template <int NV, bool Partial>
 const std::array<TileFn, rows_for(NV)>& tiles() {
-  static constexpr auto table = make_tiles<NV>(std::make_index_sequence<rows_for(NV)>{});
+  static constexpr auto table = make_tiles<NV, Partial>(std::make_index_sequence<rows_for(NV)>{});
   return table;
 }
+template <bool Partial>
 TileFn tile_fn(int nv, i64 mr) {
   switch (nv) {
     case 1:
-      return tiles<1>()[mr - 1];
+      return tiles<1, Partial>()[mr - 1];
     case 2:
-      return tiles<2>()[mr - 1];
+      return tiles<2, Partial>()[mr - 1];
     case 3:
-      return tiles<3>()[mr - 1];
-    default:
-      return tiles<4>()[mr - 1];
+      return tiles<3, Partial>()[mr - 1];
+    default:  // 4 (AVX-512 only: kMaxNV is 2 with AVX2)
+      return tiles<kMaxNV, Partial>()[mr - 1];
   }
 }
+TileFn tile_fn(int nv, i64 mr, bool partial) { return partial ? tile_fn<true>(nv, mr) : tile_fn<false>(nv, mr); }
 
-// A column block: columns [j0, j0 + 16 nv), the last vector's mask.
+// A column block: columns [j0, j0 + kW nv); `partial` when its last vector has only `tail` columns.
 struct ColumnBlock {
   i64 j0;
   int nv;
-  __mmask16 last;
+  bool partial;
+  int tail;
 };
-// N's vectors in blocks of at most kMaxNV, as evenly as possible. At most 64 blocks (N <= 4096).
+// N's vectors in blocks of at most kMaxNV, as evenly as possible. At most 64 blocks (N <= 64 * kMaxNV * kW:
+// 4096 with AVX-512, 1024 with AVX2; the callers pass N <= 1152, 1024 with AVX2).
 int column_blocks(i64 N, std::array<ColumnBlock, 64>& out) {
-  const i64 vectors = (N + 15) / 16;
+  const i64 vectors = (N + kW - 1) / kW;
   const i64 blocks = (vectors + kMaxNV - 1) / kMaxNV;
   i64 j = 0;
   for (i64 b = 0; b < blocks; ++b) {
     const int nv = static_cast<int>(vectors * (b + 1) / blocks - vectors * b / blocks);
-    const i64 tail = std::min<i64>(16, N - (j + 16 * (nv - 1)));
-    out[static_cast<std::size_t>(b)] = {j, nv, static_cast<__mmask16>((1u << tail) - 1u)};
-    j += 16 * nv;
+    const i64 tail = std::min<i64>(kW, N - (j + kW * (nv - 1)));
+    out[static_cast<std::size_t>(b)] = {j, nv, tail < kW, static_cast<int>(tail)};
+    j += kW * nv;
   }
   return static_cast<int>(blocks);
 }
@@ -167,7 +226,7 @@ void items_range(const Operands& o, const std::array<ColumnBlock, 64>& cb, int b
       const i64 r0 = (t / blocks) * kRowUnit, r1 = std::min(M, r0 + kRowUnit);
       const i64 mr = rows_for(block.nv);
       for (i64 i = r0; i < r1; i += mr)
-        tile_fn(block.nv, std::min(mr, r1 - i))(o, i, block.j0, p0, p1, block.last, from_c);
+        tile_fn(block.nv, std::min(mr, r1 - i), block.partial)(o, i, block.j0, p0, p1, block.tail, from_c);
     }
   }
 }
@@ -187,6 +246,7 @@ i64 part_start(i64 k, i64 parts, i64 M, i64 blocks) {
 }  // namespace
 
 bool narrow_gemm_available() { return g_enabled; }
+i64 narrow_gemm_matrix_columns() { return Simd::kMatrixColumns; }
 
 void narrow_gemm(float* C, i64 ldc, const float* A, const std::int32_t* row_off, const std::int32_t* col_off,
                  const float* B, i64 ldb, i64 M, i64 N, i64 P, const float* bias, bool accumulate) {
@@ -217,9 +277,10 @@ void narrow_gemm_matrix(float* C, i64 ldc, const float* A, i64 lda, bool trans_a
   narrow_gemm(C, ldc, A, row_off, col_off, B, ldb, M, N, P, bias, accumulate);
 }
 
-#else  // no AVX-512: the convolutions keep cblas_sgemm
+#else  // neither AVX-512 nor AVX2 + FMA: the convolutions and dense layers keep cblas_sgemm
 
 bool narrow_gemm_available() { return false; }
+i64 narrow_gemm_matrix_columns() { return 0; }
 
 void narrow_gemm(float*, i64, const float*, const std::int32_t*, const std::int32_t*, const float*, i64, i64, i64, i64,
                  const float*, bool) {}

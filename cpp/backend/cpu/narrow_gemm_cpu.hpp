@@ -1,5 +1,5 @@
-// narrow_gemm_cpu.hpp — the CPU backend's own AVX-512 GEMM, for products whose output rows are at most a
-// few hundred columns: a convolution's output channels, and the dense layers of networks the seeds' size.
+// narrow_gemm_cpu.hpp — the CPU backend's own GEMM (AVX-512 or AVX2 + FMA), for products whose output rows are at most
+// a few hundred columns: a convolution's output channels, and the dense layers of networks the seeds' size.
 //
 // The channels-last convolution's products have one narrow side (conv_narrow_cpu.cpp):
 //   forward  out (P, K)  = A (P, R) W (R, K)             narrow N = K, tall M = P, short inner R
@@ -9,8 +9,9 @@
 // panels sized for large square products and, in Debian's build on this machine's AMD Zen 5, runs its Haswell
 // (AVX2) kernel: about 210 GFLOP/s on 2 cores at 1024^3, against 330-390 for this kernel at the seeds' shapes.
 // Here B is read in place (a chunk of kChunk rows of it stays in L1/L2 while the tiles use it), and the register
-// tile MR x (NV * 16) is chosen for the width. Without AVX-512 narrow_gemm_available() is false and the callers
-// keep cblas_sgemm.
+// tile MR x (NV * 16) is chosen for the width. On an AVX2 core (this build without AVX-512) the same
+// tile in 8-wide vectors replaces OpenBLAS's packed path for the same reason. Without AVX2 + FMA either,
+// narrow_gemm_available() is false and the callers keep cblas_sgemm.
 //
 // One kernel does all the products because A is read through two offset tables, a(i, p) = A[row_off[i] +
 // col_off[p]]: a plain row-major A has row_off[i] = i * lda and col_off[p] = p, its transpose the other way
@@ -23,8 +24,14 @@
 
 namespace bnlab::cpu {
 
-// True when this build has the AVX-512 kernel and it is switched on (it is by default).
+// True when this build has the kernel (AVX-512 or AVX2 + FMA) and it is switched on (it is by default).
 bool narrow_gemm_available();
+// The widest product (columns of C) of plain row-major operands for which the kernel beats cblas_sgemm, which
+// packs its operands: 1152 with AVX-512 (every dense layer of the seeds); 128 with AVX2, whose 16 registers hold
+// a 6 x 16 tile only (measured on a 2-core AMD EPYC, AVX2 build, 4096 rows: N = 128 173 against 161 GFLOP/s,
+// N = 256 153 against 162, N = 512 130 against 175). The convolutions' implicit products use the kernel at any
+// width either way: it saves their im2col and col2im passes.
+std::int64_t narrow_gemm_matrix_columns();
 // Switches the kernel off (the convolutions then call cblas_sgemm) or back on; for tests and benchmarks that
 // compare the two. Returns the previous setting.
 bool set_narrow_gemm_enabled(bool on);
