@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -108,13 +108,33 @@ void max_chunk16(float* out, std::int32_t* argmax, const float* xc, const Conv2d
   _mm512_storeu_ps(out, best);
   _mm512_storeu_si512(argmax, at);
 }
+#elif defined(__AVX2__)
+// 8 channels of one output pixel in one ymm register, by the same rule: take = !(v <= best) && best == best.
+void max_chunk8(float* out, std::int32_t* argmax, const float* xc, const Conv2dShape& s, const Window& win) {
+  const auto first = static_cast<std::int32_t>(win.h0 * s.W + win.w0);
+  __m256 best = _mm256_loadu_ps(xc + first * s.C);
+  __m256 at = _mm256_castsi256_ps(_mm256_set1_epi32(first));  // int32 lanes, blended as floats (bits unchanged)
+  for (i64 h = win.h0; h < win.h1; ++h)
+    for (i64 w = win.w0; w < win.w1; ++w) {
+      const auto idx = static_cast<std::int32_t>(h * s.W + w);
+      const __m256 v = _mm256_loadu_ps(xc + idx * s.C);
+      const __m256 take = _mm256_and_ps(_mm256_cmp_ps(v, best, _CMP_NLE_UQ), _mm256_cmp_ps(best, best, _CMP_EQ_OQ));
+      best = _mm256_blendv_ps(best, v, take);
+      at = _mm256_blendv_ps(at, _mm256_castsi256_ps(_mm256_set1_epi32(idx)), take);
+    }
+  _mm256_storeu_ps(out, best);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax), _mm256_castps_si256(at));
+}
 #endif
 
-// One output pixel's C channels: 16 at a time where AVX-512 is built, then kChunk at a time, then the rest.
+// One output pixel's C channels: 16 (AVX-512) or 8 (AVX2) at a time where built, then kChunk at a time, then the
+// rest.
 void max_pixel(float* out, std::int32_t* argmax, const float* xn, const Conv2dShape& s, const Window& win) {
   i64 c0 = 0;
 #if defined(__AVX512F__)
   for (; c0 + 16 <= s.C; c0 += 16) max_chunk16(out + c0, argmax + c0, xn + c0, s, win);
+#elif defined(__AVX2__)
+  for (; c0 + 8 <= s.C; c0 += 8) max_chunk8(out + c0, argmax + c0, xn + c0, s, win);
 #endif
   for (; c0 + kChunk <= s.C; c0 += kChunk) max_chunk<true>(out + c0, argmax + c0, xn + c0, s, win, kChunk);
   if (c0 < s.C) max_chunk<false>(out + c0, argmax + c0, xn + c0, s, win, s.C - c0);

@@ -1,4 +1,6 @@
-// transpose_cpu.cpp — out-of-place transpose in 16 x 16 blocks held in AVX-512 registers.
+// transpose_cpu.cpp — out-of-place transpose in 16 x 16 blocks held in AVX-512 registers, or 8 x 8 blocks in
+// AVX2 registers (the textbook unpack / shuffle / permute2f128 sequence; edge blocks scalar), or scalar 32 x 32
+// blocks when neither is built.
 //
 // A block is 16 row loads (masked at the right edge), 64 in-register shuffles and 16 column stores (masked at
 // the bottom edge): every cache line is read and written whole, once. The shuffles, for rows r0..r15 of the
@@ -16,16 +18,40 @@
 
 #include "backend/cpu/parallel.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
 namespace bnlab::cpu {
 namespace {
 using i64 = std::int64_t;
+constexpr i64 kMinParallelFloats = 1 << 15;  // floats per thread at the least
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// r[i] = row i of an 8 x 8 block on entry, column i on return. With t = unpack{lo,hi}(r[2i], r[2i+1]) and
+// s = shuffle_ps of t pairs, each 128-bit lane of s[k] holds column k (lanes: columns k and k + 4) of four rows;
+// permute2f128 joins rows 0-3 and 4-7 of a column.
+inline void transpose8(__m256* r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 0-3 (t[0..3]) into u[0..3], rows 4-7 (t[4..7]) into u[4..7]
+    const __m256* q = t + 4 * h;
+    u[4 * h] = _mm256_shuffle_ps(q[0], q[2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 1] = _mm256_shuffle_ps(q[0], q[2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * h + 2] = _mm256_shuffle_ps(q[1], q[3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 3] = _mm256_shuffle_ps(q[1], q[3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int k = 0; k < 4; ++k) {
+    r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+    r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+  }
+}
+#endif
 
 #if defined(__AVX512F__)
-constexpr i64 kMinParallelFloats = 1 << 15;  // floats per thread at the least
 __mmask16 first_n(i64 n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u); }
 
 // GCC 12's unpack intrinsics pass _mm512_undefined_ps() (a self-initialised variable) as the unused merge
@@ -84,6 +110,26 @@ void transpose_matrix(float* t, i64 ldt, const float* a, i64 lda, i64 rows, i64 
           v[i] = i < nr ? _mm512_maskz_loadu_ps(load, a + (i0 + i) * lda + j0) : _mm512_setzero_ps();
         transpose16(v);
         for (i64 j = 0; j < nc; ++j) _mm512_mask_storeu_ps(t + (j0 + j) * ldt + i0, store, v[j]);
+      }
+    }
+  });
+#elif defined(__AVX2__)
+  // Strips of 8 rows of a, split over the threads as above; full 8 x 8 blocks in registers, the edges scalar.
+  const i64 strips = (rows + 7) / 8;
+  parallel_for(strips, std::max<i64>(1, kMinParallelFloats / (8 * std::max<i64>(cols, 1))), [&](i64, i64 s0, i64 s1) {
+    __m256 v[8];
+    for (i64 i0 = s0 * 8; i0 < std::min(rows, s1 * 8); i0 += 8) {
+      const i64 nr = std::min<i64>(8, rows - i0);
+      for (i64 j0 = 0; j0 < cols; j0 += 8) {
+        const i64 nc = std::min<i64>(8, cols - j0);
+        if (nr < 8 || nc < 8) {
+          for (i64 j = j0; j < j0 + nc; ++j)
+            for (i64 i = i0; i < i0 + nr; ++i) t[j * ldt + i] = a[i * lda + j];
+          continue;
+        }
+        for (i64 i = 0; i < 8; ++i) v[i] = _mm256_loadu_ps(a + (i0 + i) * lda + j0);
+        transpose8(v);
+        for (i64 j = 0; j < 8; ++j) _mm256_storeu_ps(t + (j0 + j) * ldt + i0, v[j]);
       }
     }
   });
