@@ -33,7 +33,20 @@ void bind_tensor_ops(py::module_& root) {
       .value("DivScalar", UnaryOp::DivScalar)
       .value("RSubScalar", UnaryOp::RSubScalar)
       .value("RDivScalar", UnaryOp::RDivScalar)
-      .value("PowScalar", UnaryOp::PowScalar);
+      .value("PowScalar", UnaryOp::PowScalar)
+      .value("Sin", UnaryOp::Sin)
+      .value("Cos", UnaryOp::Cos)
+      .value("Tan", UnaryOp::Tan)
+      .value("Sinh", UnaryOp::Sinh)
+      .value("Cosh", UnaryOp::Cosh)
+      .value("Log2", UnaryOp::Log2)
+      .value("Log10", UnaryOp::Log10)
+      .value("Log1p", UnaryOp::Log1p)
+      .value("Expm1", UnaryOp::Expm1)
+      .value("Floor", UnaryOp::Floor)
+      .value("Ceil", UnaryOp::Ceil)
+      .value("Trunc", UnaryOp::Trunc)
+      .value("Round", UnaryOp::Round);
 
   m.def("broadcast_shape", &ops::broadcast_shape, arg("a"), arg("b"));
   m.def("binary", &ops::binary, arg("out"), arg("a"), arg("b"), arg("op"), nogil);

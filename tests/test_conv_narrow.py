@@ -1,13 +1,12 @@
 """The convolution's two CPU paths against each other and against float64 NumPy, in both layouts.
 
-A layer with at most 128 output channels goes to the cache-resident path (conv_narrow_cpu.cpp: implicit
-GEMMs over a padded copy of the input, with the backend's narrow GEMM, AVX-512 or AVX2); ``_core.ops.set_narrow_gemm(False)``
-sends every layer to im2col + cblas_sgemm instead. Both must give the forward, dW, db and dx of float64 NumPy to float32
+A layer with at most 128 output channels goes to the cache-resident path (conv_narrow_cpu.cpp: implicit GEMMs over a
+padded copy of the input, with the backend's narrow GEMM, AVX-512 or AVX2); ``_core.ops.set_narrow_gemm(False)`` sends
+every layer to im2col + cblas_sgemm instead. Both must give the forward, dW, db and dx of float64 NumPy to float32
 accuracy, on shapes that reach every tile width and tail: output channels 1-128 (one to eight 16-lane vectors, masked
 tails), one to many input channels, strides, asymmetric paddings, a batch of one and a batch larger than the dW
 partial-sum groups; channels-last (Keras) and channels-first (PyTorch, which the resident path transposes sample by
-sample). The resident path's results do not depend on the thread count, bit for bit.
-"""
+sample). The resident path's results do not depend on the thread count, bit for bit. """
 
 from __future__ import annotations
 
@@ -23,7 +22,8 @@ from bnlab import _core
 ops = _core.ops
 
 needs_narrow = pytest.mark.skipif(
-    not ops.narrow_gemm_available(), reason="the narrow GEMM (AVX-512 or AVX2) is not in this build, or is off (BNLAB_GEMM=cblas)"
+    not ops.narrow_gemm_available(),
+    reason="the narrow GEMM (AVX-512 or AVX2) is not in this build, or is off (BNLAB_GEMM=cblas)",
 )
 
 

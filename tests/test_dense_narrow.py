@@ -1,10 +1,10 @@
 """The dense op's two CPU paths against each other and against float64 NumPy.
 
 Products whose output has at most ``ops.narrow_gemm_matrix_columns()`` columns (1152 in an AVX-512 build, 128 in an
-AVX2 one) go to the engine's narrow GEMM (cpp/backend/cpu/narrow_gemm_cpu.cpp); ``_core.ops.set_narrow_gemm(False)`` sends them to cblas_sgemm. Both layouts
-(Keras's W (IN, OUT), PyTorch's W (OUT, IN), where the narrow path transposes a weight of at most 2^18 floats once per
-step), widths that end in a masked vector,
-batches of one and of a few hundred rows, and the accumulation of the parameter gradients. The narrow path gives the
+AVX2 one) go to the engine's narrow GEMM (cpp/backend/cpu/narrow_gemm_cpu.cpp); ``_core.ops.set_narrow_gemm(False)``
+sends them to cblas_sgemm. Both layouts (Keras's W (IN, OUT), PyTorch's W (OUT, IN), where the narrow path transposes
+a weight of at most 2^18 floats once per step), widths that end in a masked vector, batches of one and of a few
+hundred rows, and the accumulation of the parameter gradients. The narrow path gives the
 same bits on one and two threads.
 """
 
@@ -21,7 +21,8 @@ from bnlab import _core
 ops = _core.ops
 
 needs_narrow = pytest.mark.skipif(
-    not ops.narrow_gemm_available(), reason="the narrow GEMM (AVX-512 or AVX2) is not in this build, or is off (BNLAB_GEMM=cblas)"
+    not ops.narrow_gemm_available(),
+    reason="the narrow GEMM (AVX-512 or AVX2) is not in this build, or is off (BNLAB_GEMM=cblas)",
 )
 
 

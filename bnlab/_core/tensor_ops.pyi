@@ -101,20 +101,59 @@ class UnaryOp:
       RDivScalar
 
       PowScalar
+
+      Sin
+
+      Cos
+
+      Tan
+
+      Sinh
+
+      Cosh
+
+      Log2
+
+      Log10
+
+      Log1p
+
+      Expm1
+
+      Floor
+
+      Ceil
+
+      Trunc
+
+      Round
     """
 
     Abs: typing.ClassVar[UnaryOp]
     AddScalar: typing.ClassVar[UnaryOp]
+    Ceil: typing.ClassVar[UnaryOp]
+    Cos: typing.ClassVar[UnaryOp]
+    Cosh: typing.ClassVar[UnaryOp]
     DivScalar: typing.ClassVar[UnaryOp]
     Exp: typing.ClassVar[UnaryOp]
+    Expm1: typing.ClassVar[UnaryOp]
+    Floor: typing.ClassVar[UnaryOp]
     Log: typing.ClassVar[UnaryOp]
+    Log10: typing.ClassVar[UnaryOp]
+    Log1p: typing.ClassVar[UnaryOp]
+    Log2: typing.ClassVar[UnaryOp]
     MulScalar: typing.ClassVar[UnaryOp]
     Neg: typing.ClassVar[UnaryOp]
     PowScalar: typing.ClassVar[UnaryOp]
     RDivScalar: typing.ClassVar[UnaryOp]
     RSubScalar: typing.ClassVar[UnaryOp]
+    Round: typing.ClassVar[UnaryOp]
     Sign: typing.ClassVar[UnaryOp]
+    Sin: typing.ClassVar[UnaryOp]
+    Sinh: typing.ClassVar[UnaryOp]
     Sqrt: typing.ClassVar[UnaryOp]
+    Tan: typing.ClassVar[UnaryOp]
+    Trunc: typing.ClassVar[UnaryOp]
     __members__: typing.ClassVar[dict[str, UnaryOp]]
     @typing.overload
     def __eq__(self, other: UnaryOp) -> bool: ...

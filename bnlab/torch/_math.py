@@ -179,7 +179,9 @@ def _tensor_scalar(name: str, t: Tensor, s: float, reverse: bool) -> Tensor:
 
 
 # ---------------------------------------------------------------- unary functions
-def _unary(name: str, t: Tensor, op, np_fn) -> Tensor:
+def _unary(name: str, t: Tensor, op, np_fn, grad=None) -> Tensor:
+    """``op`` applied to t in the engine (float32) or with ``np_fn`` (integer and bool tensors); ``grad(g, x,
+    out)`` gives dL/dx from the engine tensors g, x and out (the rules of Neg, Exp, Log, Sqrt, Abs are here)."""
     if t._c is None:
         return host_result(np_fn(t._a), t.device)
     tc = t._c
@@ -189,6 +191,8 @@ def _unary(name: str, t: Tensor, op, np_fn) -> Tensor:
     oc = out._c
 
     def backward(g):
+        if grad is not None:
+            return (grad(g, tc, oc),)
         if op == _U.Neg:
             return (_unary_core(g, _U.Neg),)
         if op == _U.Exp:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core, config
-from . import _math, _names, _shape, _types, cuda
+from . import _elementwise, _math, _names, _numeric, _shape, _types, cuda
 from ._shape import check_inplace
 from ._types import as_device
 from .nn import _activations
@@ -252,6 +252,8 @@ def install(cls) -> None:
         "softmax": _activations.softmax,
         "log_softmax": _activations.log_softmax,
     }
+    methods.update({name: getattr(_elementwise, name) for name in _elementwise.__all__})
+    methods.update(bmm=_numeric.bmm, histogram=_numeric.histogram, multinomial=_numeric.multinomial)
     for name, fn in methods.items():
         setattr(cls, name, fn)
     cls.__getattr__ = _names.tensor_getattr  # a missing method says so, and names the closest

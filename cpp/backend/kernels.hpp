@@ -61,6 +61,19 @@ enum class UnaryOp : int {
   RSubScalar = 9,   // s - x
   RDivScalar = 10,  // s / x
   PowScalar = 11,   // x^s (s = 2 is x*x, s = 0.5 is sqrt x, as PyTorch special-cases them)
+  Sin = 12,         // sin x
+  Cos = 13,         // cos x
+  Tan = 14,         // tan x
+  Sinh = 15,        // sinh x
+  Cosh = 16,        // cosh x
+  Log2 = 17,        // log2 x
+  Log10 = 18,       // log10 x
+  Log1p = 19,       // ln(1 + x), accurate near 0
+  Expm1 = 20,       // e^x - 1, accurate near 0
+  Floor = 21,       // floor x
+  Ceil = 22,        // ceil x
+  Trunc = 23,       // x rounded toward 0
+  Round = 24,       // x rounded half to even (PyTorch's round)
 };
 
 namespace kernel {

@@ -104,6 +104,32 @@ void unary(float* out, const float* a, std::int64_t n, UnaryOp op, float s) {
       if (s == 2.0f) return unary_loop(out, a, n, [](float x) { return x * x; });
       if (s == 0.5f) return unary_loop(out, a, n, [](float x) { return std::sqrt(x); });
       return unary_loop(out, a, n, [s](float x) { return std::pow(x, s); });
+    case UnaryOp::Sin:
+      return unary_loop(out, a, n, [](float x) { return std::sin(x); });
+    case UnaryOp::Cos:
+      return unary_loop(out, a, n, [](float x) { return std::cos(x); });
+    case UnaryOp::Tan:
+      return unary_loop(out, a, n, [](float x) { return std::tan(x); });
+    case UnaryOp::Sinh:
+      return unary_loop(out, a, n, [](float x) { return std::sinh(x); });
+    case UnaryOp::Cosh:
+      return unary_loop(out, a, n, [](float x) { return std::cosh(x); });
+    case UnaryOp::Log2:
+      return unary_loop(out, a, n, [](float x) { return std::log2(x); });
+    case UnaryOp::Log10:
+      return unary_loop(out, a, n, [](float x) { return std::log10(x); });
+    case UnaryOp::Log1p:
+      return unary_loop(out, a, n, [](float x) { return std::log1p(x); });
+    case UnaryOp::Expm1:
+      return unary_loop(out, a, n, [](float x) { return std::expm1(x); });
+    case UnaryOp::Floor:
+      return unary_loop(out, a, n, [](float x) { return std::floor(x); });
+    case UnaryOp::Ceil:
+      return unary_loop(out, a, n, [](float x) { return std::ceil(x); });
+    case UnaryOp::Trunc:
+      return unary_loop(out, a, n, [](float x) { return std::trunc(x); });
+    case UnaryOp::Round:
+      return unary_loop(out, a, n, [](float x) { return std::nearbyint(x); });
   }
 }
 

@@ -6,7 +6,9 @@
 // * Bit for bit: binary Add/Sub/Mul/Div/First, unary Neg/Abs/Sign/Sqrt and the scalar ops (DivScalar is a true
 //   division, PowScalar 2 is x*x and 0.5 is sqrt x), nll forward and backward, batchnorm_backward_eval's dinp.
 //   They are single IEEE operations written with the __f*_rn intrinsics, which nvcc never contracts into FMAs.
-// * Within one float ulp: Exp, Log and the general PowScalar are computed in double and rounded once, which
+//   Floor, Ceil, Trunc and Round (half to even) are exact on both.
+// * Within one float ulp: Exp, Log, the general PowScalar, the trigonometric and hyperbolic functions, Log2,
+//   Log10, Log1p and Expm1 are computed in double and rounded once, which
 //   is correctly rounded but for rare ties; the CPU calls expf/logf/powf (glibc: within about half an ulp).
 // * Float32 rounding of double sums: sum_to, log-softmax's normaliser, batch norm's dgamma/dbeta add in double,
 //   in another (fixed) order than the CPU's left-to-right loops.
@@ -149,6 +151,32 @@ __device__ inline float unary_at(float x, float s) {
     return __fdiv_rn(s, x);
   else if constexpr (op == kSquare)
     return __fmul_rn(x, x);
+  else if constexpr (op == code(UnaryOp::Sin))
+    return static_cast<float>(sin(static_cast<double>(x)));
+  else if constexpr (op == code(UnaryOp::Cos))
+    return static_cast<float>(cos(static_cast<double>(x)));
+  else if constexpr (op == code(UnaryOp::Tan))
+    return static_cast<float>(tan(static_cast<double>(x)));
+  else if constexpr (op == code(UnaryOp::Sinh))
+    return static_cast<float>(sinh(static_cast<double>(x)));
+  else if constexpr (op == code(UnaryOp::Cosh))
+    return static_cast<float>(cosh(static_cast<double>(x)));
+  else if constexpr (op == code(UnaryOp::Log2))
+    return static_cast<float>(log2(static_cast<double>(x)));
+  else if constexpr (op == code(UnaryOp::Log10))
+    return static_cast<float>(log10(static_cast<double>(x)));
+  else if constexpr (op == code(UnaryOp::Log1p))
+    return static_cast<float>(log1p(static_cast<double>(x)));
+  else if constexpr (op == code(UnaryOp::Expm1))
+    return static_cast<float>(expm1(static_cast<double>(x)));
+  else if constexpr (op == code(UnaryOp::Floor))
+    return floorf(x);
+  else if constexpr (op == code(UnaryOp::Ceil))
+    return ceilf(x);
+  else if constexpr (op == code(UnaryOp::Trunc))
+    return truncf(x);
+  else if constexpr (op == code(UnaryOp::Round))
+    return rintf(x);  // half to even in the default rounding mode
   else
     return static_cast<float>(pow(static_cast<double>(x), static_cast<double>(s)));  // PowScalar
 }
@@ -200,6 +228,32 @@ void unary(float* out, const float* a, std::int64_t n, UnaryOp op, float s) {
       if (s == 2.0f) return launch_unary<kSquare>(out, a, n, s);
       if (s == 0.5f) return launch_unary<code(UnaryOp::Sqrt)>(out, a, n, s);
       return launch_unary<code(UnaryOp::PowScalar)>(out, a, n, s);
+    case UnaryOp::Sin:
+      return launch_unary<code(UnaryOp::Sin)>(out, a, n, s);
+    case UnaryOp::Cos:
+      return launch_unary<code(UnaryOp::Cos)>(out, a, n, s);
+    case UnaryOp::Tan:
+      return launch_unary<code(UnaryOp::Tan)>(out, a, n, s);
+    case UnaryOp::Sinh:
+      return launch_unary<code(UnaryOp::Sinh)>(out, a, n, s);
+    case UnaryOp::Cosh:
+      return launch_unary<code(UnaryOp::Cosh)>(out, a, n, s);
+    case UnaryOp::Log2:
+      return launch_unary<code(UnaryOp::Log2)>(out, a, n, s);
+    case UnaryOp::Log10:
+      return launch_unary<code(UnaryOp::Log10)>(out, a, n, s);
+    case UnaryOp::Log1p:
+      return launch_unary<code(UnaryOp::Log1p)>(out, a, n, s);
+    case UnaryOp::Expm1:
+      return launch_unary<code(UnaryOp::Expm1)>(out, a, n, s);
+    case UnaryOp::Floor:
+      return launch_unary<code(UnaryOp::Floor)>(out, a, n, s);
+    case UnaryOp::Ceil:
+      return launch_unary<code(UnaryOp::Ceil)>(out, a, n, s);
+    case UnaryOp::Trunc:
+      return launch_unary<code(UnaryOp::Trunc)>(out, a, n, s);
+    case UnaryOp::Round:
+      return launch_unary<code(UnaryOp::Round)>(out, a, n, s);
   }
 }
 
