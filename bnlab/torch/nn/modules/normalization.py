@@ -3,7 +3,7 @@
     LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True)
         x (*, *normalized_shape): each leading index normalised over its trailing values;
         weight (ones) and bias (zeros) of shape normalized_shape
-    GroupNorm(num_groups, num_channels, eps=1e-5, affine=True)
+    GroupNorm(num_groups, num_channels, eps=1e-5, affine=True, *, bias=True)
         x (N, C, *): each sample's group of C/num_groups channels normalised over those channels and every
         position; weight (ones), bias (zeros) of shape (C)
     y = weight * (x - mean) / sqrt(var + eps) + bias      (mean, biased var per sample and group)
@@ -58,14 +58,25 @@ class LayerNorm(Module):
         return NF.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class GroupNorm(Module):
     """Group normalization of (N, C, *) inputs (see the module docstring)."""
 
     def __init__(
-        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None, dtype=None
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         # Checked before the division (num_channels % 0 would be a ZeroDivisionError). PyTorch 2.13's constructor
@@ -76,10 +87,13 @@ class GroupNorm(Module):
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        affine_parameters(self, (num_channels,), affine, device=device)
+        affine_parameters(self, (num_channels,), affine, bias, device=device)
 
     def forward(self, input):
         return NF.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
