@@ -122,10 +122,14 @@ def batch_norm(
     return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu=False)
 
 
-def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu: bool) -> Tensor:
+def _batch_norm(
+    input, running_mean, running_var, weight, bias, training, momentum, eps, relu: bool, record_step=None
+) -> Tensor:
     """batch_norm, and with relu=True relu(batch_norm(...)) in the same engine passes (nn.Sequential's
     BatchNorm -> ReLU pairs): the forward writes max(y, 0) in its normalizing pass, and the backward gates the
-    incoming gradient by [out > 0] on the fly; the results equal the two separate ops' bit for bit."""
+    incoming gradient by [out > 0] on the fly; the results equal the two separate ops' bit for bit.
+    ``record_step(cache, shape)`` (BatchNorm modules: their internals) is called with a training step's cache and
+    returns an object whose ``backward_seen(g, dx, gate)`` the backward calls."""
     x = float_input(input)
     check_same_device(x, running_mean, running_var, weight, bias)
     shape = x._c.shape
@@ -155,6 +159,7 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     if training:
         cache = _O.BNCache()
         _O.batchnorm_forward_train(oc, cache, xc, gc, bc, N, C, L, eps, relu)
+        step = record_step(cache, shape) if record_step is not None else None
         if running_mean is not None and momentum is not None:
             n = N * L
             _O.blend(running_mean._c, cache.mean, 1.0 - momentum, 1.0)
@@ -176,6 +181,8 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
             # dx = gamma * rstd / M * (M*g - sum(g) - xhat * sum(g*xhat))
             # dgamma += sum(g * xhat);  dbeta += sum(g)
             _O.batchnorm_backward(dx, dg, db, g, cache, gc, N, C, L, oc if relu else None)
+            if step is not None:
+                step.backward_seen(g, dx, oc if relu else None)
         else:
             if relu:  # the ReLU's backward first: g * [out > 0]
                 gated = _core.Tensor()

@@ -29,7 +29,9 @@ and inputs of the wrong rank ("expected 2D or 3D input (got 4D input)"; BatchNor
 Reading the internals: on the CPU, ``bn.running_mean.numpy()`` is a view of the engine's memory. On a GPU
 (``model.to('cuda')``) the buffers live on the device and ``.numpy()`` raises, as in PyTorch;
 ``bn.running_mean.cpu().numpy()`` returns a NumPy COPY taken at that moment (later training steps do not
-show in it).
+show in it). The last training step's batch statistics, x_hat and gradients: ``bn.batch_mean``,
+``bn.batch_variance``, ``bn.inv_std``, ``bn.x_hat``, ``bn.dx``, ``bn.dgamma``, ``bn.dbeta``, ``bn.dx_hat``,
+``bn.dbatch_mean``, ``bn.dbatch_variance`` (_bn_internals.py), as on the Keras face.
 """
 
 from __future__ import annotations
@@ -41,12 +43,13 @@ from ... import _factory, autograd
 from ...tensor import host
 from .. import functional as F
 from ..parameter import Parameter
+from ._bn_internals import BatchNormInternals, StepRecord
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNormTrainingModeWarning"]
 
 
-class _BatchNorm(Module):
+class _BatchNorm(BatchNormInternals, Module):
     """What BatchNorm1d and BatchNorm2d share; they differ only in the input ranks they accept."""
 
     def __init__(
@@ -136,7 +139,12 @@ class _BatchNorm(Module):
             factor,
             self.eps,
             relu=relu,
+            record_step=self._record_step,
         )
+
+    def _record_step(self, cache, shape) -> StepRecord:
+        self._last_step = StepRecord(cache, shape)
+        return self._last_step
 
     def extra_repr(self) -> str:
         return (
