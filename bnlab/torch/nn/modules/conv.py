@@ -78,7 +78,9 @@ class Conv2d(Module):
         self.padding_mode = padding_mode
         self.transposed = False
         self.output_padding = (0, 0)
-        weight_and_bias(self, (out_channels, in_channels, *self.kernel_size), bias, device, dtype)
+        self._make_parameters((out_channels, in_channels, *self.kernel_size), bias, device, dtype)
+
+    _make_parameters = weight_and_bias  # LazyConv2d's makes uninitialized ones (lazy.py)
 
     def reset_parameters(self) -> None:
         """W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels * kh * kw (kaiming_uniform_ with

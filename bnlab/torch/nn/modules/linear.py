@@ -27,7 +27,9 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
         self.in_features = in_features
         self.out_features = out_features
-        weight_and_bias(self, (out_features, in_features), bias, device, dtype)
+        self._make_parameters((out_features, in_features), bias, device, dtype)
+
+    _make_parameters = weight_and_bias  # LazyLinear's makes uninitialized ones (lazy.py)
 
     def reset_parameters(self) -> None:
         """W, b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)) (kaiming_uniform_ with a = sqrt(5))."""
