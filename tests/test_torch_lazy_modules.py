@@ -88,5 +88,5 @@ def test_lazy_conv_reads_unbatched_inputs_and_refuses_other_ranks():
     conv = bt.nn.LazyConv2d(4, 3)
     assert tuple(conv(bt.randn(2, 5, 5)).shape) == (4, 3, 3)
     assert conv.in_channels == 2
-    with pytest.raises(RuntimeError, match="Expected 3D .* or 4D"):
+    with pytest.raises(RuntimeError, match=r"Expected 3D .* or 4D"):
         bt.nn.LazyConv2d(4, 3)(bt.randn(5, 5))
