@@ -141,7 +141,13 @@ def _tensor_tensor(name: str, a: Tensor, b: Tensor) -> Tensor:
                 gb = _unary_core(sum_to(t, sb), _U.Neg)
         return ga, gb
 
-    record(name, out, (a, b), backward)
+    if name == "Mul":  # g * b for a, g * a for b: each is read when the other needs its gradient
+        reads = (b._rg, a._rg)
+    elif name == "Div":  # g / b for a, -g * out / b for b
+        reads = (False, True)
+    else:
+        reads = (False, False)
+    record(name, out, (a, b), backward, reads=reads, reads_output=name == "Div" and b._rg)
     return out
 
 
@@ -174,7 +180,8 @@ def _tensor_scalar(name: str, t: Tensor, s: float, reverse: bool) -> Tensor:
         _T.unary(d, d, _U.Neg)
         return (d,)
 
-    record(grad_name, out, (t,), backward)
+    reverse_div = op == _U.RDivScalar  # s / t reads t and its output; the other scalar ops read nothing
+    record(grad_name, out, (t,), backward, reads=(reverse_div,), reads_output=reverse_div)
     return out
 
 

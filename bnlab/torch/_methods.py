@@ -4,8 +4,11 @@ class, plus ``to``, ``size``, indexing, comparisons, logical ops and the in-plac
 imports none of these modules, so the imports point one way.
 
 In-place ops run in the engine on float32 tensors (``_core.tensor_ops`` with the output aliasing the input),
-and with NumPy on host tensors. They refuse, as PyTorch does, to overwrite a leaf that requires grad while
-gradients are being recorded: a manual update is written ``with torch.no_grad(): w -= lr * w.grad``.
+and with NumPy on host tensors; each adds 1 to the tensor's version (_versions.py). They refuse, as PyTorch
+does, to overwrite a leaf that requires grad while gradients are being recorded: a manual update is written
+``with torch.no_grad(): w -= lr * w.grad``. In-place arithmetic on a tensor in the graph (``out += residual``,
+``h.mul_(mask)``) is recorded: the op runs on a copy of the old value, taped as the out-of-place op would be,
+and its result is written into the tensor's memory, whose history now ends in that op (``_rebase.rebase``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core, config
-from . import _elementwise, _math, _names, _numeric, _shape, _types, cuda
+from . import _elementwise, _math, _names, _numeric, _shape, _types, _versions, cuda
+from ._rebase import rebase, recorded
 from ._shape import check_inplace
 from ._types import as_device
 from .nn import _activations
@@ -70,7 +74,7 @@ def _inplace(name: str):
     """``t.<name>_(other, alpha=1)``: t = t op (alpha * other), written into t's memory."""
 
     def op(t, other, *, alpha=None):
-        check_inplace(t)
+        check_inplace(t, recorded=True)
         if isinstance(other, Tensor) and common_device(t, other) != t.device:
             raise RuntimeError(
                 f"Expected all tensors to be on the same device, but found at least two devices, {t.device} and "
@@ -78,6 +82,9 @@ def _inplace(name: str):
             )
         if alpha is not None and alpha != 1:
             other = _math.arith("Mul", other, alpha)
+        if recorded(t, other):
+            return rebase(t, lambda old: _math.arith(name, old, other))
+        _versions.bump(t)
         if t._c is None:
             y = other._np() if isinstance(other, Tensor) else other
             np_fn = _math._NUMPY[name]
@@ -109,6 +116,7 @@ def zero_(t: Tensor) -> Tensor:
 
 def fill_(t: Tensor, value) -> Tensor:
     check_inplace(t)
+    _versions.bump(t)
     value = value.item() if isinstance(value, Tensor) else value
     if t._c is None:
         t._a[...] = value
@@ -120,6 +128,7 @@ def fill_(t: Tensor, value) -> Tensor:
 def copy_(t: Tensor, src) -> Tensor:
     """Copy ``src`` (broadcast to t's shape, converted to t's dtype and device) into t's memory."""
     check_inplace(t)
+    _versions.bump(t)
     src = src if isinstance(src, Tensor) else host(np.asarray(src), t.device)
     if t._c is None:
         np.copyto(t._a, src._np(), casting="unsafe")
@@ -247,6 +256,7 @@ def install(cls) -> None:
         "__getitem__": _shape.getitem,
         "__setitem__": _shape.setitem,
         "relu": _activations.relu,
+        "relu_": _activations.relu_,
         "sigmoid": _activations.sigmoid,
         "tanh": _activations.tanh,
         "softmax": _activations.softmax,

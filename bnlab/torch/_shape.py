@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import _core
-from . import _types, autograd
+from . import _types, _versions, autograd
 from ._names import numpy_aliases
 from ._types import Size
 from .autograd import record
@@ -79,10 +79,10 @@ def view(t: Tensor, *shape) -> Tensor:
         raise TypeError("view() missing 1 required positional argument: 'size'")
     new = infer_shape(_shape_args(shape), t.numel())
     if t._c is None:
-        return host(t._a.reshape(new), t.device)
+        return _versions.share(t, host(t._a.reshape(new), t.device))
     tc = t._c
     old = list(tc.shape)
-    out = wrap(_T.view(tc, new), t.device)
+    out = _versions.share(t, wrap(_T.view(tc, new), t.device))
     if autograd._GradMode.enabled and t._rg:
         record("View", out, (t,), lambda g: (_T.view(g, old),))
     return out
@@ -197,20 +197,30 @@ def getitem(t: Tensor, key) -> Tensor:
     return out
 
 
-def check_inplace(t: Tensor) -> None:
-    """In-place writes are allowed unless autograd would need the old values (PyTorch's leaf rule)."""
+def check_inplace(t: Tensor, recorded: bool = False) -> None:
+    """An in-place write to t is refused while gradients are recorded when t is a leaf that requires grad
+    (PyTorch's rule), and, for the writes bnlab.torch does not tape (``recorded`` False: fill_, zero_, copy_,
+    t[i] = v), when t is in the graph. Otherwise it is allowed; the caller bumps t's version (_versions.py)."""
     if t._rg and autograd._GradMode.enabled:
         if t.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        raise RuntimeError(
-            "bnlab.torch does not record in-place operations on tensors that require grad; write the "
-            "out-of-place form (x = x + y) instead"
-        )
+        if not recorded:
+            raise RuntimeError(
+                "bnlab.torch records in-place arithmetic (+=, add_, sub_, mul_, div_) and ReLU(inplace=True) in "
+                "the graph, but not fill_, zero_, copy_ or indexed assignment on a tensor that requires grad; "
+                "write the out-of-place form (x = x + y, torch.where) instead"
+            )
+        if t.grad_fn.name == "View":
+            raise RuntimeError(
+                "bnlab.torch does not record an in-place operation on a view (view, reshape, flatten) of a tensor "
+                "that requires grad: its base would not see it. Write the out-of-place form (x = x + y) instead"
+            )
 
 
 def setitem(t: Tensor, key, value) -> None:
     """``t[key] = value`` in place (the zero-copy NumPy view on the CPU)."""
     check_inplace(t)
+    _versions.bump(t)
     v = value._np() if isinstance(value, Tensor) else value
     if t.device.type == "cpu" or t._c is None:  # host memory (integer and bool tensors live there on any device)
         t._np()[_index_key(key)] = v

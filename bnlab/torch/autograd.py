@@ -12,6 +12,11 @@ How it works (micrograd's idea, with tensors):
 * Gradients that reach a leaf (a tensor made by the user, such as a ``Parameter``) ACCUMULATE into its
   ``.grad``: ``.grad`` is set the first time, then added to, until ``zero_grad()``. Several paths into one
   interior tensor are summed before its node runs.
+* A node keeps the nodes of its inputs as they were when it ran (``edges``), so an in-place op that later
+  gives an input a new ``grad_fn`` (``x += y``: x's history now ends in the add) does not reroute gradients
+  that flowed through x's old value. It also keeps the versions of the inputs (and, for the ops whose
+  backward reads their output, of the output) whose values its backward reads; ``backward()`` raises
+  PyTorch's "modified by an inplace operation" error when one changed since (_versions.py).
 * After ``backward()`` the closures are released (the forward's caches are freed); a second
   ``backward()`` through the same graph raises, as in PyTorch, unless ``retain_graph=True``.
 
@@ -26,9 +31,10 @@ require grad. It does NOT change a module's train/eval mode.
 from __future__ import annotations
 
 import functools
+import weakref
 
 from .. import _core
-from . import _hooks
+from . import _hooks, _versions
 
 __all__ = ["Node", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
 
@@ -106,19 +112,41 @@ class enable_grad(no_grad):  # noqa: N801 - PyTorch's name
     mode = True
 
 
+# Ops whose backward reads none of their inputs' values (only shapes): an in-place write to an input afterwards
+# does not change their gradient, as in PyTorch. Every other op is taken to read all its inputs.
+_READS_NO_INPUT = frozenset({"Add", "Sub", "Neg", "View", "Permute", "Cat", "Clone", "ToCopy", "Sum", "Mean", "Index"})
+# Ops whose backward reads their own output (y' from y): exp, sqrt, the activations, softmax, a fused BN + ReLU.
+_READS_OUTPUT = frozenset(
+    {"Exp", "Sqrt", "Tan", "Expm1", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "NativeBatchNormRelu", "Div"}
+)
+
+
 class Node:
-    """One taped op: its ``parents`` (input tensors) and ``backward`` closure; a tensor's ``grad_fn``.
+    """One taped op: its ``parents`` (input tensors), their nodes when it ran (``edges``) and its ``backward``
+    closure; a tensor's ``grad_fn``.
 
     ``backward(g)`` maps ``dL/d(output)`` (a ``_core.Tensor``) to a tuple with one entry per parent: its
     gradient (a ``_core.Tensor`` of the parent's shape) or None.
     """
 
-    __slots__ = ("backward", "hooks", "name", "parents", "retained", "wrap")
+    __slots__ = ("backward", "edges", "hooks", "name", "output", "parents", "retained", "versions", "wrap")
 
-    def __init__(self, name: str, parents: tuple, backward) -> None:
+    def __init__(self, name: str, parents: tuple, backward, reads=None) -> None:
         self.name = name
         self.parents = parents
+        # a parent's node, None for a leaf that requires grad, False for a parent that did not require grad
+        self.edges = tuple(p.grad_fn if p._rg else False for p in parents)
         self.backward = backward
+        # the versions of the parents whose values the backward reads (None: it reads none), and a weak
+        # reference to the output with its version, for the ops that read their output (else None)
+        if reads is None:
+            reads = () if name in _READS_NO_INPUT else (True,) * len(parents)
+        self.versions = (
+            tuple(_versions.current(p) if r else None for p, r in zip(parents, reads, strict=False))
+            if any(reads)
+            else None
+        )
+        self.output = None
         # The output tensor's gradient hooks (id -> fn) and, after retain_grad(), the tensor that keeps its
         # gradient; wrap(c) makes a Tensor on the output's device (bnlab/torch/_hooks.py). None until asked.
         self.hooks = self.retained = self.wrap = None
@@ -126,19 +154,35 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         """The nodes of the parents (None for leaves), as in PyTorch."""
-        return tuple((p.grad_fn, 0) for p in self.parents)
+        return tuple((fn or None, 0) for fn in self.edges)
+
+    def check_saved(self) -> None:
+        """Raise PyTorch's error when a tensor whose values the backward reads was written in place since."""
+        if self.versions is not None:
+            for p, v in zip(self.parents, self.versions, strict=True):
+                if v is not None and _versions.current(p) != v:
+                    raise _versions.modified_error(p, v)
+        if self.output is not None:
+            ref, v = self.output
+            out = ref()
+            if out is not None and _versions.current(out) != v:
+                raise _versions.modified_error(out, v, producer=self.name)
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward0 object at {id(self):#x}>"
 
 
-def record(name: str, out, parents: tuple, backward) -> None:
-    """Tape ``out = op(*parents)`` when gradient mode is on and some parent requires grad."""
+def record(name: str, out, parents: tuple, backward, reads=None, reads_output=None) -> None:
+    """Tape ``out = op(*parents)`` when gradient mode is on and some parent requires grad. ``reads`` (one bool
+    per parent) and ``reads_output`` say whose values the backward reads, for the version check; by default
+    the op's name decides (_READS_NO_INPUT, _READS_OUTPUT)."""
     if _GradMode.enabled:
         for p in parents:
             if p._rg:
                 out._rg = True  # out is a float tensor the op just made: the requires_grad setter's checks hold
-                out.grad_fn = Node(name, parents, backward)
+                node = out.grad_fn = Node(name, parents, backward, reads)
+                if (name in _READS_OUTPUT) if reads_output is None else reads_output:
+                    node.output = (weakref.ref(out), _versions.current(out))
                 return
 
 
@@ -170,15 +214,14 @@ def _topological(root: Node) -> list[Node]:
     keyed by themselves (identity hash), not by id(): one builtin call less per edge, several times a step."""
     order: list[Node] = []
     seen = {root}
-    stack = [(root, iter(root.parents))]
+    stack = [(root, iter(root.edges))]
     push, pop, add, append = stack.append, stack.pop, seen.add, order.append
     while stack:
-        node, parents = stack[-1]
-        for p in parents:
-            fn = p.grad_fn
-            if fn is not None and fn not in seen:
+        node, edges = stack[-1]
+        for fn in edges:
+            if fn and fn not in seen:  # a node (None and False are leaves)
                 add(fn)
-                push((fn, iter(fn.parents)))
+                push((fn, iter(fn.edges)))
                 break
         else:
             pop()
@@ -221,13 +264,13 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
                 "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
                 "through the graph a second time."
             )
+        node.check_saved()
         grads = backward(g)
         if not retain_graph:
             node.backward = None
-        for parent, pg in zip(node.parents, grads, strict=True):
-            if pg is None or not parent._rg:
+        for parent, fn, pg in zip(node.parents, node.edges, grads, strict=True):
+            if pg is None or fn is False:
                 continue
-            fn = parent.grad_fn
             if fn is None:
                 accumulate_leaf(parent, pg)
             else:

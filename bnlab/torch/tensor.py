@@ -25,7 +25,7 @@ import weakref
 import numpy as np
 
 from .. import _core
-from . import _format, _hooks, _types, autograd
+from . import _format, _hooks, _types, _versions, autograd
 from ._types import CPU, Size, as_device, dtype_of_numpy
 
 __all__ = ["Tensor"]
@@ -63,7 +63,8 @@ class Tensor:
     """A multi-dimensional array with autograd: float32 (engine) or int64/int32/uint8/bool (host)."""
 
     # _hooks (a leaf's gradient hooks, id -> fn) is set only by register_hook: read it with getattr(t, "_hooks", None)
-    __slots__ = ("__weakref__", "_a", "_c", "_hooks", "_rg", "device", "dtype", "grad", "grad_fn")
+    # _vc (the version counter's cell, bnlab/torch/_versions.py) is set on the first in-place write or view
+    __slots__ = ("__weakref__", "_a", "_c", "_hooks", "_rg", "_vc", "device", "dtype", "grad", "grad_fn")
 
     def __new__(cls, *args):
         """``torch.Tensor(2, 3)`` (zeros of that shape), ``torch.Tensor(data)`` (a float32 copy of data) or
@@ -269,10 +270,15 @@ class Tensor:
         autograd.run_backward(self, seed, retain_graph=bool(retain_graph))
 
     def detach(self) -> Tensor:
-        """The same data (shared memory), cut from the graph: ``requires_grad`` False, no ``grad_fn``."""
-        if self._c is None:
-            return host(self._a, self.device)
-        return wrap(self._c, self.device)
+        """The same data (shared memory, one version counter), cut from the graph: ``requires_grad`` False, no
+        ``grad_fn``."""
+        out = host(self._a, self.device) if self._c is None else wrap(self._c, self.device)
+        return _versions.share(self, out)
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has had (bnlab/torch/_versions.py)."""
+        return _versions.current(self)
 
     def detach_(self) -> Tensor:
         self.grad_fn, self._rg = None, False

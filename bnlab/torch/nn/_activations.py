@@ -16,11 +16,14 @@ from __future__ import annotations
 import warnings
 
 from ... import _core
+from .. import _versions
 from .._names import numpy_aliases
+from .._rebase import rebase, recorded
+from .._shape import check_inplace
 from ..tensor import Tensor
 from ._functional_base import float_input, taped_unary
 
-__all__ = ["log_softmax", "relu", "sigmoid", "softmax", "softmax_dim", "tanh"]
+__all__ = ["log_softmax", "relu", "relu_", "sigmoid", "softmax", "softmax_dim", "tanh"]
 
 _O = _core.ops
 _T = _core.tensor_ops
@@ -36,8 +39,24 @@ def _activation(name: str, x: Tensor, act) -> Tensor:
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0); gradient 1 where the output is positive, else 0. (``inplace`` computes out of place.)"""
-    return _activation("Relu", input, _Act.Relu)
+    """max(x, 0); gradient 1 where the output is positive, else 0. With ``inplace=True`` the result is written
+    into the input's memory and the input itself is returned, its history ending in the ReLU (_rebase.py)."""
+    if not inplace:
+        return _activation("Relu", input, _Act.Relu)
+    return relu_(input)
+
+
+def relu_(input: Tensor) -> Tensor:
+    """max(x, 0) written into x (``x.relu_()``, ``F.relu(x, inplace=True)``, ``nn.ReLU(inplace=True)``)."""
+    x = float_input(input)
+    check_inplace(x, recorded=True)
+    if recorded(x, None):
+        return rebase(x, lambda old: _activation("Relu", old, _Act.Relu))
+    oc = _core.Tensor()
+    _O.activation_forward(oc, x._c, _Act.Relu)
+    _T.copy(x._c, oc)  # into x's own memory: its views and NumPy arrays see the result
+    _versions.bump(x)
+    return x
 
 
 def sigmoid(input: Tensor) -> Tensor:

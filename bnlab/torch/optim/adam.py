@@ -15,6 +15,7 @@ eps 1e-7 is added before the correction). State: ``step`` (a float32 0-d tensor)
 from __future__ import annotations
 
 from ... import _core
+from .. import _versions
 from .optimizer import Optimizer, step_tensor, zeros_like_param
 
 __all__ = ["Adam", "AdamW"]
@@ -94,6 +95,7 @@ class Adam(Optimizer):
                 _T.unary(neg, g, _T.UnaryOp.Neg)
                 g = neg
             w = p._c
+            _versions.bump(p)  # an in-place write: a graph that still reads p raises at backward, as in PyTorch
             if decoupled:
                 _T.unary(w, w, _T.UnaryOp.MulScalar, 1.0 - lr * wd)
             vmax = state["max_exp_avg_sq"]._c if amsgrad else None

@@ -14,6 +14,7 @@ Per parameter w with gradient g (PyTorch's rule, run by the engine's ``sgd_updat
 from __future__ import annotations
 
 from ... import _core
+from .. import _versions
 from .optimizer import Optimizer, zeros_like_param
 
 __all__ = ["SGD"]
@@ -77,6 +78,7 @@ class SGD(Optimizer):
             buf = state["momentum_buffer"]._c
         else:
             buf = g  # not read or written when momentum == 0
+        _versions.bump(p)  # an in-place write: a graph that still reads p raises at backward, as in PyTorch
         _O.sgd_update(
             p._c,
             buf,

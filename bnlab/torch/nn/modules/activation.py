@@ -14,14 +14,14 @@ __all__ = ["LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]
 
 
 class ReLU(Module):
-    """max(x, 0). ``inplace=True`` is accepted for compatibility; the result is computed out of place."""
+    """max(x, 0). With ``inplace=True`` the result overwrites the input (recorded in the graph, as PyTorch)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input):
-        return F.relu(input)
+        return F.relu(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
