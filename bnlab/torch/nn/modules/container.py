@@ -16,8 +16,14 @@ __all__ = ["ModuleList", "Sequential"]
 
 
 def _has_forward_hooks(module) -> bool:
+    """Forward or backward hooks: either must see the module's own output or its gradient."""
     d = module.__dict__
-    return bool(d.get("_forward_pre_hooks") or d.get("_forward_hooks"))
+    return bool(
+        d.get("_forward_pre_hooks")
+        or d.get("_forward_hooks")
+        or d.get("_backward_pre_hooks")
+        or d.get("_backward_hooks")
+    )
 
 
 def _fuses_with_relu(module, following) -> bool:

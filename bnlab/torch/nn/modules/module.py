@@ -20,6 +20,7 @@ import numpy as np
 from ... import _hooks, _types, autograd
 from ...tensor import Tensor, parse_to_args
 from ..parameter import Parameter
+from . import _backward_hooks
 
 __all__ = ["Module"]
 
@@ -63,13 +64,17 @@ class Module:
     def __call__(self, *args, **kwargs):
         d = self.__dict__
         pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
-        if not pre and not post:
+        back_pre, back = d.get("_backward_pre_hooks"), d.get("_backward_hooks")
+        if not pre and not post and not back_pre and not back:
             return self.forward(*args, **kwargs)
         for hook in list((pre or {}).values()):  # hook(module, args) -> None, or new args
             new = hook(self, args)
             if new is not None:
                 args = new if isinstance(new, tuple) else (new,)
-        out = self.forward(*args, **kwargs)
+        if back_pre or back:
+            out = _backward_hooks.call_with_backward_hooks(self, self.forward, args, kwargs, back_pre or {}, back or {})
+        else:
+            out = self.forward(*args, **kwargs)
         for hook in list((post or {}).values()):  # hook(module, args, output) -> None, or a new output
             new = hook(self, args, out)
             if new is not None:
@@ -87,6 +92,17 @@ class Module:
         The usual way to record activations (a BN layer's input and output, for a histogram). Returns a
         removable handle."""
         return _hooks.add(self.__dict__.setdefault("_forward_hooks", {}), hook)
+
+    def register_full_backward_pre_hook(self, hook):
+        """``hook(module, grad_output)`` runs when dL/d(output) is known; returning a tuple replaces it.
+        Returns a removable handle (_backward_hooks.py)."""
+        return _hooks.add(self.__dict__.setdefault("_backward_pre_hooks", {}), hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` runs when dL/d(input) is known; returning a tuple
+        replaces grad_input. The way to record a BN layer's input and output gradients. Returns a removable
+        handle (_backward_hooks.py)."""
+        return _hooks.add(self.__dict__.setdefault("_backward_hooks", {}), hook)
 
     # ---------------------------------------------------------------- registration
     def _remove(self, name: str, *stores: str) -> None:
