@@ -112,7 +112,7 @@ def call_with_backward_hooks(module, forward, args, kwargs, pre_hooks: dict, hoo
     out = forward(*wrapped, **kwargs)
     outs = out if isinstance(out, tuple) else (out,)
     result = []
-    for i, o in enumerate(outs):
+    for o in outs:
         if isinstance(o, Tensor) and o._rg:
             boundary.outputs.append(o)
             boundary.grad_output.append(None)
