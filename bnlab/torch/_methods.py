@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core, config
-from . import _elementwise, _math, _names, _numeric, _shape, _types, _versions, cuda
+from . import _elementwise, _inplace_unary, _math, _names, _numeric, _shape, _types, _versions, cuda
 from ._rebase import rebase, recorded
 from ._shape import check_inplace
 from ._types import as_device
@@ -264,6 +264,7 @@ def install(cls) -> None:
     }
     methods.update({name: getattr(_elementwise, name) for name in _elementwise.__all__})
     methods.update(bmm=_numeric.bmm, histogram=_numeric.histogram, multinomial=_numeric.multinomial)
+    methods.update(_inplace_unary.METHODS)
     for name, fn in methods.items():
         setattr(cls, name, fn)
     cls.__getattr__ = _names.tensor_getattr  # a missing method says so, and names the closest
