@@ -6,7 +6,7 @@ every layer to im2col + cblas_sgemm instead. Both must give the forward, dW, db 
 accuracy, on shapes that reach every tile width and tail: output channels 1-128 (one to eight 16-lane vectors, masked
 tails), one to many input channels, strides, asymmetric paddings, a batch of one and a batch larger than the dW
 partial-sum groups; channels-last (Keras) and channels-first (PyTorch, which the resident path transposes sample by
-sample). The resident path's results do not depend on the thread count, bit for bit. """
+sample). The resident path's results do not depend on the thread count, bit for bit."""
 
 from __future__ import annotations
 

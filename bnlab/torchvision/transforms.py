@@ -1,9 +1,16 @@
-"""``torchvision.transforms``: ``ToTensor``, ``Normalize``, ``Compose``, ``Lambda``, and the image type.
+"""``torchvision.transforms``: the public module (torchvision's names, for ``from ... import transforms``).
 
-PIL is not used: a dataset sample is an :class:`ImageArray`, a small PIL-like wrapper of a uint8 array
-(``(H, W)`` grayscale or ``(H, W, 3)`` RGB) with ``size``, ``mode`` and NumPy conversion.
+Here: ``ToTensor``, ``Normalize``, ``Compose``, ``Lambda`` and the DataLoader's batched path; the geometric
+transforms (``Resize``, ``Pad``, ``CenterCrop``, ``RandomCrop``, ``RandomHorizontalFlip``,
+``InterpolationMode``) live in ``_transforms_geometry`` and the image kinds (``ImageArray``, PIL images,
+tensors) in ``_image``; all are re-exported here.
 
-    ToTensor   uint8 (H, W, C) -> float32 (C, H, W) in [0, 1] (x / 255); (H, W) -> (1, H, W)
+Pillow is not needed: a dataset sample is an :class:`ImageArray`, a small PIL-like wrapper of a uint8 array
+(``(H, W)`` grayscale or ``(H, W, 3)`` RGB) with ``size``, ``mode`` and NumPy conversion. A real PIL image
+is taken too when the user has Pillow.
+
+    ToTensor   uint8 (H, W, C) -> float32 (C, H, W) in [0, 1] (x / 255); (H, W) -> (1, H, W); PIL images as
+               torchvision converts them (modes I and F unscaled, mode 1 as 0 / 255); other arrays unscaled
     Normalize  x -> (x - mean[c]) / std[c] per channel c (float32, as torchvision computes it)
 
 Transforms prepare data, they are not part of the model: they compute with NumPy. Besides ``__call__`` (one
@@ -18,43 +25,27 @@ import numpy as np
 
 from .. import _core
 from ..torch.tensor import Tensor, host, wrap
+from ._image import ImageArray, is_pil
+from ._transforms_geometry import CenterCrop, InterpolationMode, Pad, RandomCrop, RandomHorizontalFlip, Resize
 
-__all__ = ["Compose", "ImageArray", "Lambda", "Normalize", "ToTensor", "apply_batch", "batch_plan"]
+__all__ = [
+    "CenterCrop",
+    "Compose",
+    "ImageArray",
+    "InterpolationMode",
+    "Lambda",
+    "Normalize",
+    "Pad",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "Resize",
+    "ToTensor",
+    "apply_batch",
+    "batch_plan",
+]
 
-
-class ImageArray:
-    """A uint8 image (PIL's role): ``np.asarray(img)`` gives the (H, W) or (H, W, 3) array."""
-
-    __slots__ = ("array",)
-
-    def __init__(self, array) -> None:
-        array = np.asarray(array)
-        if array.dtype != np.uint8 or array.ndim not in (2, 3):
-            raise TypeError(f"ImageArray holds a uint8 (H, W) or (H, W, C) array, got {array.dtype} {array.shape}")
-        self.array = array
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height), as PIL reports it."""
-        return self.array.shape[1], self.array.shape[0]
-
-    @property
-    def width(self) -> int:
-        return self.array.shape[1]
-
-    @property
-    def height(self) -> int:
-        return self.array.shape[0]
-
-    @property
-    def mode(self) -> str:
-        return "L" if self.array.ndim == 2 else "RGB"
-
-    def __array__(self, dtype=None, copy=None):
-        return self.array if dtype is None else self.array.astype(dtype)
-
-    def __repr__(self) -> str:
-        return f"<ImageArray mode={self.mode} size={self.width}x{self.height}>"
+# torchvision's ToTensor: the NumPy type each PIL mode is read as (uint8 for the others)
+_PIL_MODE_TYPES = {"I": np.int32, "I;16": np.int16, "F": np.float32}
 
 
 def _as_hwc(pic) -> np.ndarray:
@@ -62,17 +53,23 @@ def _as_hwc(pic) -> np.ndarray:
         array = pic.array
     elif isinstance(pic, np.ndarray):
         array = pic
+    elif is_pil(pic):
+        array = np.array(pic, _PIL_MODE_TYPES.get(pic.mode, np.uint8), copy=True)
+        if pic.mode == "1":
+            array = 255 * array
+        return array.reshape(pic.size[1], pic.size[0], len(pic.getbands()))
     else:
-        raise TypeError(f"pic should be an ImageArray or ndarray. Got {type(pic)}")
+        raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3:
-        raise ValueError(f"pic should be 2 or 3 dimensional. Got {array.ndim} dimensions.")
+        raise ValueError(f"pic should be 2/3 dimensional. Got {array.ndim} dimensions.")
     return array
 
 
 class ToTensor:
-    """uint8 image (H, W[, C]) -> float32 tensor (C, H, W) with values x / 255 in [0, 1]."""
+    """uint8 image (H, W[, C]) -> float32 tensor (C, H, W) with values x / 255 in [0, 1]: an ImageArray, a
+    NumPy array or a PIL image; other dtypes are transposed to (C, H, W) without scaling."""
 
     def __call__(self, pic) -> Tensor:
         array = np.transpose(_as_hwc(pic), (2, 0, 1))
@@ -92,14 +89,17 @@ class ToTensor:
 
 
 class Normalize:
-    """(x - mean) / std per channel of a float tensor (..., C, H, W)."""
+    """(x - mean) / std per channel of a float tensor (..., C, H, W), in float32 as torchvision computes it
+    (``tensor.sub_(mean).div_(std)`` with mean and std cast to float32). ``mean`` and ``std`` are kept as
+    given (a sequence of one value per channel, or one value for all), as torchvision's ``repr`` shows them.
+    A zero in ``std`` is refused when the transform is made (torchvision: at the first call)."""
 
     def __init__(self, mean, std, inplace: bool = False) -> None:
-        self.mean = tuple(mean) if isinstance(mean, (list, tuple)) else (mean,)
-        self.std = tuple(std) if isinstance(std, (list, tuple)) else (std,)
+        self.mean = mean
+        self.std = std
         self.inplace = inplace
-        self._mean = np.asarray(self.mean, dtype=np.float32)
-        self._std = np.asarray(self.std, dtype=np.float32)
+        self._mean = np.asarray(mean, dtype=np.float32).reshape(-1)
+        self._std = np.asarray(std, dtype=np.float32).reshape(-1)
         if np.any(self._std == 0):
             raise ValueError("std evaluated to zero after conversion to torch.float32, leading to division by zero.")
 
