@@ -25,7 +25,9 @@ __all__ = ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyConv2d", "LazyLinear", "La
 
 
 def _infer_on_first_call(module, args):
-    module.initialize_parameters(*args)
+    if module.has_uninitialized_params():
+        with autograd.no_grad():
+            module.initialize_parameters(*args)
     if module.has_uninitialized_params():
         raise RuntimeError(f"module {module._get_name()} has not been fully initialized")
     module._lazy_hook.remove()
@@ -66,14 +68,12 @@ class LazyLinear(LazyModuleMixin, Linear):
         self._start_lazy()
 
     def initialize_parameters(self, input, *args) -> None:
-        if not self.has_uninitialized_params():
-            return
-        with autograd.no_grad():
-            self.in_features = input.shape[-1]
-            self.weight.materialize((self.out_features, self.in_features))
-            if self.bias is not None:
-                self.bias.materialize((self.out_features,))
-            self.reset_parameters()
+        """The shapes from the first input (called once, under no_grad, by the first forward's hook)."""
+        self.in_features = input.shape[-1]
+        self.weight.materialize((self.out_features, self.in_features))
+        if self.bias is not None:
+            self.bias.materialize((self.out_features,))
+        self.reset_parameters()
 
 
 class LazyConv2d(LazyModuleMixin, Conv2d):
@@ -104,18 +104,15 @@ class LazyConv2d(LazyModuleMixin, Conv2d):
         self._start_lazy()
 
     def initialize_parameters(self, input, *args) -> None:
-        if not self.has_uninitialized_params():
-            return
         if input.dim() not in (3, 4):
             raise RuntimeError(
                 f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: {list(input.shape)}"
             )
-        with autograd.no_grad():
-            self.in_channels = input.shape[0] if input.dim() == 3 else input.shape[1]
-            self.weight.materialize((self.out_channels, self.in_channels // self.groups, *self.kernel_size))
-            if self.bias is not None:
-                self.bias.materialize((self.out_channels,))
-            self.reset_parameters()
+        self.in_channels = input.shape[0] if input.dim() == 3 else input.shape[1]
+        self.weight.materialize((self.out_channels, self.in_channels // self.groups, *self.kernel_size))
+        if self.bias is not None:
+            self.bias.materialize((self.out_channels,))
+        self.reset_parameters()
 
 
 class _LazyBatchNorm(LazyModuleMixin):
@@ -133,14 +130,11 @@ class _LazyBatchNorm(LazyModuleMixin):
         self._start_lazy()
 
     def initialize_parameters(self, input, *args) -> None:
-        if not self.has_uninitialized_params():
-            return
-        with autograd.no_grad():
-            self.num_features = input.shape[1]
-            for t in (self.weight, self.bias, self.running_mean, self.running_var):
-                if t is not None:
-                    t.materialize((self.num_features,))
-            self.reset_parameters()
+        self.num_features = input.shape[1]
+        for t in (self.weight, self.bias, self.running_mean, self.running_var):
+            if t is not None:
+                t.materialize((self.num_features,))
+        self.reset_parameters()
 
 
 class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
