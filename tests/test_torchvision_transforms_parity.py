@@ -24,14 +24,13 @@ import bnlab.torch as bt
 from bnlab.torchvision import _resample
 from bnlab.torchvision import transforms as T
 
-if importlib.util.find_spec("torchvision") is None or importlib.util.find_spec("torch") is None:
-    # not pytest.importorskip: where torchvision's compiled ops cannot load, importing it raises RuntimeError
-    pytest.skip("needs torchvision (pip install --no-deps torchvision==0.28.0) and torch", allow_module_level=True)
-
-
 @pytest.fixture(scope="module")
 def tv():
-    """``torchvision.transforms``, imported even where its compiled ops cannot load (see the docstring)."""
+    """``torchvision.transforms``, imported even where its compiled ops cannot load (see the docstring). Each
+    test skips without it (not the module: the suite collects the same tests on every machine)."""
+    if importlib.util.find_spec("torchvision") is None or importlib.util.find_spec("torch") is None:
+        # not pytest.importorskip: where torchvision's compiled ops cannot load, importing it raises RuntimeError
+        pytest.skip("needs torchvision (pip install --no-deps torchvision==0.28.0) and torch")
     torch = pytest.importorskip("torch")
     try:
         import torchvision
