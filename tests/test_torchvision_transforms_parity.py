@@ -24,6 +24,7 @@ import bnlab.torch as bt
 from bnlab.torchvision import _resample
 from bnlab.torchvision import transforms as T
 
+
 @pytest.fixture(scope="module")
 def tv():
     """``torchvision.transforms``, imported even where its compiled ops cannot load (see the docstring). Each
