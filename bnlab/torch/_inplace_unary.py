@@ -18,11 +18,6 @@ from .nn import _activations
 __all__ = ["METHODS"]
 
 _T = _core.tensor_ops
-_TYPE = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
-
-
-def _type_name(dtype) -> str:
-    return _TYPE.get(str(dtype).replace("torch.", ""), str(dtype))
 
 
 def _inplace(fn):
@@ -33,7 +28,8 @@ def _inplace(fn):
         result = fn(t.detach(), *args, **kwargs)
         if result.dtype is not t.dtype:
             raise RuntimeError(
-                f"result type {_type_name(result.dtype)} can't be cast to the desired output type {_type_name(t.dtype)}"
+                f"result type {_versions.scalar_name(result.dtype)} can't be cast to the desired output type "
+                f"{_versions.scalar_name(t.dtype)}"
             )
         if t._c is None:
             np.copyto(t._a, result._np())

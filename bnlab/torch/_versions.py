@@ -37,9 +37,23 @@ def share(src, dst):
     return dst
 
 
+_SCALAR_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "int64": "Long",
+    "int32": "Int",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+
+
+def scalar_name(dtype) -> str:
+    """PyTorch's name of a dtype's scalar type in messages: "Float" for float32, "Long" for int64..."""
+    return _SCALAR_NAMES.get(str(dtype).replace("torch.", ""), str(dtype))
+
+
 def _type_name(t) -> str:
-    kind = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
-    base = kind.get(str(t.dtype).replace("torch.", ""), "Float") + "Tensor"
+    base = scalar_name(t.dtype) + "Tensor"
     return f"torch.cuda.{base}" if t.device.type == "cuda" else f"torch.{base}"
 
 
