@@ -166,6 +166,17 @@ void bind_nn(py::module_& m) {
       .def(
           "step", [](Optimizer& o, Layer& layer) { o.step(layer.params()); }, arg("layer"),
           py::call_guard<FloatModeScope>())
+      .def(
+          "apply",
+          [](Optimizer& o, std::vector<Tensor> values, std::vector<Tensor> grads) {
+            if (values.size() != grads.size()) throw py::value_error("apply: as many gradients as values are needed");
+            std::vector<Param> params;
+            for (std::size_t i = 0; i < values.size(); ++i) params.push_back({"", &values[i], &grads[i]});
+            o.step(params);
+          },
+          arg("values"), arg("grads"), EngineCall(),
+          "One update of each value from its gradient (tf.keras's apply_gradients).\n"
+          "The tensors share storage with the caller's, so the values change in place.")
       .def("slots",
            [](Optimizer& o, const Tensor& param) -> py::object {
              Optimizer::Slots* s = o.slots_of(param);

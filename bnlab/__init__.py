@@ -2,7 +2,8 @@
 
 A C++ engine (``bnlab._core``) with two familiar faces on top:
 
-* ``bnlab.keras`` — the tf.keras API (``import bnlab as tf`` gives ``tf.keras`` and ``tf.data``);
+* ``bnlab.keras`` — the tf.keras API (``import bnlab as tf`` gives ``tf.keras`` and ``tf.data``), and
+  ``bnlab.tf``, TensorFlow's core (``tf.constant``, ``tf.Variable``, ``tf.GradientTape``..., at the top level);
 * ``bnlab.torch`` / ``bnlab.torchvision`` — the PyTorch API;
 
 plus ``bnlab.data`` (a tf.data-style Dataset), ``bnlab.datasets`` (offline-first MNIST, Fashion-MNIST and
@@ -26,6 +27,10 @@ def __getattr__(name):
         return importlib.import_module(f"bnlab.{name}")
     if name in _FUNCTIONS:
         return getattr(importlib.import_module(_FUNCTIONS[name]), name)
+    if not name.startswith("_"):  # TensorFlow's core names (tf.constant, tf.GradientTape...): bnlab.tf
+        core = importlib.import_module("bnlab.tf")
+        if name in core.__all__:
+            return getattr(core, name)
     raise AttributeError(f"module 'bnlab' has no attribute {name!r}")
 
 

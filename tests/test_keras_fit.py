@@ -6,6 +6,7 @@ import pytest
 
 import bnlab.keras as keras
 from bnlab.keras import layers
+from bnlab.teaching import BatchNormTrainingFlagWarning
 
 
 def _seed003(bn=True):
@@ -93,7 +94,8 @@ def test_bn_inside_a_model_uses_moving_statistics_in_inference():
     rng = np.random.default_rng(3)
     x = rng.normal(5.0, 3.0, size=(64, 4)).astype(np.float32)
     model = keras.Sequential([layers.BatchNormalization(momentum=0.0, input_shape=(4,))])
-    train_out = model(x, training=True)  # momentum 0: the moving statistics become this batch's
+    with pytest.warns(BatchNormTrainingFlagWarning, match="outside any recording GradientTape"):
+        train_out = model(x, training=True)  # momentum 0: the moving statistics become this batch's
     infer_out = model(x, training=False)
     np.testing.assert_allclose(infer_out, train_out, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(train_out.mean(0), 0, atol=1e-5)

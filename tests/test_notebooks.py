@@ -78,6 +78,22 @@ EXPECTED = {
             (r"inference output to std ([\d.]+)", lambda std: abs(std - 0.5**0.5) < 0.05),
         ],
     ),
+    "bn_backward_from_scratch.ipynb": (
+        1,
+        [
+            (r"check_layer, batchnorm_backward: largest relative error ([\d.e+-]+)", lambda err: err < 1e-7),
+            (
+                r"without the variance path: dx error ([\d.e+-]+), dgamma error ([\d.e+-]+)",
+                lambda dx, dg: dx > 1e-2 and dg < 1e-7,
+            ),
+            (r"batchnorm_backward_alt vs batchnorm_backward: dx differs by ([\d.e+-]+)", lambda d: d < 1e-10),
+            "compare_with_engine, batch norm: passed True",
+            (r"ddof=1 pair, gradient check: largest relative error ([\d.e+-]+)", lambda err: err < 1e-7),
+            "ddof=1 variance: passed False, var DIFFERS",
+            (r"check_layer, layernorm_backward: largest relative error ([\d.e+-]+)", lambda err: err < 1e-7),
+            "compare_layernorm_with_engine: passed True",
+        ],
+    ),
     "cnn_batchnorm.ipynb": (
         4,
         [

@@ -470,6 +470,11 @@ class GlobalAveragePooling2D(Layer):
     def __init__(self) -> None: ...
 
 class Optimizer:
+    def apply(self, values: collections.abc.Sequence[Tensor], grads: collections.abc.Sequence[Tensor]) -> None:
+        """
+        One update of each value from its gradient (tf.keras's apply_gradients).
+        The tensors share storage with the caller's, so the values change in place.
+        """
     def restore_slots(
         self, param: Tensor, step: typing.SupportsInt | typing.SupportsIndex
     ) -> tuple[Tensor, Tensor, Tensor]: ...

@@ -10,6 +10,7 @@ A softmax output with from_logits=True is a classic mistake: the loss then treat
 import numpy as np
 
 from bnlab import _core
+from bnlab.keras import _eager
 from bnlab.keras.config_args import from_identifier
 
 EPSILON = 1e-7
@@ -36,7 +37,10 @@ class Loss:
         return _FORMS[(self.sparse, self.from_logits)]
 
     def __call__(self, y_true, y_pred):
-        """The batch-mean loss of NumPy arrays, computed by the engine."""
+        """The batch-mean loss of NumPy arrays, computed by the engine. With a ``tf.Tensor`` among the arguments
+        (``import bnlab as tf``), or while a ``tf.GradientTape`` records, a 0-d ``tf.Tensor`` on the tape."""
+        if _eager.takes(y_true, y_pred):
+            return _eager.handler.call_loss(self, y_true, y_pred)
         pred = np.ascontiguousarray(y_pred, dtype=np.float32)
         if pred.ndim != 2:
             raise ValueError(f"y_pred must be 2-D (batch, classes), got shape {pred.shape}")

@@ -124,6 +124,10 @@ class Sequential(Trainer):
             return self.weights
         return [w for layer in self._layers for w in layer.non_trainable_weights]
 
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
     def get_weights(self):
         return copy_values(self.weights)
 

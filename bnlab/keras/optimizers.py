@@ -14,8 +14,13 @@ seed 003 relies on it; Keras 3 raises a ValueError instead). Each model then tra
 fresh optimizer: moments and the bias-correction step count t are the parameter's own.
 """
 
+import warnings
+
+import numpy as np
+
 from bnlab import _core
 from bnlab.keras.config_args import from_identifier, init_kwargs
+from bnlab.keras.layers.base import Variable
 
 
 class Optimizer:
@@ -48,6 +53,48 @@ class Optimizer:
     def iterations(self):
         """Update steps taken so far (over every model this optimizer serves)."""
         return self._engine.iterations
+
+    def apply_gradients(self, grads_and_vars):
+        """One update of each variable from its gradient: ``opt.apply_gradients(zip(grads, model.trainable_variables))``
+        in a custom (GradientTape) loop. The update rule is this optimizer's (see the module docstring); each
+        variable keeps its own slots and step count, so ``iterations`` counts calls. Pairs whose gradient is None
+        are skipped with Keras's warning. Returns ``iterations``."""
+        values, grads, missing = [], [], []
+        for k, pair in enumerate(grads_and_vars):
+            try:
+                grad, var = pair
+            except (TypeError, ValueError):
+                raise TypeError(f"apply_gradients: grads_and_vars[{k}] must be a (gradient, variable) pair") from None
+            if grad is None:
+                missing.append(getattr(var, "path", getattr(var, "name", f"variable {k}")))
+                continue
+            value = _engine_tensor(var, f"grads_and_vars[{k}] variable", variable=True)
+            g = _engine_tensor(grad, f"grads_and_vars[{k}] gradient", device=value.device)
+            if tuple(g.shape) != tuple(value.shape):
+                raise ValueError(
+                    f"apply_gradients: grads_and_vars[{k}]: the gradient has shape {tuple(g.shape)}, the variable "
+                    f"{tuple(value.shape)}"
+                )
+            values.append(value)
+            grads.append(g)
+        if missing:
+            warnings.warn(
+                f"Gradients do not exist for variables {missing} when minimizing the loss. If using "
+                "`model.compile()`, did you forget to provide a `loss` argument?",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._engine.apply(values, grads)
+        return self.iterations
+
+    def apply(self, grads, trainable_variables=None):
+        """Keras 3's ``apply(grads, trainable_variables)``: ``apply_gradients(zip(grads, trainable_variables))``."""
+        if trainable_variables is None:
+            raise ValueError("apply: trainable_variables is required (bnlab's optimizers are not built on variables)")
+        grads, trainable_variables = list(grads), list(trainable_variables)
+        if len(grads) != len(trainable_variables):
+            raise ValueError(f"apply: {len(grads)} gradients for {len(trainable_variables)} variables")
+        return self.apply_gradients(zip(grads, trainable_variables, strict=True))
 
     _hyperparameters = ()  # the attributes get_config records besides name and learning_rate
 
@@ -111,6 +158,26 @@ class RMSprop(Optimizer):
 
     def _create(self, lr):
         return _core.RMSprop(lr, self.rho, self.momentum, self.epsilon, bool(self.centered))
+
+
+def _engine_tensor(obj, argname, variable=False, device=None):
+    """The engine tensor behind ``obj``: a Keras Variable's own; an object of bnlab's TF core (``tf.Variable``,
+    ``tf.Tensor``) through its ``_engine_tensor()``; NumPy data (gradients only) copied to ``device``. A variable
+    must share its memory, so that the update reaches it."""
+    if isinstance(obj, Variable):
+        return obj._tensor
+    own = getattr(obj, "_engine_tensor", None)
+    if own is not None:
+        t = own()
+        if t is not None:
+            return t
+    if variable:
+        raise TypeError(f"apply_gradients: {argname} must be a Keras or tf.Variable, got {type(obj).__name__}")
+    array = np.asarray(obj)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"apply_gradients: {argname} must be numeric, got dtype {array.dtype}")
+    t = _core.Tensor.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    return t if device is None or device == _core.Device.CPU else t.to(device)
 
 
 def _no_extra(kwargs, cls):

@@ -12,8 +12,8 @@ import time
 import numpy as np
 
 from bnlab import _core, teaching
+from bnlab.keras import _eager, losses, optimizers, random_state
 from bnlab.keras import callbacks as callbacks_module
-from bnlab.keras import losses, optimizers, random_state
 from bnlab.keras.progress import Progbar
 
 _ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
@@ -328,9 +328,26 @@ class Trainer:
         return out
 
     def __call__(self, x, training=False):
-        """One forward pass over the whole of x: training=True uses (and updates) batch statistics."""
+        """One forward pass over the whole of x: training=True uses (and updates) batch statistics.
+
+        A NumPy batch gives a NumPy array. A ``tf.Tensor`` (``import bnlab as tf``), or any call while a
+        ``tf.GradientTape`` records, gives a ``tf.Tensor`` and tapes the call, so that ``tape.gradient(loss,
+        model.trainable_variables)`` reaches the weights (bnlab/keras/_eager.py). In a custom training loop
+        pass ``training=True``: without it BatchNormalization normalizes with its moving statistics and
+        leaves them untouched, as in TensorFlow; and evaluate with ``training=False``.
+        """
+        if _eager.takes(x):
+            return _eager.handler.call_model(self, x, training)
+        if training and self._has_batchnorm():
+            teaching.warn_bn_training_mode_outside_tape(f"model {self.name!r}", stacklevel=2)
         xs = self._prepare_x(x)
         return np.array(self._engine.forward(self._tensor(xs), bool(training)).numpy(), copy=True)
+
+    def _has_batchnorm(self):
+        """Whether a layer of the model normalizes with batch statistics in training mode (BN and its variants)."""
+        from bnlab.keras.layers.normalization import BatchNormalization
+
+        return any(isinstance(layer, BatchNormalization) for layer in self.layers)
 
 
 def _collect(dataset):

@@ -36,7 +36,7 @@ import weakref
 from .. import _core
 from . import _hooks, _versions
 
-__all__ = ["Node", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
+__all__ = ["Node", "enable_grad", "grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
 
 _T = _core.tensor_ops
 _ADD = _T.BinaryOp.Add
@@ -244,10 +244,46 @@ def _through_output_hooks(node: Node, g):
     return g
 
 
-def run_backward(root, grad, retain_graph: bool = False) -> None:
-    """Backpropagate ``grad`` (a ``_core.Tensor`` shaped like ``root``) from ``root`` to the leaves."""
+class _Capture:
+    """Where ``grad()`` collects gradients instead of accumulating them into leaves' ``.grad``: ``slots[i]``
+    receives the gradient of ``inputs[i]`` (None until one arrives). A leaf input is found by identity when
+    a gradient reaches it; an interior input by its node, whose output gradient is copied (the node's
+    backward may hand that very tensor on to a parent)."""
+
+    __slots__ = ("by_leaf", "by_node", "slots")
+
+    def __init__(self, inputs) -> None:
+        self.slots = [None] * len(inputs)
+        self.by_leaf: dict[int, list[int]] = {}
+        self.by_node: dict[Node, list[int]] = {}
+        for i, t in enumerate(inputs):
+            if t.grad_fn is None:
+                self.by_leaf.setdefault(id(t), []).append(i)
+            else:
+                self.by_node.setdefault(t.grad_fn, []).append(i)
+
+    def add(self, where: list[int], g) -> None:
+        for i in where:
+            prev = self.slots[i]
+            if prev is None:
+                self.slots[i] = g.to(g.device)
+            else:
+                _T.binary(prev, prev, g, _ADD)
+
+    def leaf(self, leaf, g) -> None:
+        where = self.by_leaf.get(id(leaf))
+        if where is not None:
+            self.add(where, g)
+
+
+def run_backward(root, grad, retain_graph: bool = False, capture: _Capture | None = None) -> None:
+    """Backpropagate ``grad`` (a ``_core.Tensor`` shaped like ``root``) from ``root`` to the leaves; with
+    ``capture``, into the capture's slots instead of any ``.grad``."""
     if root.grad_fn is None:  # a leaf: its gradient is the seed itself
-        accumulate_leaf(root, grad)
+        if capture is None:
+            accumulate_leaf(root, grad)
+        else:
+            capture.leaf(root, grad)
         return
     pending = {root.grad_fn: grad}
     for node in _topological(root.grad_fn):
@@ -256,6 +292,8 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
             continue
         if node.hooks is not None or node.retained is not None:
             g = _through_output_hooks(node, g)
+        if capture is not None and node in capture.by_node:
+            capture.add(capture.by_node[node], g)
         backward = node.backward
         if backward is None:
             raise RuntimeError(
@@ -272,7 +310,10 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
             if pg is None or fn is False:
                 continue
             if fn is None:
-                accumulate_leaf(parent, pg)
+                if capture is None:
+                    accumulate_leaf(parent, pg)
+                else:
+                    capture.leaf(parent, pg)
             else:
                 prev = pending.get(fn)
                 if prev is None:
@@ -281,3 +322,83 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
                     total = _core.Tensor()
                     _T.binary(total, prev, pg, _ADD)
                     pending[fn] = total
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    only_inputs=True,
+    allow_unused=None,
+    is_grads_batched=False,
+    materialize_grads=False,
+):
+    """``torch.autograd.grad``: d(sum of outputs)/d(each input), returned as a tuple, WITHOUT touching any
+    ``.grad``.
+
+    For outputs y_k with seeds v_k (``grad_outputs``; 1 for scalar outputs), entry i is
+    sum_k v_k . dy_k/dx_i: the same reverse sweep as ``backward()``, with the gradients that reach the inputs
+    collected instead of accumulated. ``inputs`` may be leaves or interior tensors. An input the outputs do not
+    depend on raises unless ``allow_unused=True`` (its entry is then None, or zeros with
+    ``materialize_grads=True``). The graph is freed afterwards unless ``retain_graph=True``.
+    ``create_graph=True`` (a differentiable gradient, for double backward) is not supported yet and raises.
+    """
+    from .tensor import Tensor, wrap
+
+    if create_graph:
+        raise NotImplementedError("bnlab.torch does not build graphs of gradients yet (create_graph=True)")
+    if is_grads_batched:
+        raise NotImplementedError("bnlab.torch.autograd.grad does not support is_grads_batched=True")
+    del only_inputs  # deprecated in PyTorch, and ignored there too
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not inputs:
+        raise RuntimeError("grad requires at least one input (inputs is empty)")
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,) * len(outputs) if grad_outputs is None else (grad_outputs,)
+    grad_outputs = tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad requires one grad_output per output: got {len(grad_outputs)} for {len(outputs)}")
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad(): inputs must be Tensors, got {type(t).__name__}")
+        if not t._rg:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    allow_unused = materialize_grads if allow_unused is None else allow_unused
+    if materialize_grads and not allow_unused:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True")
+    retain = bool(create_graph if retain_graph is None else retain_graph)
+    capture = _Capture(inputs)
+    for k, (out, seed) in enumerate(zip(outputs, grad_outputs, strict=True)):
+        if not isinstance(out, Tensor) or not out._rg:
+            raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn")
+        if seed is None:
+            if out.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = _T.empty(list(out._c.shape), out._c.device)
+            g.fill(1.0)
+        else:
+            if not isinstance(seed, Tensor) or seed.shape != out.shape:
+                shape = seed.shape if isinstance(seed, Tensor) else type(seed).__name__
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{k}] has a shape of {shape} and output[{k}] has a shape "
+                    f"of {out.shape}."
+                )
+            g = seed._c.to(seed._c.device)  # the sweep owns its gradients: copy the caller's
+        # Every output but the last keeps the graph: later outputs may share nodes with it.
+        run_backward(out, g, retain_graph=retain or k < len(outputs) - 1, capture=capture)
+    result = []
+    for t, g in zip(inputs, capture.slots, strict=True):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. Set "
+                    "allow_unused=True if this is the desired behavior."
+                )
+            if materialize_grads:
+                g = _T.empty(list(t._c.shape), t._c.device)
+                g.fill(0.0)
+        result.append(None if g is None else wrap(g, t.device))
+    return tuple(result)

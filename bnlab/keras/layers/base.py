@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from bnlab import _core, config
+from bnlab.keras import _eager
 from bnlab.keras.config_args import init_kwargs
 
 _name_counts: dict[str, int] = {}
@@ -179,17 +180,35 @@ class Layer:
         """The weight called ``name`` (gamma, moving_mean, ...), or None when the layer has none by that name."""
         return next((v for v in self.weights if v.name == name), None)
 
+    def _variable(self, name, tensor, trainable):
+        """The layer's Variable object for the weight ``name``: the same object on every access while the weight's
+        memory stays the same (as in Keras, ``model.trainable_variables[0] is model.trainable_variables[0]``), so
+        that code may key on it (an optimizer's slots, a GradientTape's sources)."""
+        cache = self.__dict__.setdefault("_variable_objects", {})
+        where = _address(tensor)
+        held = cache.get(name)
+        if held is None or where is None or held[0] != where:
+            held = cache[name] = (where, Variable(tensor, name, trainable, f"{self.name}/{name}"))
+        var = held[1]
+        var.trainable = trainable
+        return var
+
     @property
     def trainable_weights(self):
         if not self._trainable:
             return []
-        return [Variable(t, n, True, f"{self.name}/{n}") for n, t, tr in self._variables() if tr]
+        return [self._variable(n, t, True) for n, t, tr in self._variables() if tr]
 
     @property
     def non_trainable_weights(self):
-        return [
-            Variable(t, n, False, f"{self.name}/{n}") for n, t, tr in self._variables() if not tr or not self._trainable
-        ]
+        return [self._variable(n, t, False) for n, t, tr in self._variables() if not tr or not self._trainable]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
 
     def get_weights(self):
         return copy_values(self.weights)
@@ -202,7 +221,11 @@ class Layer:
 
     # ---- calling a layer on its own ----
     def __call__(self, inputs, training=None):
-        """Run the layer on a NumPy batch: training=True uses batch statistics (and updates BN's moving ones)."""
+        """Run the layer on a NumPy batch: training=True uses batch statistics (and updates BN's moving ones).
+        A ``tf.Tensor``, or a call while a ``tf.GradientTape`` records, gives a ``tf.Tensor`` and tapes the call
+        (bnlab/keras/_eager.py)."""
+        if _eager.takes(inputs):
+            return _eager.handler.call_layer(self, inputs, training)
         x = np.ascontiguousarray(inputs, dtype=np.float32)
         if x.ndim < 2:
             raise ValueError(f"inputs: expected a batch with a leading batch axis, got shape {x.shape}")
@@ -218,6 +241,14 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _address(tensor):
+    """Where an engine tensor's memory starts (with its shape), on the CPU; None elsewhere (no stable key)."""
+    if tensor.device != _core.Device.CPU:
+        return None
+    array = tensor.numpy()
+    return array.__array_interface__["data"][0], array.shape
 
 
 def check_float32(dtype, owner):

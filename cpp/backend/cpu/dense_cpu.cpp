@@ -11,11 +11,11 @@
 // for these sizes, and up to 2x slower (784x128x32 TN: 70 us on 1 thread, 140 us on 2). The choice depends only
 // on the shape and the thread count, so results stay deterministic for a given thread count.
 //
-// Narrow products: a product whose output has at most kNarrowColumns columns goes to the backend's own GEMM (AVX-512 or
-// AVX2) (narrow_gemm_cpu.hpp) instead, which starts the forward from the bias (no bias pass). B must be row-major (P,
-// N) as stored: where the layout has it transposed (the Keras dinput's W^T, the PyTorch forward's W^T) it is copied
-// once per step into a grow-only buffer, and only when it has at most 2^18 floats (beyond, the copy costs about what
-// the faster product saves).
+// Narrow products: a product whose output has at most kNarrowColumns columns, and whose shape narrow_gemm_suits(),
+// goes to the backend's own GEMM (AVX-512 or AVX2) (narrow_gemm_cpu.hpp) instead, which starts the forward from the
+// bias (no bias pass). B must be row-major (P, N) as stored: where the layout has it transposed (the Keras dinput's
+// W^T, the PyTorch forward's W^T) it is copied once per step into a grow-only buffer, and only when it has at most 2^18
+// floats (beyond, the copy costs about what the faster product saves).
 #include <cblas.h>
 
 #include <algorithm>
@@ -43,10 +43,9 @@ void gemm(const char* phase, bool ta, bool tb, int m, int n, int k, const float*
 constexpr std::int64_t kNarrowColumns = 1152;
 constexpr std::int64_t kCopiedB = 1 << 18;  // the most floats of B copied per step to lay it out row-major
 
-// Whether C (., N) with an inner dimension P goes to the narrow GEMM; `copied`: B must be transposed first.
-bool narrow_fits(std::int64_t N, std::int64_t P, bool copied) {
-  return narrow_gemm_available() && N <= std::min(kNarrowColumns, narrow_gemm_matrix_columns()) &&
-         (!copied || N * P <= kCopiedB);
+// Whether C (M, N) with an inner dimension P goes to the narrow GEMM; `copied`: B must be transposed first.
+bool narrow_fits(std::int64_t M, std::int64_t N, std::int64_t P, bool copied) {
+  return narrow_gemm_available() && N <= kNarrowColumns && narrow_gemm_suits(M, N, P) && (!copied || N * P <= kCopiedB);
 }
 
 // C (M, N) = init + op(A) B through the narrow GEMM, timed under `phase` like gemm(); the profile shows the
@@ -74,7 +73,7 @@ const float* transposed_timed(const float* w, std::int64_t R, std::int64_t S) {
 void dense_forward(float* out, const float* inp, const float* weight, const float* bias, std::int64_t B,
                    std::int64_t IN, std::int64_t OUT, bool weight_out_in) {
   if (B == 0) return;
-  if (narrow_fits(OUT, IN, weight_out_in)) {  // out (B, OUT) = bias + inp (B, IN) W (IN, OUT)
+  if (narrow_fits(B, OUT, IN, weight_out_in)) {  // out (B, OUT) = bias + inp (B, IN) W (IN, OUT)
     const float* w = weight_out_in ? transposed_timed(weight, OUT, IN) : weight;
     narrow("gemm.forward", false, weight_out_in, B, OUT, IN, inp, IN, w, out, bias, false);
     return;
@@ -102,7 +101,7 @@ void dense_backward(float* dinp, float* dweight, float* dbias, const float* dout
   }
   const float keep = accumulate ? 1.0f : 0.0f;
   const int b = static_cast<int>(B), in = static_cast<int>(IN), o = static_cast<int>(OUT);
-  if (dinp && narrow_fits(IN, OUT, !weight_out_in)) {  // dinp (B, IN) = dout (B, OUT) W^T (OUT, IN)
+  if (dinp && narrow_fits(B, IN, OUT, !weight_out_in)) {  // dinp (B, IN) = dout (B, OUT) W^T (OUT, IN)
     const float* wt = weight_out_in ? weight : transposed_timed(weight, IN, OUT);
     narrow("gemm.dinput", false, !weight_out_in, B, IN, OUT, dout, OUT, wt, dinp, nullptr, false);
   } else if (dinp) {
@@ -111,9 +110,9 @@ void dense_backward(float* dinp, float* dweight, float* dbias, const float* dout
     else
       gemm("gemm.dinput", false, true, b, in, o, dout, o, weight, o, 0.0f, dinp, in);
   }
-  if (weight_out_in && narrow_fits(IN, B, false))  // dW (OUT, IN) (+)= dout^T (OUT, B) inp (B, IN)
+  if (weight_out_in && narrow_fits(OUT, IN, B, false))  // dW (OUT, IN) (+)= dout^T (OUT, B) inp (B, IN)
     narrow("gemm.dweight", true, false, OUT, IN, B, dout, OUT, inp, dweight, nullptr, accumulate);
-  else if (!weight_out_in && narrow_fits(OUT, B, false))  // dW (IN, OUT) (+)= inp^T (IN, B) dout (B, OUT)
+  else if (!weight_out_in && narrow_fits(IN, OUT, B, false))  // dW (IN, OUT) (+)= inp^T (IN, B) dout (B, OUT)
     narrow("gemm.dweight", true, false, IN, OUT, B, inp, IN, dout, dweight, nullptr, accumulate);
   else if (weight_out_in)
     gemm("gemm.dweight", true, false, o, in, b, dout, o, inp, in, keep, dweight, in);

@@ -61,6 +61,7 @@ struct Simd {
   static constexpr int kAccumulators = 24;
   static constexpr int kMaxNV = 4;
   static constexpr i64 kMatrixColumns = 1152;
+  static constexpr i64 kShortSideColumns = 1152;  // no wider range for short products: kMatrixColumns covers them
   using Vec = __m512;
   using Mask = __mmask16;
   static Mask tail_mask(int n) { return static_cast<Mask>((1u << n) - 1u); }  // the first n of 16 lanes, n in [1, 16]
@@ -82,6 +83,7 @@ struct Simd {
   static constexpr int kAccumulators = 12;
   static constexpr int kMaxNV = 2;
   static constexpr i64 kMatrixColumns = 128;
+  static constexpr i64 kShortSideColumns = 512;
   using Vec = __m256;
   using Mask = __m256i;
   static Mask tail_mask(int n) {  // lanes [0, n) set, n in [1, 8]
@@ -103,6 +105,7 @@ constexpr int kMaxNV = Simd::kMaxNV;
 
 constexpr i64 kChunk = 512;                    // steps of p per pass over the tiles: A's slice stays in L2
 constexpr i64 kRowUnit = Simd::kAccumulators;  // rows per work item: a multiple of every MR
+constexpr i64 kShortSide = 32;                 // rows of C or steps of p that make a product "short" (a batch)
 constexpr i64 kMinMacs = 1 << 21;              // multiply-adds per part below which a thread costs more
 constexpr int rows_for(int nv) { return Simd::kAccumulators / nv; }
 
@@ -247,6 +250,9 @@ i64 part_start(i64 k, i64 parts, i64 M, i64 blocks) {
 
 bool narrow_gemm_available() { return g_enabled; }
 i64 narrow_gemm_matrix_columns() { return Simd::kMatrixColumns; }
+bool narrow_gemm_suits(i64 M, i64 N, i64 P) {
+  return N <= Simd::kMatrixColumns || (N <= Simd::kShortSideColumns && std::min(M, P) <= kShortSide);
+}
 
 void narrow_gemm(float* C, i64 ldc, const float* A, const std::int32_t* row_off, const std::int32_t* col_off,
                  const float* B, i64 ldb, i64 M, i64 N, i64 P, const float* bias, bool accumulate) {
@@ -281,6 +287,7 @@ void narrow_gemm_matrix(float* C, i64 ldc, const float* A, i64 lda, bool trans_a
 
 bool narrow_gemm_available() { return false; }
 i64 narrow_gemm_matrix_columns() { return 0; }
+bool narrow_gemm_suits(i64, i64, i64) { return false; }
 
 void narrow_gemm(float*, i64, const float*, const std::int32_t*, const std::int32_t*, const float*, i64, i64, i64, i64,
                  const float*, bool) {}

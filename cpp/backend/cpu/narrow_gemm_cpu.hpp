@@ -32,6 +32,13 @@ bool narrow_gemm_available();
 // N = 256 153 against 162, N = 512 130 against 175). The convolutions' implicit products use the kernel at any
 // width either way: it saves their im2col and col2im passes.
 std::int64_t narrow_gemm_matrix_columns();
+// Whether a plain row-major product C (M, N) = A (M, P) B (P, N) goes to the kernel: N <= narrow_gemm_matrix_columns(),
+// or, with AVX2, N <= 512 when the batch side is short (M or P at most 32, a batch of 32 rows). OpenBLAS packs
+// both operands whatever their size, and at 32 rows the packing dominates: measured on the 2-core AMD EPYC (AVX2
+// build, 2 threads, GFLOP/s, kernel against cblas), C(32, 512) P 3072 119 / 104, C(3072, 512) P 32 100 / 45,
+// C(512, 256) P 32 113 / 54; at 64 rows cblas wins again (C(64, 512) P 3072 126 / 156, C(3072, 512) P 64
+// 110 / 137), and at N = 1024 too (C(32, 1024) P 1024 46 / 131: B's chunk no longer fits L2).
+bool narrow_gemm_suits(std::int64_t M, std::int64_t N, std::int64_t P);
 // Switches the kernel off (the convolutions then call cblas_sgemm) or back on; for tests and benchmarks that
 // compare the two. Returns the previous setting.
 bool set_narrow_gemm_enabled(bool on);

@@ -7,9 +7,20 @@ happens. A message says what the user did, what it does to the numbers, and what
     ├── BatchNormPitfallWarning         batch normalization that runs, but not as the user expects
     │   └── BatchNormTrainingModeWarning    (bnlab.torch) a BN layer in training mode under no_grad()
     ├── LossPitfallWarning              a loss whose arguments contradict the model's output
+    │   └── BatchNormTrainingFlagWarning    (TF core) ``training=`` wrong for what a custom loop does
     └── SettingReadAtBuildWarning       a layer setting changed after build that the layer reads only at build
 
 The pitfalls:
+
+* ``warn_bn_inference_mode_in_tape`` (``tf.GradientTape``): gradients taken through a BN model that was called
+  without ``training=True`` inside the tape, the classic custom-loop mistake. The layer then normalizes with its
+  MOVING statistics (x_hat = (x - moving_mean) / sqrt(moving_variance + eps)) and never updates them: they stay
+  at their initial 0 and 1, so training proceeds as if BN were a fixed affine map, and evaluation later uses
+  statistics that never saw the data.
+* ``warn_bn_training_mode_outside_tape`` (Keras model call): a BN model called with ``training=True`` where no
+  gradient is taken (evaluation, prediction). Each batch is normalized with its OWN mean and variance, so a
+  sample's output depends on the others in its batch, and the moving statistics are updated from the test data
+  (moving = momentum * moving + (1 - momentum) * batch).
 
 * ``warn_single_sample_batch`` (Keras ``fit``): a batch of one sample through BatchNormalization. The batch
   mean is the sample itself and the batch variance is 0, so x_hat = (x - mean) / sqrt(0 + eps) = 0 and
@@ -28,6 +39,21 @@ The pitfalls:
 
 import warnings
 
+__all__ = [
+    "BatchNormPitfallWarning",
+    "BatchNormTrainingFlagWarning",
+    "BatchNormTrainingModeWarning",
+    "LossPitfallWarning",
+    "PitfallWarning",
+    "SettingReadAtBuildWarning",
+    "warn_bn_inference_mode_in_tape",
+    "warn_bn_training_mode_outside_tape",
+    "warn_logits_after_softmax",
+    "warn_setting_read_at_build",
+    "warn_single_sample_batch",
+    "warn_train_mode_under_no_grad",
+]
+
 
 class PitfallWarning(UserWarning):
     """Code that runs, but not the way the user probably expects; bnlab says what happens and what to do."""
@@ -44,6 +70,10 @@ class BatchNormTrainingModeWarning(BatchNormPitfallWarning):
 
 class LossPitfallWarning(PitfallWarning):
     """A loss configured against the model's output (e.g. ``from_logits=True`` after a softmax)."""
+
+
+class BatchNormTrainingFlagWarning(BatchNormPitfallWarning):
+    """A custom (GradientTape) loop passes the wrong ``training=`` to a model with BatchNormalization."""
 
 
 class SettingReadAtBuildWarning(PitfallWarning):
@@ -102,5 +132,34 @@ def warn_setting_read_at_build(kind, name, setting, weight, value, stacklevel=1)
         f"made. The new value only goes into get_config(), so a model rebuilt from it (or reloaded) differs. "
         f"To train {'with' if value else 'without'} {weight}, build a new layer with {setting}={value}.",
         SettingReadAtBuildWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def warn_bn_inference_mode_in_tape(model, stacklevel=1):
+    """``tape.gradient`` differentiates through ``model`` (its name, e.g. "model 'sequential'"), which has
+    BatchNormalization and was called inside the tape without ``training=True``."""
+    warnings.warn(
+        f"GradientTape.gradient: {model} has BatchNormalization and was called inside the tape WITHOUT "
+        "training=True. Keras then runs BN in inference mode: y = gamma * (x - moving_mean) / "
+        "sqrt(moving_variance + epsilon) + beta, with the MOVING statistics, which this step does not update. "
+        "They stay at their initial values (mean 0, variance 1), so the network trains without batch "
+        "normalization and evaluation later uses statistics that never saw the data. In a custom training "
+        "loop call model(x, training=True) inside the tape, and model(x, training=False) to evaluate.",
+        BatchNormTrainingFlagWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def warn_bn_training_mode_outside_tape(model, stacklevel=1):
+    """``model`` (with BatchNormalization) was called with ``training=True`` where no GradientTape records."""
+    warnings.warn(
+        f"{model} has BatchNormalization and was called with training=True outside any recording "
+        "GradientTape, so no gradient is taken: this looks like evaluation in TRAINING mode. Each batch is "
+        "normalized with its OWN mean and variance, so a sample's prediction depends on the other samples of "
+        "its batch, and the moving statistics were updated from this data (moving = momentum * moving + "
+        "(1 - momentum) * batch). To evaluate, call model(x, training=False) (or model.predict / "
+        "model.evaluate), which uses the moving statistics learned in training.",
+        BatchNormTrainingFlagWarning,
         stacklevel=stacklevel + 1,
     )

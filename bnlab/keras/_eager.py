@@ -1,0 +1,25 @@
+"""The one point where bnlab's TensorFlow core (``bnlab.tf``) runs Keras objects on its tensors.
+
+TensorFlow's Keras is built on TensorFlow's tensors; in bnlab the Keras face is older than the TF core and must
+not import it (the arrows point down: ``bnlab.tf`` sits above ``bnlab.keras``, as it calls Keras models inside
+a ``GradientTape``). So the TF core registers a handler here when it loads, and a model, a layer or a loss
+called with a TF tensor, or while a GradientTape records, hands the call to it: the handler runs the engine's
+layers one by one and tapes each call, so that ``tape.gradient`` reaches the layers' weights. Without the TF
+core loaded, ``handler`` stays None and every call takes the NumPy path.
+
+The handler provides ``takes(*values)`` (whether the call is the TF core's: a TF tensor among the values, or a
+tape recording), ``recording()``, ``call_model(model, x, training)``, ``call_layer(layer, x, training)`` and
+``call_loss(loss, y_true, y_pred)``.
+"""
+
+handler = None
+
+
+def takes(*values) -> bool:
+    """Whether this call goes to the TF core (it is loaded and claims one of ``values`` or records)."""
+    return handler is not None and handler.takes(*values)
+
+
+def recording() -> bool:
+    """Whether a GradientTape of the TF core records now."""
+    return handler is not None and handler.recording()
