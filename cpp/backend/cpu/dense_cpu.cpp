@@ -11,7 +11,8 @@
 // for these sizes, and up to 2x slower (784x128x32 TN: 70 us on 1 thread, 140 us on 2). The choice depends only
 // on the shape and the thread count, so results stay deterministic for a given thread count.
 //
-// Narrow products: a product whose output has at most kNarrowColumns columns, and whose shape narrow_gemm_suits(),
+// Narrow products: a product whose shape narrow_gemm_suits() (at most 1152 output columns with AVX-512; 128, or 512
+// for a short batch side, with AVX2)
 // goes to the backend's own GEMM (AVX-512 or AVX2) (narrow_gemm_cpu.hpp) instead, which starts the forward from the
 // bias (no bias pass). B must be row-major (P, N) as stored: where the layout has it transposed (the Keras dinput's
 // W^T, the PyTorch forward's W^T) it is copied once per step into a grow-only buffer, and only when it has at most 2^18
@@ -40,12 +41,11 @@ void gemm(const char* phase, bool ta, bool tb, int m, int n, int k, const float*
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b,
               ldb, beta, c, ldc);
 }
-constexpr std::int64_t kNarrowColumns = 1152;
 constexpr std::int64_t kCopiedB = 1 << 18;  // the most floats of B copied per step to lay it out row-major
 
 // Whether C (M, N) with an inner dimension P goes to the narrow GEMM; `copied`: B must be transposed first.
 bool narrow_fits(std::int64_t M, std::int64_t N, std::int64_t P, bool copied) {
-  return narrow_gemm_available() && N <= kNarrowColumns && narrow_gemm_suits(M, N, P) && (!copied || N * P <= kCopiedB);
+  return narrow_gemm_available() && narrow_gemm_suits(M, N, P) && (!copied || N * P <= kCopiedB);
 }
 
 // C (M, N) = init + op(A) B through the narrow GEMM, timed under `phase` like gemm(); the profile shows the

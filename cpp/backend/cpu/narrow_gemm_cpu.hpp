@@ -26,11 +26,11 @@ namespace bnlab::cpu {
 
 // True when this build has the kernel (AVX-512 or AVX2 + FMA) and it is switched on (it is by default).
 bool narrow_gemm_available();
-// The widest product (columns of C) of plain row-major operands for which the kernel beats cblas_sgemm, which
-// packs its operands: 1152 with AVX-512 (every dense layer of the seeds); 128 with AVX2, whose 16 registers hold
-// a 6 x 16 tile only (measured on a 2-core AMD EPYC, AVX2 build, 4096 rows: N = 128 173 against 161 GFLOP/s,
-// N = 256 153 against 162, N = 512 130 against 175). The convolutions' implicit products use the kernel at any
-// width either way: it saves their im2col and col2im passes.
+// The widest product (columns of C) of plain row-major operands for which the kernel beats cblas_sgemm at any
+// batch size (narrow_gemm_suits() widens it for short products), as cblas packs its operands: 1152 with AVX-512 (every
+// dense layer of the seeds); 128 with AVX2, whose 16 registers hold a 6 x 16 tile only (measured on a 2-core AMD EPYC,
+// AVX2 build, 4096 rows: N = 128 173 against 161 GFLOP/s, N = 256 153 against 162, N = 512 130 against 175). The
+// convolutions' implicit products use the kernel at any width either way: it saves their im2col and col2im passes.
 std::int64_t narrow_gemm_matrix_columns();
 // Whether a plain row-major product C (M, N) = A (M, P) B (P, N) goes to the kernel: N <= narrow_gemm_matrix_columns(),
 // or, with AVX2, N <= 512 when the batch side is short (M or P at most 32, a batch of 32 rows). OpenBLAS packs
