@@ -30,7 +30,9 @@ system:
 $(STAMP): $(SOURCES)
 	@test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet cmake ninja torch==2.13.0 keras
+	@# The reference frameworks of the parity tests (never imported by bnlab itself): PyTorch, Keras on its torch
+	@# backend, and the TensorFlow the Keras seeds were written for (tests/test_tf_parity.py, the d2l TF chapter).
+	$(PY) -m pip install --quiet cmake ninja torch==2.13.0 keras tensorflow-cpu==2.21.0
 	@# nvcc is here but the toolkit may lack cuBLAS: the wheel lets the CUDA backend compile (and run on a GPU).
 	if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null; then $(PY) -m pip install --quiet "nvidia-cublas==13.1.*"; fi
 	$(PY) -m pip install --quiet -e ".[test]" --config-settings=build-dir=build/py

@@ -11,8 +11,9 @@ Networks (the same layers in every library, 32x32x3 images, 10 classes, Adam(1e-
               out = ReLU(main + shortcut)
             then an identity block (conv64-BN-ReLU-conv64-BN, + its input, ReLU), global average pool, dense 10
 
-Faces: bnlab.keras (NHWC, ``model.fit``; the vgg network only: bnlab.keras has no functional API for a residual
-add yet), bnlab.torch (NCHW, the plain PyTorch loop) and PyTorch itself (NCHW, the same loop, its defaults).
+Faces: bnlab.keras (NHWC, ``model.fit``; the resnet as a functional model, ``layers.Add``, which the engine runs
+as Residual blocks), bnlab.torch (NCHW, the plain PyTorch loop) and PyTorch itself (NCHW, the same loop, its
+defaults).
 Data: random images, and Fashion-MNIST from Debian's dataset-fashion-mnist zero-padded to 32x32 and repeated
 over three channels. Each cell trains ONE model per library for --epochs epochs; the libraries' epochs alternate
 (epoch k of each, in turn), so a change in the machine's speed hits all of them, and every epoch is printed.
@@ -61,18 +62,30 @@ def epoch_flops(net, samples):
 
 
 # ---- the models ------------------------------------------------------------------------------------------------
-def keras_vgg():
+def keras_net(net):
     import bnlab.keras as keras
     from bnlab.keras import layers
 
     keras.utils.set_random_seed(0)
-    body = [layers.Input((32, 32, 3))]
-    for i, width in enumerate((32, 32, 64, 64)):
-        body += [layers.Conv2D(width, 3, padding="same"), layers.BatchNormalization(), layers.Activation("relu")]
-        if i % 2:
-            body.append(layers.MaxPooling2D(2))
-    body += [layers.GlobalAveragePooling2D(), layers.Dense(10)]
-    model = keras.Sequential(body)
+
+    def cbr(h, width, stride=1, relu=True, k=3):
+        h = layers.BatchNormalization()(layers.Conv2D(width, k, strides=stride, padding="same")(h))
+        return layers.Activation("relu")(h) if relu else h
+
+    inputs = layers.Input((32, 32, 3))
+    h = cbr(inputs, 32)
+    if net == "vgg":
+        for i, width in enumerate((32, 64, 64)):
+            h = cbr(h, width)
+            if i % 2 == 0:
+                h = layers.MaxPooling2D(2)(h)
+    else:
+        for stride in (2, 1):
+            main = cbr(cbr(h, 64, stride), 64, relu=False)
+            skip = cbr(h, 64, stride, relu=False, k=1) if stride > 1 else h
+            h = layers.Activation("relu")(layers.Add()([main, skip]))
+    outputs = layers.Dense(10)(layers.GlobalAveragePooling2D()(h))
+    model = keras.Model(inputs, outputs)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -140,7 +153,7 @@ def run_cell(net, x, y, epochs, label):
     import bnlab.torch as bt
 
     loops = {"bnlab.torch": TorchLoop(bt, net, x, y), "PyTorch": TorchLoop(torch, net, x, y)}
-    times = {name: [] for name in (["bnlab.keras"] if net == "vgg" else []) + list(loops)}
+    times = {name: [] for name in ["bnlab.keras", *loops]}
     probes = []
 
     def others(epoch):
@@ -154,13 +167,9 @@ def run_cell(net, x, y, epochs, label):
         print(f"  {label} epoch {epoch + 1}: {cells}  (copy probe {probes[-1]:.0f} GB/s)", flush=True)
         time.sleep(0.1)
 
-    if net == "vgg":
-        clock = EpochClock(others)
-        clock.times = times["bnlab.keras"]
-        keras_vgg().fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, shuffle=True, callbacks=[clock.callback])
-    else:
-        for e in range(epochs):
-            others(e)
+    clock = EpochClock(others)
+    clock.times = times["bnlab.keras"]
+    keras_net(net).fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, shuffle=True, callbacks=[clock.callback])
     return times, probes
 
 
@@ -171,7 +180,7 @@ def profile_face(face, net, x, y):
     import bnlab.torch as bt
 
     if face == "bnlab.keras":
-        model = keras_vgg()
+        model = keras_net(net)
         model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
 
         def run():
@@ -323,7 +332,7 @@ def main():
         x, y = images("random", (32, 32, 3), args.samples, np.random.default_rng(0))
         lines += ["", "### Profile: one warm epoch per face with the engine's phase timers on", ""]
         for net in args.nets:
-            for face in (["bnlab.keras"] if net == "vgg" else []) + ["bnlab.torch"]:
+            for face in ["bnlab.keras", "bnlab.torch"]:
                 wall, prows = profile_face(face, net, x, y)
                 lines += profile_report(face, net, wall, prows)
     publish(lines, args.out)

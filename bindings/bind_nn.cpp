@@ -9,6 +9,7 @@
 #include "nn/conv_layers.hpp"
 #include "nn/model.hpp"
 #include "nn/norm_layers.hpp"
+#include "nn/residual.hpp"
 
 namespace bnlab::bind {
 using namespace nn;
@@ -138,6 +139,12 @@ void bind_nn(py::module_& m) {
   py::class_<Dropout, Layer, std::shared_ptr<Dropout>>(m, "Dropout")
       .def(py::init<float, std::uint64_t>(), arg("rate"), arg("seed"));
   py::class_<Flatten, Layer, std::shared_ptr<Flatten>>(m, "Flatten").def(py::init<>());
+  py::class_<Residual, Layer, std::shared_ptr<Residual>>(m, "Residual")
+      .def(py::init<std::vector<LayerPtr>, std::vector<LayerPtr>>(), arg("main"), arg("shortcut"),
+           "out = main(x) + shortcut(x): each branch a list of layers, an empty shortcut the identity")
+      .def_readonly("main", &Residual::main)
+      .def_readonly("shortcut", &Residual::shortcut)
+      .def_readwrite("fuse_bn_relu", &Residual::fuse_bn_relu);
   using Pair = std::array<std::int64_t, 2>;
   const auto spec = [](Pair k, Pair s, bool same) { return WindowSpec{k[0], k[1], s[0], s[1], same}; };
   py::class_<Conv2D, Layer, std::shared_ptr<Conv2D>>(m, "Conv2D")

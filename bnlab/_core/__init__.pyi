@@ -37,6 +37,7 @@ __all__: list[str] = [
     "Pooling2D",
     "RMSprop",
     "RenormClip",
+    "Residual",
     "Sequential",
     "Tensor",
     "XentForm",
@@ -400,6 +401,17 @@ class Dropout(Layer):
 
 class Flatten(Layer):
     def __init__(self) -> None: ...
+
+class Residual(Layer):
+    fuse_bn_relu: bool
+    def __init__(self, main: collections.abc.Sequence[Layer], shortcut: collections.abc.Sequence[Layer]) -> None:
+        """
+        out = main(x) + shortcut(x): each branch a list of layers, an empty shortcut the identity
+        """
+    @property
+    def main(self) -> list[Layer]: ...
+    @property
+    def shortcut(self) -> list[Layer]: ...
 
 class Conv2D(Layer):
     def __init__(

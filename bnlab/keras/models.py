@@ -12,6 +12,7 @@ import numpy as np
 
 from bnlab import _core
 from bnlab.keras import saving
+from bnlab.keras._symbolic import KerasTensor, is_symbolic
 from bnlab.keras.layers.base import Layer, assign_values, copy_values, unique_name
 from bnlab.keras.layers.core import InputLayer
 from bnlab.keras.layers.serialization import deserialize, serialize
@@ -21,6 +22,14 @@ from bnlab.keras.training import Trainer
 
 class Sequential(Trainer):
     """A linear stack of layers: ``Sequential([Flatten(input_shape=(28, 28)), Dense(10, 'softmax')])``."""
+
+    def __new__(cls, *args, **kwargs):
+        # keras.Model(inputs, outputs) (Model is this class): a functional model over a graph of layer calls
+        if cls is Sequential and ("outputs" in kwargs or (len(args) >= 2 and is_symbolic(args[0]))):
+            from bnlab.keras.functional import Functional
+
+            return Functional(*args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
@@ -35,6 +44,8 @@ class Sequential(Trainer):
 
     # ---- structure ----
     def add(self, layer):
+        if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
+            layer = layer._layer  # keras.Input(...) as the first entry
         if isinstance(layer, InputLayer):
             if self._layers:
                 raise ValueError("an Input must come first in a Sequential model")

@@ -111,6 +111,8 @@ def call_model(model, x, training):
     h = _as_input(x)
     model._prepare_x(h.numpy(force=True))  # the model's checks on x, and its build
     _note_mode(f"model {model.name!r}", training, model._has_batchnorm(), model.trainable_variables)
+    if hasattr(model, "_run_graph"):  # a functional model: its graph, each Add a sum on the tape
+        return _wrap(model._run_graph(h, lambda layer, v: _run_layer(layer, v, training, None)))
     for layer in model.layers:
         h = _run_layer(layer, h, training, None)
     return _wrap(h)

@@ -43,13 +43,14 @@ class Layer {
   virtual std::vector<Param> params() { return {}; }
   // Non-trainable state (BN moving statistics), in Keras's order after the trainable ones.
   virtual std::vector<std::pair<std::string, Tensor*>> buffers() { return {}; }
-  // The next backward assigns parameter gradients instead of accumulating them.
-  void begin_step() { fresh_grads_ = true; }
+  // The next backward assigns parameter gradients instead of accumulating them (a block passes it on to its
+  // layers).
+  virtual void begin_step() { fresh_grads_ = true; }
   bool trainable = true;
   bool built() const { return built_; }
   // Counts the changes to which parameters params() lists (a norm layer's center or scale set after build),
   // so that a compiled model notices them at its next step.
-  std::uint64_t params_version() const { return params_version_; }
+  virtual std::uint64_t params_version() const { return params_version_; }
 
  protected:
   void params_changed() { ++params_version_; }

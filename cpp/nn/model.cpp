@@ -8,6 +8,7 @@
 
 #include "core/profile.hpp"
 #include "core/rng.hpp"
+#include "nn/chain.hpp"
 
 namespace bnlab::nn {
 
@@ -18,23 +19,8 @@ void Sequential::add(LayerPtr layer) {
 
 Shape Sequential::build(const Shape& input_shape, Device device) {
   ops::require(!layers.empty(), "the model has no layers");
-  Shape shape = input_shape;
-  for (auto& layer : layers) {
-    if (!layer->built()) {
-      shape = layer->build(shape, device);
-      continue;
-    }
-    // A layer built on its own (the Python API initialises weights first) keeps its weights.
-    ops::require(layer->input_shape() == shape, layer->kind() + " was built for input " +
-                                                    shape_str(layer->input_shape()) + " but receives " +
-                                                    shape_str(shape));
-    shape = layer->output_shape();
-  }
-  bn_relu_.assign(layers.size(), 0);
-  for (std::size_t i = 0; i + 1 < layers.size(); ++i) {
-    const auto* act = dynamic_cast<const Activation*>(layers[i + 1].get());
-    bn_relu_[i] = dynamic_cast<const BatchNorm*>(layers[i].get()) && act && act->act() == Act::Relu;
-  }
+  const Shape shape = build_chain(layers, input_shape, device);
+  bn_relu_ = bn_relu_pairs(layers);
   input_shape_ = input_shape;
   output_shape_ = shape;
   device_ = device;
@@ -87,17 +73,8 @@ void Sequential::compile(std::shared_ptr<Optimizer> optimizer, LossSpec loss) {
 
 const Tensor& Sequential::forward(const Tensor& x, bool training) {
   ops::require(built_, "the model is not built");
-  const Tensor* h = &x;
   fusing_ = fuse_bn_relu;
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    if (fused_at(i)) {  // BatchNorm + ReLU in one pass; the Activation layer i + 1 is skipped
-      h = &static_cast<BatchNorm&>(*layers[i]).forward_relu(*h, training);
-      ++i;
-      continue;
-    }
-    h = &layers[i]->forward(*h, training);
-  }
-  return *h;
+  return chain_forward(layers, bn_relu_, fusing_, x, training);
 }
 
 void Sequential::loss_and_grad(const Tensor& out, const Tensor& yb, Metrics& m, bool with_grad) {
@@ -123,11 +100,7 @@ void Sequential::train_step(const Tensor& xb, const Tensor& yb, Metrics& m) {
   for (auto& layer : layers) layer->begin_step();
   const Tensor& out = forward(xb, true);
   loss_and_grad(out, yb, m, true);
-  const Tensor* g = &grad_;
-  for (std::size_t i = layers.size(); i-- > first_trained_layer_;) {
-    if (i > 0 && fused_at(i - 1)) continue;  // a ReLU fused into the BatchNorm before it
-    g = &layers[i]->backward(*g, fused_softmax_ && i + 1 == layers.size(), i > first_trained_layer_);
-  }
+  chain_backward(layers, bn_relu_, fusing_, grad_, first_trained_layer_, fused_softmax_, false);
   optimizer_->step(params_);
 }
 

@@ -112,7 +112,6 @@ class Sequential {
   bool fused_softmax_ = false;         // the loss gradient is taken w.r.t. the final softmax's input
   std::vector<char> bn_relu_;          // (layers) 1 where layer i is BatchNorm and layer i+1 a ReLU Activation
   bool fusing_ = false;                // the last forward fused those pairs (the backward follows it)
-  bool fused_at(std::size_t i) const { return fusing_ && bn_relu_[i]; }
 };
 
 }  // namespace bnlab::nn

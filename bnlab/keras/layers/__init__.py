@@ -3,12 +3,14 @@
 from bnlab.keras.layers.base import Layer, Variable
 from bnlab.keras.layers.convolutional import Conv2D
 from bnlab.keras.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from bnlab.keras.layers.merging import Add
 from bnlab.keras.layers.normalization import BatchNormalization
 from bnlab.keras.layers.normalization_family import GroupNormalization, LayerNormalization
 from bnlab.keras.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 
 __all__ = [
     "Activation",
+    "Add",
     "AveragePooling2D",
     "BatchNormalization",
     "Conv2D",

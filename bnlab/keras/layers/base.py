@@ -11,7 +11,7 @@ import re
 import numpy as np
 
 from bnlab import _core, config
-from bnlab.keras import _eager
+from bnlab.keras import _eager, _symbolic
 from bnlab.keras.config_args import init_kwargs
 
 _name_counts: dict[str, int] = {}
@@ -223,7 +223,9 @@ class Layer:
     def __call__(self, inputs, training=None):
         """Run the layer on a NumPy batch: training=True uses batch statistics (and updates BN's moving ones).
         A ``tf.Tensor``, or a call while a ``tf.GradientTape`` records, gives a ``tf.Tensor`` and tapes the call
-        (bnlab/keras/_eager.py)."""
+        (bnlab/keras/_eager.py). A ``KerasTensor`` (``keras.Input``) records the call for a functional model."""
+        if _symbolic.is_symbolic(inputs):
+            return _symbolic.connect(self, inputs)
         if _eager.takes(inputs):
             return _eager.handler.call_layer(self, inputs, training)
         x = np.ascontiguousarray(inputs, dtype=np.float32)

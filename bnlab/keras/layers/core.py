@@ -9,8 +9,9 @@ import numpy as np
 
 from bnlab import _core
 from bnlab.keras import activations, initializers, random_state
+from bnlab.keras._symbolic import KerasTensor
 from bnlab.keras.config_args import init_kwargs
-from bnlab.keras.layers.base import KernelBiasMixin, Layer, _as_shape, check_float32
+from bnlab.keras.layers.base import KernelBiasMixin, Layer, _as_shape, check_float32, unique_name
 
 
 class Dense(KernelBiasMixin, Layer):
@@ -110,7 +111,7 @@ class Dropout(Layer):
 
 
 class InputLayer:
-    """Marks the per-sample input shape of a Sequential model; it has no weights and no engine layer."""
+    """Marks the per-sample input shape of a model (``keras.Input`` makes one); no weights, no engine layer."""
 
     def __init__(self, shape=None, batch_size=None, name=None, input_shape=None, **kwargs):
         if kwargs:
@@ -120,6 +121,17 @@ class InputLayer:
             raise ValueError("Input needs shape=, the per-sample shape, e.g. Input(shape=(784,))")
         self.shape = (batch_size, *_as_shape(shape, "shape"))
         self.name = name or "input_layer"
+        self.built, self.trainable = True, True
+
+    # no weights: what model.layers' entries all answer (a functional model lists its InputLayer first)
+    weights = trainable_weights = non_trainable_weights = property(lambda self: [])
+    output_shape = property(lambda self: (None, *self.shape[1:]))
+
+    def _variables(self):
+        return []
+
+    def count_params(self):
+        return 0
 
     def get_config(self):
         """Keras 3's InputLayer config (the batch axis first, None when free)."""
@@ -147,5 +159,8 @@ class InputLayer:
 
 
 def Input(shape=None, batch_size=None, name=None, **kwargs):  # noqa: N802 (Keras's name)
-    """``keras.Input(shape=(784,))``: the input of a Sequential model."""
-    return InputLayer(shape=shape, batch_size=batch_size, name=name, **kwargs)
+    """``keras.Input(shape=(784,))``: a symbolic tensor, the input of a functional model (``keras.Model(inputs,
+    outputs)``) or the first entry of a Sequential model."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, name=name or unique_name("input_layer"), **kwargs)
+    layer._functional_output = KerasTensor(layer.shape, layer)
+    return layer._functional_output
