@@ -94,6 +94,20 @@ EXPECTED = {
             "compare_layernorm_with_engine: passed True",
         ],
     ),
+    "tf_gradient_tape_bn.ipynb": (
+        1,
+        [
+            "BatchNormTrainingFlagWarning",  # both mistakes are made on purpose: bnlab warns at each
+            (r"correct loop: test accuracy ([\d.]+) %", lambda acc: acc > 60),
+            (r"batch mean against NumPy: largest difference ([\d.e+-]+)", lambda d: d < 1e-5),
+            "forgot training=True: moving statistics still at their initial values: True",
+            (
+                r"class-sorted batches of 100: ([\d.]+) % in inference mode, ([\d.]+) % in training mode",
+                lambda inference, training: inference > training + 10,
+            ),
+            (r"the training-mode 'evaluation' moved moving_mean by up to ([\d.]+)", lambda d: d > 0),
+        ],
+    ),
     "cnn_batchnorm.ipynb": (
         4,
         [
