@@ -16,6 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import bnlab.keras as bk
 from bnlab.keras import layers
+from bnlab.keras.functional import Functional
 
 
 @pytest.fixture
@@ -185,8 +186,47 @@ def test_graphs_bnlab_cannot_run_are_refused_with_the_layer_named():
         bk.Model(bk.Input(shape=(4,)), h)
     with pytest.raises(TypeError, match="no add"):
         bk.Model(inp, h).add(layers.Dense(2))
-    with pytest.raises(NotImplementedError, match="save_weights"):
-        bk.Model(inp, layers.Dense(2)(h)).to_json()
+
+
+def test_get_config_is_keras_functional_config(real_keras):
+    ours, theirs = resnet_block(bk).get_config(), resnet_block(real_keras).get_config()
+    assert ours["input_layers"] == theirs["input_layers"] and ours["output_layers"] == theirs["output_layers"]
+    assert [e["name"] for e in ours["layers"]] == [e["name"] for e in theirs["layers"]]
+    for a, b in zip(ours["layers"], theirs["layers"], strict=True):
+        assert a["class_name"] == b["class_name"]
+        history = [[t["config"]["keras_history"] for t in (n["args"][0] if isinstance(n["args"][0], list) else
+                    [n["args"][0]])] for n in a["inbound_nodes"]]  # fmt: skip
+        want = [[t["config"]["keras_history"] for t in (n["args"][0] if isinstance(n["args"][0], (list, tuple)) else
+                 [n["args"][0]])] for n in b["inbound_nodes"]]  # fmt: skip
+        assert history == [[list(h) for h in node] for node in want], a["name"]
+
+
+def test_a_saved_functional_model_travels_to_and_from_keras(real_keras, tmp_path):
+    x, y = data(32)
+    ours = resnet_block(bk)
+    ours.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    ours.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    ours.save(tmp_path / "ours.keras")
+    theirs = real_keras.models.load_model(tmp_path / "ours.keras")
+    want = ours.predict(x, verbose=0)
+    np.testing.assert_allclose(real_keras.ops.convert_to_numpy(theirs(x, training=False)), want, rtol=1e-5, atol=1e-6)
+    theirs.save(tmp_path / "theirs.keras")
+    back = bk.models.load_model(tmp_path / "theirs.keras")
+    assert [layer.name for layer in back.layers] == [layer.name for layer in ours.layers]
+    np.testing.assert_allclose(back.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    again = bk.models.model_from_json(ours.to_json())
+    assert [w.shape for w in again.weights] == [w.shape for w in ours.weights]
+
+
+def test_bad_functional_configs_are_refused_with_the_reason():
+    config = resnet_block(bk).get_config()
+    config["layers"] = [config["layers"][0], *config["layers"][2:]]  # the stem's entry missing
+    with pytest.raises(ValueError, match="which no earlier layer produced"):
+        Functional.from_config(config)
+    config = resnet_block(bk).get_config()
+    config["output_layers"] = ["nowhere", 0, 0]
+    with pytest.raises(ValueError, match="output_layers names no layer"):
+        Functional.from_config(config)
 
 
 def test_nested_blocks_run_and_a_tensor_used_by_two_blocks_is_refused():

@@ -370,10 +370,13 @@ def test_unknown_layer_class_and_code_in_configs_are_refused(saved):
         keras.models.load_model(path)
 
 
-def test_functional_models_are_refused(saved):
+def test_a_sequential_config_labelled_functional_and_subclassed_models_are_refused(saved):
     path, _, _ = saved
     _edit_config(path, lambda c: c.update(class_name="Functional"))
-    with pytest.raises(ValueError, match="Sequential"):
+    with pytest.raises(ValueError, match="must be called exactly once"):  # its layers have no inbound nodes
+        keras.models.load_model(path)
+    _edit_config(path, lambda c: c.update(class_name="MyResNet"))
+    with pytest.raises(ValueError, match="subclassed models are not supported"):
         keras.models.load_model(path)
 
 

@@ -8,6 +8,7 @@ from bnlab.keras import (
     activations,
     callbacks,
     datasets,
+    functional,  # noqa: F401 (registers Functional for load_model)
     initializers,
     layers,
     losses,

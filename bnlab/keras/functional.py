@@ -10,7 +10,8 @@ an error that names the layer; the whole epoch then runs in C++ as for Sequentia
 Keras's conventions kept: ``model.layers`` starts with the InputLayer and lists the layers in Keras 3's order
 (deepest first, from the inputs; at equal depth in the order a walk back from the outputs first meets them),
 so that ``weights``, ``get_weights`` and ``summary()`` list them as Keras does; ``summary()`` has Keras's
-"Connected to" column.
+"Connected to" column; ``get_config`` / ``save`` write Keras 3's functional config (each layer with the tensors
+it was called on), which real Keras loads, and ``from_config`` / ``load_model`` replay such a config.
 """
 
 import numpy as np
@@ -18,8 +19,10 @@ import numpy as np
 from bnlab import _core
 from bnlab.keras._symbolic import KerasTensor
 from bnlab.keras.layers.base import unique_name
-from bnlab.keras.layers.core import InputLayer
+from bnlab.keras.layers.core import Input, InputLayer
+from bnlab.keras.layers.serialization import deserialize, serialize
 from bnlab.keras.models import Sequential, _size
+from bnlab.keras.saving.model_config import MODEL_CLASSES
 
 
 def _single(tensors, what):
@@ -262,11 +265,76 @@ class Functional(Sequential):
         ]
         print_fn("\n".join(out))
 
+    # ---- configuration and saving: Keras 3's functional config (layers with their inbound nodes) ----
     def get_config(self):
-        raise NotImplementedError(
-            "saving the architecture of a functional model (get_config, to_json, save to .keras) is not supported "
-            "by bnlab.keras yet; save_weights / load_weights work, and Sequential models save whole"
-        )
+        """Keras 3's config of a functional model: each layer's entry with the tensors it was called on."""
+
+        def tensor_entry(t):
+            history = [t._layer.name, 0, 0]
+            return {"class_name": "__keras_tensor__", "config": {"shape": list(t.shape), "dtype": "float32",
+                                                                 "keras_history": history}}  # fmt: skip
+
+        entries = [serialize(self._input_layer) | {"name": self._input_layer.name, "inbound_nodes": []}]
+        for layer in self._layers:
+            entry = serialize(layer)
+            parents = layer._functional_output._inputs
+            if getattr(layer, "_merges", False):
+                args = [[tensor_entry(t) for t in parents]]
+                entry["build_config"] = {"input_shape": [list(t.shape) for t in parents]}
+            else:
+                args = [tensor_entry(parents[0])]
+            entries.append(entry | {"name": layer.name, "inbound_nodes": [{"args": args, "kwargs": {}}]})
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": entries,
+            "input_layers": [self._input_layer.name, 0, 0],
+            "output_layers": [self._outputs._layer.name, 0, 0],
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, where="config"):
+        """The functional model a config describes (get_config's or Keras 3's), rebuilt by replaying its calls."""
+        if custom_objects:
+            raise ValueError("custom_objects: bnlab finds layer classes by name; custom objects are not supported")
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError(f"{where}: a functional config must be a dict with a 'layers' list")
+        tensors = {}
+
+        def tensor(ref):
+            history = ref.get("config", {}).get("keras_history") if isinstance(ref, dict) else None
+            if not history or history[0] not in tensors:
+                raise ValueError(f"{where}: a layer is called on {ref!r:.200}, which no earlier layer produced")
+            return tensors[history[0]]
+
+        for entry in config["layers"]:
+            layer = deserialize(entry, where)
+            if isinstance(layer, InputLayer):
+                tensors[layer.name] = Input(shape=layer.shape[1:], batch_size=layer.shape[0], name=layer.name)
+                continue
+            nodes = entry.get("inbound_nodes")
+            if not isinstance(nodes, list) or len(nodes) != 1 or not isinstance(nodes[0], dict):
+                raise ValueError(f"{where}: layer {layer.name!r} must be called exactly once (one inbound node)")
+            args = nodes[0].get("args") or [None]
+            arg = args[0]
+            tensors[layer.name] = layer([tensor(r) for r in arg] if isinstance(arg, list) else tensor(arg))
+
+        def endpoint(spec, what):
+            while isinstance(spec, list) and spec and isinstance(spec[0], list):  # [[name, 0, 0]]: one tensor
+                if len(spec) != 1:
+                    raise ValueError(f"{where}: bnlab.keras functional models have one {what}, got {len(spec)}")
+                spec = spec[0]
+            if not isinstance(spec, list) or not spec or spec[0] not in tensors:
+                raise ValueError(f"{where}: {what}_layers names no layer of the config: {spec!r:.100}")
+            return tensors[spec[0]]
+
+        inputs, outputs = endpoint(config.get("input_layers"), "input"), endpoint(config.get("output_layers"), "output")
+        return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+    _saved_as = ("keras.src.models.functional", "Functional", "Functional")  # config.json's module, class, name
 
     def __repr__(self):
         return f"<Functional name={self.name}, built={self.built}>"
+
+
+MODEL_CLASSES["Functional"] = Functional  # what a .keras file's config.json names

@@ -31,8 +31,9 @@ def _entry(module, obj):
 
 
 def serialize_model(model, include_compile=True):
-    """The whole config.json object of a Sequential model."""
-    out = {"module": "keras", "class_name": "Sequential", "config": model.get_config(), "registered_name": None}
+    """The whole config.json object of a Sequential or functional model."""
+    module, class_name, registered = getattr(model, "_saved_as", ("keras", "Sequential", None))
+    out = {"module": module, "class_name": class_name, "config": model.get_config(), "registered_name": registered}
     if model.built:
         out["build_config"] = {"input_shape": list(model.input_shape)}
     if include_compile and getattr(model, "_compiled", False):
@@ -58,8 +59,8 @@ def deserialize_model(config, where, compile=True):
     """A built (and, with ``compile``, compiled) Sequential model from a config.json object."""
     if config.get("class_name") not in MODEL_CLASSES:
         raise ValueError(
-            f"{where}: bnlab loads Sequential models; this file holds a {config.get('class_name')!r} "
-            "(functional and subclassed models are not supported)"
+            f"{where}: bnlab loads Sequential and functional models; this file holds a "
+            f"{config.get('class_name')!r} (subclassed models are not supported)"
         )
     model = MODEL_CLASSES[config["class_name"]].from_config(config.get("config"), where=where)
     build = (config.get("build_config") or {}).get("input_shape")
