@@ -55,11 +55,15 @@ def test_a_dim_and_its_alias_together_are_refused():
 @pytest.mark.parametrize(
     ("get", "owner", "closest"),
     [
-        (lambda: bt.hypot, "bnlab.torch", None),
+        (lambda: bt.polygamma, "bnlab.torch", None),
         (lambda: bt.argmaxx, "bnlab.torch", "bnlab.torch.argmax"),
         (lambda: bt.nn.LazyConv3d, "bnlab.torch.nn", "bnlab.torch.nn.LazyConv2d"),
-        (lambda: bt.nn.functional.gelu, "bnlab.torch.nn.functional", "bnlab.torch.nn.functional.relu"),
-        (lambda: bt.tensor([1.0]).cumsum(0), "bnlab.torch.Tensor", "bnlab.torch.Tensor.sum"),
+        (
+            lambda: bt.nn.functional.gumbel_softmax,
+            "bnlab.torch.nn.functional",
+            "bnlab.torch.nn.functional.log_softmax",
+        ),
+        (lambda: bt.tensor([1.0]).renorm(2, 0, 1.0), "bnlab.torch.Tensor", "bnlab.torch.Tensor.norm"),
     ],
 )
 def test_a_missing_name_says_bnlab_does_not_have_it_yet_and_names_the_closest(get, owner, closest):

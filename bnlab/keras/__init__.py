@@ -6,6 +6,7 @@
 
 from bnlab.keras import (
     activations,
+    backend,
     callbacks,
     datasets,
     functional,  # noqa: F401 (registers Functional for load_model)
@@ -25,6 +26,7 @@ __all__ = [
     "Model",
     "Sequential",
     "activations",
+    "backend",
     "callbacks",
     "datasets",
     "initializers",

@@ -13,6 +13,7 @@ import numpy as np
 from bnlab import _core
 from bnlab.keras import saving
 from bnlab.keras._symbolic import KerasTensor, is_symbolic
+from bnlab.keras.layers import custom
 from bnlab.keras.layers.base import Layer, assign_values, copy_values, unique_name
 from bnlab.keras.layers.core import InputLayer
 from bnlab.keras.layers.serialization import deserialize, serialize
@@ -86,6 +87,8 @@ class Sequential(Trainer):
             raise ValueError("the model has no layers")
         if shape[0] is not None and len(shape) > 1:
             shape = (None, *shape[1:])
+        if any(layer._is_python_layer for layer in self._layers):  # no engine model: fit runs in Python
+            return custom.build_chain(self, shape)
         engine = _core.Sequential()
         current = shape
         for layer in self._layers:

@@ -4,6 +4,10 @@ fit follows Keras 3: batch_size 32 by default; the last partial batch is kept; `
 the LAST fraction of the samples, before any shuffling; training metrics are running means over the epoch
 computed with batch statistics (training mode), while validation runs in inference mode (moving
 statistics). NaN in the inputs is not refused: it propagates into the loss as in Keras (the loss turns nan).
+
+A model holding a layer written in Python (bnlab/keras/layers/custom.py) has no engine model: its fit, evaluate
+and predict run as a Python loop on the TF core's tensors under a GradientTape (bnlab/tf/_keras_fit.py), with
+the same arguments, progress output, logs, History and callbacks.
 """
 
 import math
@@ -118,6 +122,15 @@ class Trainer:
     def _has_batchnorm(self):
         return any(type(layer).__name__ == "BatchNormalization" for layer in self._layers)
 
+    def _runs_in_python(self):
+        """Whether a layer of the model is written in Python (then fit, evaluate and predict run in Python)."""
+        return any(getattr(layer, "_is_python_layer", False) for layer in self._layers)
+
+    def _python_loop(self):
+        from bnlab.tf import _keras_fit
+
+        return _keras_fit
+
     # ---- fit ----
     def fit(
         self,
@@ -134,6 +147,11 @@ class Trainer:
         **kwargs,
     ):
         """Train for ``epochs`` epochs; returns a History (``.history``, ``.epoch``, ``.params``)."""
+        if self._runs_in_python():
+            return self._python_loop().fit(
+                self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+                initial_epoch, **kwargs,
+            )  # fmt: skip
         for k, v in kwargs.items():
             if v is not None and k not in (
                 "steps_per_epoch",
@@ -288,6 +306,8 @@ class Trainer:
         if kwargs:
             raise TypeError(f"evaluate() got unexpected keyword arguments {sorted(kwargs)}")
         self._require_compiled()
+        if self._runs_in_python():
+            return self._python_loop().evaluate(self, x, y, batch_size, verbose, return_dict)
         if isinstance(x, Dataset):
             plan = x._fast_plan()
             (x, y), batch_size = (plan.arrays, plan.batch_size) if plan is not None else (_collect(x), batch_size)
@@ -312,6 +332,8 @@ class Trainer:
 
         if kwargs:
             raise TypeError(f"predict() got unexpected keyword arguments {sorted(kwargs)}")
+        if self._runs_in_python():
+            return self._python_loop().predict(self, x, batch_size, verbose)
         if isinstance(x, Dataset):
             plan = x._fast_plan()
             x = plan.arrays[0] if plan is not None else _collect(x)[0]
@@ -336,7 +358,9 @@ class Trainer:
         pass ``training=True``: without it BatchNormalization normalizes with its moving statistics and
         leaves them untouched, as in TensorFlow; and evaluate with ``training=False``.
         """
-        if _eager.takes(x):
+        if _eager.takes(x) or self._runs_in_python():  # Python layers: always a tf.Tensor, as in Keras
+            if _eager.handler is None:
+                self._python_loop()  # loads the TF core, which registers the handler
             return _eager.handler.call_model(self, x, training)
         if training and self._has_batchnorm():
             teaching.warn_bn_training_mode_outside_tape(f"model {self.name!r}", stacklevel=2)

@@ -7,6 +7,10 @@ tensors sharing the engine's memory: ``keras_variable_tensor``) and whose backwa
 backward (d input, and the parameter gradients it fills). So ``tape.gradient(loss, model.trainable_variables)``
 gives the engine's gradients, and BN's batch statistics, x_hat and moving statistics are the same as in ``fit``.
 
+A layer written in Python (``tf.keras.layers.Layer`` with ``call``) runs its own ``call`` on TF tensors, so the tape
+records its ops directly (``_python_layers``); in a Sequential model the two kinds follow each other. An engine
+layer called with ``training=None`` inside a Python layer's call gets the outer call's flag, as in Keras.
+
 An engine layer keeps the cache of its LAST forward only: a node checks at backward time that its layer has not
 run again since (another call, fit, predict) and raises otherwise, instead of differentiating a stale cache.
 """
@@ -21,7 +25,7 @@ from .. import teaching
 from ..torch import autograd
 from ..torch.tensor import _F32
 from ..torch.tensor import wrap as _torch_wrap
-from . import _record
+from . import _python_layers, _record
 
 _leaves: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -113,8 +117,12 @@ def call_model(model, x, training):
     _note_mode(f"model {model.name!r}", training, model._has_batchnorm(), model.trainable_variables)
     if hasattr(model, "_run_graph"):  # a functional model: its graph, each Add a sum on the tape
         return _wrap(model._run_graph(h, lambda layer, v: _run_layer(layer, v, training, None)))
-    for layer in model.layers:
-        h = _run_layer(layer, h, training, None)
+    with _python_layers.calling(training):
+        for layer in model.layers:
+            if layer._is_python_layer:
+                h = _as_input(_python_layers.call_layer(layer, _wrap(h), training))
+            else:
+                h = _run_layer(layer, h, training, None)
     return _wrap(h)
 
 
@@ -122,6 +130,7 @@ def call_layer(layer, x, training):
     from ..keras.layers.normalization import BatchNormalization
 
     h = _as_input(x)
+    training = _python_layers.training_now(training)
     if not layer.built:
         layer.build((None, *h.shape[1:]))
     _note_mode(f"layer {layer.name!r}", training, isinstance(layer, BatchNormalization), layer.trainable_variables)

@@ -30,7 +30,8 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .device import DeviceSpec, device, executing_eagerly, function
+from .device import DeviceSpec, executing_eagerly, function
+from .device_context import device
 from .dtypes import (
     DType,
     as_dtype,

@@ -11,7 +11,10 @@
 * ``optim``: ``SGD`` and ``Adam`` whose updates run in the engine;
 * ``utils.data``: ``Dataset``, ``TensorDataset``, ``DataLoader`` (batched gathers, no per-sample work for
   in-memory datasets); ``cuda.is_available()``; ``manual_seed``, ``device``, ``Size``;
-* module forward and pre-forward hooks with removable handles (``register_forward_hook``).
+* module forward and pre-forward hooks with removable handles (``register_forward_hook``);
+* the elementwise maths, reductions, indexing, shape and creation functions that teaching code uses
+  (``clamp``, ``where``, ``cumsum``, ``logsumexp``, ``topk``, ``gather``, ``masked_fill``, ``einsum``,
+  ``tril``, ``randn_like``...), listed in ``_bindings``; they compute on the host with NumPy.
 A name bnlab.torch does not have yet raises an AttributeError that says so and names the closest it has.
 
 Every numeric step of training (linear, batch norm, activations, dropout, softmax and losses, optimizer
@@ -30,7 +33,7 @@ if not hasattr(_core, "tensor_ops"):  # pragma: no cover - a stale build of the 
         "cpp/ops/tensor_ops.cpp, cpp/backend/cpu/tensor_kernels_cpu.cpp and bindings/bind_tensor_ops.cpp"
     )
 
-from . import _methods, _names, autograd, cuda, nn, optim, utils
+from . import _bindings, _methods, _names, autograd, cuda, nn, optim, utils
 from ._elementwise import ceil, cos, cosh, expm1, floor, log1p, log2, log10, round, sin, sinh, tan, trunc
 from ._factory import (
     arange,
@@ -63,6 +66,8 @@ from .nn.modules.batchnorm import BatchNormTrainingModeWarning
 from .tensor import Tensor
 
 _methods.install(Tensor)  # operators and methods: bound here, so that tensor.py imports none of their modules
+_MORE = {name: fn for name, fn in _bindings.FUNCTIONS.items() if name not in globals()}
+globals().update(_MORE)  # the host-computed functions (clamp, gather, cumsum, einsum...), named in _bindings
 __getattr__ = _names.module_getattr("bnlab.torch", globals())  # a missing name says so, and names the closest
 
 __all__ = [
@@ -162,6 +167,8 @@ __all__ = [
     "zeros",
     "zeros_like",
 ]
+
+__all__ += sorted(_MORE)
 
 mm = matmul
 

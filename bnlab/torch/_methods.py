@@ -1,7 +1,8 @@
 """Tensor methods and operators: attaches ``_math``, ``_shape`` and the activations of ``nn.functional`` to the
 class, plus ``to``, ``size``, indexing, comparisons, logical ops and the in-place ops (``add_``, ``-=``,
-``zero_``, ``copy_``...). ``bnlab.torch`` calls :func:`install` once, on import; ``tensor`` (the class)
-imports none of these modules, so the imports point one way.
+``zero_``, ``copy_``...), and the host-computed ops named in ``_bindings`` (``clamp``, ``gather``,
+``cumsum``...). ``bnlab.torch`` calls :func:`install` once, on import; ``tensor`` (the class) imports none of
+these modules, so the imports point one way.
 
 In-place ops run in the engine on float32 tensors (``_core.tensor_ops`` with the output aliasing the input),
 and with NumPy on host tensors; each adds 1 to the tensor's version (_versions.py). They refuse, as PyTorch
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core, config
-from . import _elementwise, _inplace_unary, _math, _names, _numeric, _shape, _types, _versions, cuda
+from . import _bindings, _elementwise, _inplace_unary, _math, _names, _numeric, _shape, _types, _versions, cuda
 from ._rebase import rebase, recorded
 from ._shape import check_inplace
 from ._types import as_device
@@ -265,6 +266,9 @@ def install(cls) -> None:
     methods.update({name: getattr(_elementwise, name) for name in _elementwise.__all__})
     methods.update(bmm=_numeric.bmm, histogram=_numeric.histogram, multinomial=_numeric.multinomial)
     methods.update(_inplace_unary.METHODS)
+    methods.update({name: fn for name, fn in _bindings.METHODS.items() if name not in methods})
+    methods.update(_bindings.OPERATORS)
+    methods["div"] = _bindings.METHODS["div"]  # with rounding_mode
     for name, fn in methods.items():
         setattr(cls, name, fn)
     cls.__getattr__ = _names.tensor_getattr  # a missing method says so, and names the closest

@@ -8,10 +8,13 @@ from bnlab.keras.layers.normalization import BatchNormalization
 from bnlab.keras.layers.normalization_family import GroupNormalization, LayerNormalization
 from bnlab.keras.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 
+AvgPool2D, MaxPool2D = AveragePooling2D, MaxPooling2D  # Keras's aliases
+
 __all__ = [
     "Activation",
     "Add",
     "AveragePooling2D",
+    "AvgPool2D",
     "BatchNormalization",
     "Conv2D",
     "Dense",
@@ -23,6 +26,7 @@ __all__ = [
     "InputLayer",
     "Layer",
     "LayerNormalization",
+    "MaxPool2D",
     "MaxPooling2D",
     "Variable",
 ]

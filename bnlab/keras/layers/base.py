@@ -13,6 +13,7 @@ import numpy as np
 from bnlab import _core, config
 from bnlab.keras import _eager, _symbolic
 from bnlab.keras.config_args import init_kwargs
+from bnlab.keras.layers import custom
 
 _name_counts: dict[str, int] = {}
 
@@ -82,17 +83,22 @@ def registered_name(cls):
     return cls.__name__ if cls.__module__.startswith("bnlab.") else f"{cls.__module__}>{cls.__qualname__}"
 
 
-class Layer:
+class Layer(custom.PythonLayerMethods):
     """Base class of every bnlab.keras layer.
 
     Any layer accepts ``input_shape=`` (per sample, without the batch axis) when it comes first in a
     Sequential model, as Keras does. Subclasses join saving automatically: ``get_config()`` returns the
-    ``__init__`` arguments, ``_variables()`` lists the weights in Keras's order.
+    ``__init__`` arguments, ``_variables()`` lists the weights in Keras's order. A subclass that defines
+    ``call`` instead of an engine layer is a layer written in Python (``add_weight``, ``build``, ``call``:
+    bnlab/keras/layers/custom.py).
     """
+
+    _is_python_layer = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         LAYER_CLASSES[registered_name(cls)] = cls
+        cls._is_python_layer = custom.is_python_layer_class(cls, Layer)
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None, **kwargs):
         if kwargs:
@@ -139,6 +145,8 @@ class Layer:
     # ---- building ----
     def build(self, input_shape):
         """Create the weights for ``input_shape`` (with or without the leading batch axis None)."""
+        if self._is_python_layer:  # super().build(input_shape) in a Python layer's build
+            return custom.mark_built(self, input_shape)
         shape = tuple(input_shape)
         if shape and shape[0] is None:
             shape = shape[1:]
@@ -151,6 +159,8 @@ class Layer:
         self.built = True
 
     def compute_output_shape(self, input_shape):
+        if self._is_python_layer:
+            return custom.output_shape(self, input_shape)
         if not self.built:
             self.build(input_shape)
         return self._output_shape
@@ -174,6 +184,8 @@ class Layer:
 
     @property
     def weights(self):
+        if self._is_python_layer:
+            return custom.weights(self)
         return self.trainable_weights + self.non_trainable_weights
 
     def _var(self, name):
@@ -195,12 +207,16 @@ class Layer:
 
     @property
     def trainable_weights(self):
+        if self._is_python_layer:
+            return custom.trainable_weights(self)
         if not self._trainable:
             return []
         return [self._variable(n, t, True) for n, t, tr in self._variables() if tr]
 
     @property
     def non_trainable_weights(self):
+        if self._is_python_layer:
+            return custom.non_trainable_weights(self)
         return [self._variable(n, t, False) for n, t, tr in self._variables() if not tr or not self._trainable]
 
     trainable_variables = trainable_weights
@@ -220,10 +236,15 @@ class Layer:
         return int(sum(np.prod(v.shape) for v in self.weights))
 
     # ---- calling a layer on its own ----
-    def __call__(self, inputs, training=None):
+    def __call__(self, inputs, training=None, **kwargs):
         """Run the layer on a NumPy batch: training=True uses batch statistics (and updates BN's moving ones).
         A ``tf.Tensor``, or a call while a ``tf.GradientTape`` records, gives a ``tf.Tensor`` and tapes the call
-        (bnlab/keras/_eager.py). A ``KerasTensor`` (``keras.Input``) records the call for a functional model."""
+        (bnlab/keras/_eager.py). A ``KerasTensor`` (``keras.Input``) records the call for a functional model.
+        A layer written in Python runs its ``call`` on tf.Tensors (other keyword arguments go to it)."""
+        if self._is_python_layer:
+            return custom.call(self, inputs, training, kwargs)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.__call__ got unexpected keyword arguments {sorted(kwargs)}")
         if _symbolic.is_symbolic(inputs):
             return _symbolic.connect(self, inputs)
         if _eager.takes(inputs):
