@@ -6,7 +6,11 @@
 
 ``cross_entropy`` takes logits (N, C) and int64 class indices (N,), as PyTorch's. Without class weights or
 ignored rows it runs the engine's fused softmax + cross-entropy kernel; otherwise log_softmax followed by
-nll_loss, which is PyTorch's definition. reduction is 'mean' (default), 'sum' or 'none'.
+nll_loss, which is PyTorch's definition. reduction is 'mean' (default), 'sum' or 'none'. Two more forms are
+composed of log_softmax and Tensor arithmetic (so their backward is autograd's):
+
+    label_smoothing e   (1 - e) nll_loss + e * mean_r [ -sum_c logp_rc / C ]     (rows at ignore_index left out)
+    probability targets  -sum_c y_rc (1 - e) + e / C) logp_rc, a float target of the input's shape
 """
 
 from __future__ import annotations
@@ -83,9 +87,19 @@ def _as_2d(x: Tensor, target: Tensor, name: str) -> Tensor:
     return x
 
 
-def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of logits (N, C) against class indices (N,): log_softmax then nll_loss."""
+def cross_entropy(
+    input, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
+    """Cross-entropy of logits (N, C) against class indices (N,): log_softmax then nll_loss. ``label_smoothing``
+    mixes the one-hot target with the uniform distribution; a float ``target`` of the input's shape holds class
+    probabilities."""
     _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if isinstance(target, Tensor) and target.dtype.is_floating_point:
+        return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
+    if label_smoothing > 0.0:
+        return _cross_entropy_smoothed(input, target, weight, ignore_index, reduction, label_smoothing)
     x = _as_2d(float_input(input, "input"), target, "cross_entropy")
     B = x.shape[0]
     tc, labels = _targets(target, B, x.device)
@@ -117,6 +131,53 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
 
         record("NllLoss", out, (x,), backward)
     return out
+
+
+def _cross_entropy_probabilities(input, target, weight, reduction: str, eps: float) -> Tensor:
+    x = _as_2d(float_input(input, "input"), target.view(-1) if target.dim() == 1 else target, "cross_entropy")
+    y = target.view(1, -1) if input.dim() == 1 else target
+    if tuple(y.shape) != tuple(x.shape):
+        raise RuntimeError(
+            f"Expected floating point type target with the input's shape {list(x.shape)}, got {list(y.shape)}"
+        )
+    C = x.shape[1]
+    if eps > 0.0:
+        y = y * (1.0 - eps) + eps / C
+    terms = log_softmax(x, 1) * y
+    if weight is not None:
+        terms = terms * float_input(weight, "weight").view(1, -1)
+    rows = -terms.sum(1)
+    if input.dim() == 1:
+        rows = rows.view(())
+    if reduction == "none":
+        return rows
+    return rows.sum() if reduction == "sum" else rows.sum() / float(x.shape[0])
+
+
+def _cross_entropy_smoothed(input, target, weight, ignore_index: int, reduction: str, eps: float) -> Tensor:
+    x = _as_2d(float_input(input, "input"), target, "cross_entropy")
+    B, C = x.shape
+    _, labels = _targets(target, B, x.device)
+    logp = log_softmax(x, 1)
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    keep = (labels != ignore_index).astype(np.float32)
+    w = None if weight is None else float_input(weight, "weight")
+    per_class = logp if w is None else logp * w.view(1, -1)
+    smooth = -per_class.sum(1) * _math.host_result(keep, x.device)  # (B,), 0 on ignored rows
+    if reduction == "none":
+        smooth_term = smooth
+    elif reduction == "sum":
+        smooth_term = smooth.sum()
+    else:
+        if w is None:
+            denom = float(keep.sum())
+        else:
+            wl = w._np()[np.where(keep > 0, labels, 0)] * keep
+            denom = float(wl.sum())
+        smooth_term = smooth.sum() / denom if denom else smooth.sum() * float("nan")
+    if target.dim() == 0 and reduction == "none":
+        nll, smooth_term = nll.view(()), smooth_term.view(())
+    return nll * (1.0 - eps) + smooth_term * (eps / C)
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:

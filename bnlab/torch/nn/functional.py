@@ -4,6 +4,15 @@ from ``_activations``, the losses (cross_entropy, nll_loss, mse_loss) from ``_lo
 pooling (conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d) from ``_conv``, layer_norm and group_norm from
 ``_norm_functional``. What they share (input checks, parameter-gradient buffers) is in ``_functional_base``.
 
+The rest runs on the host with NumPy (``_numpy_op``) and is re-exported from: ``_pointwise_functional`` (leaky_relu,
+elu, selu, celu, gelu, silu, mish, softplus, softsign, hardtanh, relu6, hardswish, hardsigmoid, logsigmoid,
+tanhshrink, threshold, hard/softshrink, prelu, glu, softmin and their in-place forms), ``_loss_functional``
+(l1, smooth_l1, huber, binary cross-entropy with and without logits, kl_div, margin and embedding losses, Poisson
+and Gaussian NLL), ``_misc_functional`` (one_hot, pad, normalize, cosine_similarity, pairwise_distance, embedding,
+bilinear, pixel_shuffle), ``_pool_functional`` (conv1d, 1-D and adaptive pooling, over the engine's 2-D kernels
+where it can) and ``_dropout_norm_functional`` (channel-wise and alpha dropout, instance_norm, rms_norm,
+local_response_norm).
+
 Every forward and backward here runs in the C++ engine (``_core.ops`` / ``_core.tensor_ops``); Python only
 checks arguments, keeps the caches the backward needs and tapes the op (see ``autograd``).
 
@@ -21,11 +30,17 @@ from .. import _names, _random
 from .._types import Size
 from ..autograd import record
 from ..tensor import Tensor, check_same_device, wrap
-from ._activations import log_softmax, relu, sigmoid, softmax, tanh
+from . import _dropout_norm_functional, _loss_functional, _misc_functional, _pointwise_functional, _pool_functional
+from ._activations import log_softmax, relu, relu_, sigmoid, softmax, tanh
 from ._conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
+from ._dropout_norm_functional import *  # noqa: F403
 from ._functional_base import ParamGrads, float_input, needs_tape, taped_unary
+from ._loss_functional import *  # noqa: F403
 from ._losses import cross_entropy, mse_loss, nll_loss
+from ._misc_functional import *  # noqa: F403
 from ._norm_functional import group_norm, layer_norm
+from ._pointwise_functional import *  # noqa: F403
+from ._pool_functional import *  # noqa: F403
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -42,10 +57,15 @@ __all__ = [
     "mse_loss",
     "nll_loss",
     "relu",
+    "relu_",
     "sigmoid",
     "softmax",
     "tanh",
 ]
+__all__ += [n for n in _pointwise_functional.__all__ if n != "softmax_along"]
+__all__ += _loss_functional.__all__ + _misc_functional.__all__ + _dropout_norm_functional.__all__
+__all__ += [n for n in _pool_functional.__all__ if n not in __all__]
+__all__.sort()
 
 _O = _core.ops
 _T = _core.tensor_ops
