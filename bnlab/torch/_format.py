@@ -61,7 +61,10 @@ def tensor_repr(t) -> str:
     else:
         body = np.array2string(a, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3, max_line_width=80)
     if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name}Backward0>")
+        # a custom autograd.Function's node prints its class name (SquareBackward), as PyTorch's does
+        fn = getattr(t.grad_fn, "fn", t.grad_fn)  # one output of several hands over to the Function's node
+        custom = getattr(fn, "_forward_cls", None) is not None
+        suffixes.append(f"grad_fn=<{type(fn).__name__ if custom else t.grad_fn.name + 'Backward0'}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
     return "tensor(" + body + "".join(", " + s for s in suffixes) + ")"

@@ -26,17 +26,36 @@ it) for at most one parent, so every gradient handed on is owned by exactly one 
 
 ``no_grad()`` (a context manager and a decorator) turns the recording off: nothing is taped, outputs do not
 require grad. It does NOT change a module's train/eval mode.
+
+Also here, from their own modules: ``Function`` (an op with a hand-written backward, _function.py; a Function
+with several differentiable outputs hands its node ``PENDING`` from one small node per output) and
+``gradcheck`` (_gradcheck.py), reachable as PyTorch names them (``torch.autograd.function``,
+``torch.autograd.gradcheck``). There is no double backward: ``create_graph=True`` and ``gradgradcheck`` raise.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 import weakref
 
 from .. import _core
 from . import _hooks, _versions
 
-__all__ = ["Node", "enable_grad", "grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
+__all__ = [
+    "Function",
+    "GradcheckError",
+    "Node",
+    "enable_grad",
+    "function",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "once_differentiable",
+    "set_grad_enabled",
+]
 
 _T = _core.tensor_ops
 _ADD = _T.BinaryOp.Add
@@ -276,6 +295,17 @@ class _Capture:
             self.add(where, g)
 
 
+FREED_GRAPH = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they have "
+    "already been freed). Saved intermediate values of the graph are freed when you call .backward() or "
+    "autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or "
+    "if you need to access saved tensors after calling backward."
+)
+# What the per-output nodes of a Function with several differentiable outputs hand to the Function's node: its
+# gradients wait in the node's buffer (bnlab/torch/_function.py); summing two deliveries keeps one.
+PENDING = object()
+
+
 def run_backward(root, grad, retain_graph: bool = False, capture: _Capture | None = None) -> None:
     """Backpropagate ``grad`` (a ``_core.Tensor`` shaped like ``root``) from ``root`` to the leaves; with
     ``capture``, into the capture's slots instead of any ``.grad``."""
@@ -296,12 +326,7 @@ def run_backward(root, grad, retain_graph: bool = False, capture: _Capture | Non
             capture.add(capture.by_node[node], g)
         backward = node.backward
         if backward is None:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved tensors after "
-                "they have already been freed). Saved intermediate values of the graph are freed when you "
-                "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
-                "through the graph a second time."
-            )
+            raise RuntimeError(FREED_GRAPH)
         node.check_saved()
         grads = backward(g)
         if not retain_graph:
@@ -318,7 +343,7 @@ def run_backward(root, grad, retain_graph: bool = False, capture: _Capture | Non
                 prev = pending.get(fn)
                 if prev is None:
                     pending[fn] = pg
-                else:
+                elif prev is not pg:  # (PENDING, a Function's outputs' signal, is delivered once)
                     total = _core.Tensor()
                     _T.binary(total, prev, pg, _ADD)
                     pending[fn] = total
@@ -402,3 +427,15 @@ def grad(
                 g.fill(0.0)
         result.append(None if g is None else wrap(g, t.device))
     return tuple(result)
+
+
+# torch.autograd.Function and torch.autograd.gradcheck live in their own modules; PyTorch's module paths
+# (torch.autograd.function, torch.autograd.gradcheck) name them too. autograd.py is a module, not a package,
+# so those paths are entries in sys.modules.
+from . import _function as function  # noqa: E402
+from . import _gradcheck  # noqa: E402
+from ._function import Function, once_differentiable  # noqa: E402
+from ._gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+
+sys.modules[__name__ + ".function"] = function
+sys.modules[__name__ + ".gradcheck"] = _gradcheck
