@@ -133,10 +133,62 @@ def test_sublayers_weights_gradients_and_the_training_flag():
     np.testing.assert_array_equal(block.bn.moving_mean.numpy(), moved)
 
 
-def test_a_python_layer_in_a_functional_model_is_refused_clearly():
+def _residual(python, seed=6):
+    """inputs -> Dense h -> [Affine] -> Dense u; h + u -> Dense: with the Affine, a functional model of the Python
+    loop; without it, one the engine runs as a residual block."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(6,))
+    h = L.Dense(8)(inputs)
+    u = L.Dense(8)(Affine()(h) if python else h)
+    return keras.Model(inputs, L.Dense(3)(L.Add()([h, u])))
+
+
+def test_a_functional_model_with_a_python_layer_trains_as_the_engine_runs_it():
+    """The graph with an Affine frozen at the identity, run layer by layer in Python, against the same graph
+    without it, run by the engine as a residual block: the same numbers up to float32 rounding (1e-5)."""
+    x, y = _data(96)
+    python, engine = _residual(True), _residual(False)
+    assert python._runs_in_python() and not engine._runs_in_python()
+    assert [type(la).__name__ for la in python.layers] == ["InputLayer", "Dense", "Affine", "Dense", "Add", "Dense"]
+    python.get_layer(index=2).trainable = False
+    w = python.get_weights()
+    assert [v.name for v in python.weights][2:5] == ["scale", "shift", "count"]
+    engine.set_weights(w[:2] + w[5:])
+    runs = [_compile(m).fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0).history for m in (python, engine)]
+    np.testing.assert_allclose(runs[0]["loss"], runs[1]["loss"], rtol=1e-5)
+    np.testing.assert_allclose(runs[0]["accuracy"], runs[1]["accuracy"], atol=1e-9)
+    w = python.get_weights()
+    for got, want in zip(w[:2] + w[5:], engine.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(python.evaluate(x, y, verbose=0), engine.evaluate(x, y, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(python.predict(x, verbose=0), engine.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    lines = []
+    python.summary(print_fn=lines.append)
+    assert " (Affine)" in lines[0] and "Non-trainable params: 17 " in lines[0]
+
+
+def test_a_functional_model_with_a_python_layer_takes_graphs_the_engine_refuses():
+    """u feeds both a residual block and, after it, another layer: the engine's chain refuses this graph, the
+    Python loop evaluates it layer by layer (each Add a sum), as the same sums written in NumPy."""
     inputs = keras.Input(shape=(4,))
-    with pytest.raises(NotImplementedError, match="written in Python"):
-        Affine()(inputs)
+    h = L.Dense(4, name="h")(inputs)
+    u = L.Dense(4, name="u")(Affine(name="scale_shift")(h))
+    a = L.Add(name="a")([h, u])
+    out = L.Add(name="b")([a, L.Dense(4, name="w")(u)])
+    model = keras.Model(inputs, out)
+    x = np.random.default_rng(2).normal(size=(3, 4)).astype(np.float32)
+
+    def dense(name, v):
+        kernel, bias = model.get_layer(name).get_weights()
+        return v @ kernel + bias
+
+    hv = dense("h", x)
+    uv = dense("u", hv)  # the Affine starts as the identity (scale ones, shift zeros)
+    np.testing.assert_allclose(model(x).numpy(), hv + uv + dense("w", uv), rtol=1e-5, atol=1e-5)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x, training=True) ** 2)
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert len(grads) == 2 + 2 + 2 + 2 and all(g is not None for g in grads)
 
 
 # ------------------------------------------------------------------------------------ Sequential and fit

@@ -6,3 +6,13 @@ is this package's.
 
 from .dataset import *  # noqa: F403
 from .dataset import __all__  # noqa: F401
+
+
+def __getattr__(name):
+    """``tf.data.experimental`` (``cardinality``, ``AUTOTUNE``...): bnlab/tf/data_experimental.py, which needs the TF
+    core's tensors; loading it loads the TF core, and it stays here as ``bnlab.data.experimental``."""
+    if name == "experimental":
+        from bnlab.tf import data_experimental  # the TF core's __init__ registers it here
+
+        return data_experimental
+    raise AttributeError(f"module 'bnlab.data' has no attribute {name!r}")

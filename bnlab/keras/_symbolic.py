@@ -9,7 +9,8 @@ A functional model is written as calls on symbolic tensors::
 
 Each call builds the layer for the tensor's shape (as Keras does) and records the call: the output tensor
 remembers its layer and that layer's input tensors, which is the graph ``keras.Model`` reads
-(bnlab/keras/functional.py). Nothing is computed here.
+(bnlab/keras/functional.py). Nothing is computed here, except for a layer written in Python, whose output shape
+is that of one call on zeros unless its class has a ``compute_output_shape`` (bnlab/keras/layers/custom.py).
 """
 
 _count = [0]
@@ -73,14 +74,17 @@ def connect(layer, inputs):
                 f"layer {layer.name!r} takes one KerasTensor in a functional model, got {type(inputs).__name__}"
             )
         tensors = [inputs]
-        if not layer.built:
-            layer.build(inputs.shape)
-        elif tuple(layer._input_shape[1:]) != tuple(inputs.shape[1:]):
+        known = getattr(layer, "_input_shape", None) if layer.built else None
+        if known is not None and tuple(known[1:]) != tuple(inputs.shape[1:]):
             raise ValueError(
-                f"Input of layer {layer.name!r} is incompatible: expected shape {layer._input_shape}, "
-                f"found {inputs.shape}"
+                f"Input of layer {layer.name!r} is incompatible: expected shape {known}, found {inputs.shape}"
             )
-        shape = layer._output_shape
+        if getattr(layer, "_is_python_layer", False):  # built (and run once on zeros) if need be
+            shape = layer.compute_output_shape(inputs.shape)
+        else:
+            if not layer.built:
+                layer.build(inputs.shape)
+            shape = layer._output_shape
     out = KerasTensor(shape, layer, tensors)
     layer._functional_output = out
     return out

@@ -7,6 +7,11 @@ follow each other, as in a ResNet). A branch may be empty: x + main(x) is the id
 other shapes (two inputs or outputs, a tensor used outside its block, a layer called twice) are refused with
 an error that names the layer; the whole epoch then runs in C++ as for Sequential (training.py).
 
+A graph holding a layer written in Python (bnlab/keras/layers/custom.py) has no engine model: fit, evaluate and
+predict run the Python loop of bnlab/tf/_keras_fit.py, and each call evaluates the graph layer by layer
+(``_run_graph``: each Add a sum), so any graph of one input and one output is accepted, a tensor used by several
+blocks included (a layer called twice still is not).
+
 Keras's conventions kept: ``model.layers`` starts with the InputLayer and lists the layers in Keras 3's order
 (deepest first, from the inputs; at equal depth in the order a walk back from the outputs first meets them),
 so that ``weights``, ``get_weights`` and ``summary()`` list them as Keras does; ``summary()`` has Keras's
@@ -18,6 +23,7 @@ import numpy as np
 
 from bnlab import _core
 from bnlab.keras._symbolic import KerasTensor
+from bnlab.keras.layers import custom
 from bnlab.keras.layers.base import unique_name
 from bnlab.keras.layers.core import Input, InputLayer
 from bnlab.keras.layers.serialization import deserialize, serialize
@@ -154,8 +160,9 @@ class Functional(Sequential):
         order = keras_order(inputs, outputs)
         self._input_layer = order[0]
         self._layers = [layer for layer in order if not isinstance(layer, InputLayer)]
-        self._steps = plan(inputs, outputs)
-        used = list(_layers_of(self._steps))
+        python = any(layer._is_python_layer for layer in self._layers)
+        self._steps = [] if python else plan(inputs, outputs)  # Python layers: no engine model, any graph
+        used = self._layers if python else list(_layers_of(self._steps))
         missing = [layer.name for layer in self._layers if layer not in used]
         if missing or len(used) != len(self._layers):
             raise ValueError(
@@ -187,6 +194,9 @@ class Functional(Sequential):
     def build(self, input_shape=None):
         if self._engine is not None:
             return
+        if self._runs_in_python():  # fit, evaluate and predict run the graph in Python (bnlab/tf/_keras_fit.py)
+            self._engine = custom.PythonChain(self)
+            return
         engine = _core.Sequential()
         for step in self._steps:
             engine.add(_engine_of(step))
@@ -200,7 +210,7 @@ class Functional(Sequential):
         for layer in self._layers:
             out = layer._functional_output
             ins = [values[id(t)] for t in out._inputs]
-            values[id(out)] = ins[0] + ins[1] if getattr(layer, "_merges", False) else run_layer(layer, ins[0])
+            values[id(out)] = sum(ins[1:], ins[0]) if getattr(layer, "_merges", False) else run_layer(layer, ins[0])
         return values[id(self._outputs)]
 
     def get_layer(self, name=None, index=None):

@@ -3,7 +3,8 @@
 Keras's contract: layers are built once the input shape is known (from ``input_shape=`` on the first layer,
 an ``Input``, or the first data seen); ``model.layers`` lists the layers (not the Input); weights are listed
 layer by layer, each layer's trainable weights before its non-trainable ones (BN: gamma, beta,
-moving_mean, moving_variance); ``summary()`` prints Keras's table and parameter counts.
+moving_mean, moving_variance); ``summary()`` prints Keras's table and parameter counts. ``Sequential`` derives
+from ``keras.Model`` (bnlab/keras/subclassed.py), whose methods for subclassed models it replaces with its own.
 """
 
 import json
@@ -12,25 +13,22 @@ import numpy as np
 
 from bnlab import _core
 from bnlab.keras import saving
-from bnlab.keras._symbolic import KerasTensor, is_symbolic
+from bnlab.keras._symbolic import KerasTensor
 from bnlab.keras.layers import custom
 from bnlab.keras.layers.base import Layer, assign_values, copy_values, unique_name
 from bnlab.keras.layers.core import InputLayer
 from bnlab.keras.layers.serialization import deserialize, serialize
 from bnlab.keras.saving.model_config import MODEL_CLASSES, serialize_model
+from bnlab.keras.subclassed import Model, print_table, size_text
 from bnlab.keras.training import Trainer
 
 
-class Sequential(Trainer):
+class Sequential(Model):
     """A linear stack of layers: ``Sequential([Flatten(input_shape=(28, 28)), Dense(10, 'softmax')])``."""
 
-    def __new__(cls, *args, **kwargs):
-        # keras.Model(inputs, outputs) (Model is this class): a functional model over a graph of layer calls
-        if cls is Sequential and ("outputs" in kwargs or (len(args) >= 2 and is_symbolic(args[0]))):
-            from bnlab.keras.functional import Functional
-
-            return Functional(*args, **kwargs)
-        return super().__new__(cls)
+    _subclassed_api = False  # Model's methods for subclassed models are replaced by this class's own
+    __call__ = Trainer.__call__
+    _runs_in_python = Trainer._runs_in_python
 
     def __init__(self, layers=None, name=None, trainable=True):
         self.name = name or unique_name("sequential")
@@ -38,7 +36,7 @@ class Sequential(Trainer):
         self._input_shape = None
         self._engine = None
         self.trainable = trainable
-        super().__init__()
+        Trainer.__init__(self)
         for layer in layers or []:
             self.add(layer)
         self._build_if_possible()  # as Keras: built as soon as the input shape is known
@@ -165,7 +163,6 @@ class Sequential(Trainer):
     # ---- summary ----
     def summary(self, print_fn=None):
         """Keras's table: each layer's output shape and parameter count, then the totals."""
-        print_fn = print_fn or print
         self._build_if_possible()
         rows = [
             (
@@ -175,38 +172,11 @@ class Sequential(Trainer):
             )
             for layer in self._layers
         ]
-        w = [max(33, *(len(r[0]) + 2 for r in rows)), 24, 15]
-
-        def line(left, mid, right, fill):
-            return left + mid.join(fill * n for n in w) + right
-
-        out = [f'Model: "{self.name}"', line("┏", "┳", "┓", "━")]
-        out.append(
-            "┃" + " Layer (type)".ljust(w[0]) + "┃" + " Output Shape".ljust(w[1]) + "┃" + "Param # ".rjust(w[2]) + "┃"
-        )
-        out.append(line("┡", "╇", "┩", "━"))
-        for i, (name, shape, params) in enumerate(rows):
-            out.append(
-                "│"
-                + (" " + name).ljust(w[0])
-                + "│"
-                + (" " + shape).ljust(w[1])
-                + "│"
-                + (params + " ").rjust(w[2])
-                + "│"
-            )
-            if i < len(rows) - 1:
-                out.append(line("├", "┼", "┤", "─"))
-        out.append(line("└", "┴", "┘", "─"))
+        total = train = None
         if self.built:
             total = self.count_params()
             train = int(sum(np.prod(v.shape) for v in self.trainable_weights))
-            out += [
-                f" Total params: {total:,} ({_size(total)})",
-                f" Trainable params: {train:,} ({_size(train)})",
-                f" Non-trainable params: {total - train:,} ({_size(total - train)})",
-            ]
-        print_fn("\n".join(out))
+        print_table(self.name, rows, total, train, print_fn)
 
     # ---- configuration and saving (Keras 3's formats; see bnlab/keras/saving and docs/SAVING.md) ----
     def get_config(self):
@@ -261,15 +231,7 @@ class Sequential(Trainer):
         return f"<Sequential name={self.name}, built={self.built}>"
 
 
-def _size(n_params):
-    b = n_params * 4
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if b >= scale:
-            return f"{b / scale:.2f} {unit}"
-    return f"{b:.2f} B"
-
-
-Model = Sequential
+_size = size_text  # (bnlab/keras/functional.py uses it)
 MODEL_CLASSES["Sequential"] = Sequential  # what a .keras file's config.json may name
 
 

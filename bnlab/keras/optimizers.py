@@ -161,9 +161,9 @@ class RMSprop(Optimizer):
 
 
 def _engine_tensor(obj, argname, variable=False, device=None):
-    """The engine tensor behind ``obj``: a Keras Variable's own; an object of bnlab's TF core (``tf.Variable``,
-    ``tf.Tensor``) through its ``_engine_tensor()``; NumPy data (gradients only) copied to ``device``. A variable
-    must share its memory, so that the update reaches it."""
+    """The engine tensor behind ``obj``: a Keras Variable's own; an object of bnlab's TF core (a float32
+    ``tf.Variable``, from ``add_weight`` or not) through its ``_engine_tensor()``; NumPy data (gradients only)
+    copied to ``device``. A variable must share its memory, so that the update reaches it."""
     if isinstance(obj, Variable):
         return obj._tensor
     own = getattr(obj, "_engine_tensor", None)
@@ -171,12 +171,17 @@ def _engine_tensor(obj, argname, variable=False, device=None):
         t = own()
         if t is not None:
             return t
+        if variable:
+            raise TypeError(
+                f"apply_gradients: {argname} must be a float32 variable (an optimizer updates floats), got dtype "
+                f"{getattr(getattr(obj, 'dtype', None), 'name', getattr(obj, 'dtype', '?'))}"
+            )
     if variable:
         raise TypeError(f"apply_gradients: {argname} must be a Keras or tf.Variable, got {type(obj).__name__}")
     array = np.asarray(obj)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"apply_gradients: {argname} must be numeric, got dtype {array.dtype}")
-    t = _core.Tensor.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    t = _core.Tensor.from_numpy(np.array(array, dtype=np.float32, order="C"))  # 0-d stays 0-d
     return t if device is None or device == _core.Device.CPU else t.to(device)
 
 

@@ -5,9 +5,10 @@ the LAST fraction of the samples, before any shuffling; training metrics are run
 computed with batch statistics (training mode), while validation runs in inference mode (moving
 statistics). NaN in the inputs is not refused: it propagates into the loss as in Keras (the loss turns nan).
 
-A model holding a layer written in Python (bnlab/keras/layers/custom.py) has no engine model: its fit, evaluate
-and predict run as a Python loop on the TF core's tensors under a GradientTape (bnlab/tf/_keras_fit.py), with
-the same arguments, progress output, logs, History and callbacks.
+A model holding a layer written in Python (bnlab/keras/layers/custom.py), Sequential or functional, and a
+subclassed ``keras.Model`` (bnlab/keras/subclassed.py) have no engine model: their fit, evaluate and predict run
+as a Python loop on the TF core's tensors under a GradientTape (bnlab/tf/_keras_fit.py), with the same
+arguments, progress output, logs, History and callbacks.
 """
 
 import math
@@ -24,7 +25,7 @@ _ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorica
 
 
 class Trainer:
-    """Mixed into Sequential: everything that runs data through the model."""
+    """Mixed into every model (bnlab/keras/subclassed.py's Model): everything that runs data through it."""
 
     def __init__(self):
         self.optimizer = None
@@ -35,7 +36,8 @@ class Trainer:
 
     # ---- compile ----
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
-        """Choose the optimizer, the loss and the metrics ('accuracy' only)."""
+        """Choose the optimizer, the loss and the metrics (one accuracy: 'accuracy' or an accuracy object of
+        keras.metrics)."""
         unsupported = {k: v for k, v in kwargs.items() if v is not None and k != "run_eagerly" and k != "jit_compile"}
         if unsupported:
             raise TypeError(f"compile: unsupported arguments {sorted(unsupported)}")
@@ -43,10 +45,12 @@ class Trainer:
             raise ValueError("compile: loss is required, e.g. loss='sparse_categorical_crossentropy'")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        names = [m for m in (metrics or []) if m is not None]
-        for m in names:
-            if not isinstance(m, str) or m.lower() not in _ACCURACY_NAMES:
+        names = []
+        for m in (m for m in metrics or [] if m is not None):
+            name = _metric_name(m)
+            if name is m and (not isinstance(m, str) or m.lower() not in _ACCURACY_NAMES):
                 raise ValueError(f"metrics: unknown metric {m!r}; bnlab supports {', '.join(_ACCURACY_NAMES)}")
+            names.append(name)
         if len(names) > 1:
             raise ValueError(f"metrics: give one accuracy metric, got {names}")
         self._metric_name = names[0] if names else None
@@ -87,7 +91,7 @@ class Trainer:
         xs = self._prepare_x(x, prefix + "x")
         if y is None:
             raise ValueError(f"{prefix}y is required for training and evaluation")
-        classes = int(np.prod(self._layers[-1].output_shape[1:]))
+        classes = int(np.prod(self.output_shape[1:]))
         ys = losses.prepare_targets(self.loss, y, classes, prefix + "y")
         if len(xs) != len(ys):
             raise ValueError(f"{prefix}x and {prefix}y have different lengths: {len(xs)} samples and {len(ys)} targets")
@@ -118,9 +122,6 @@ class Trainer:
             logs[prefix + self._metric_name] = metrics.accuracy
         logs[prefix + "loss"] = metrics.loss
         return logs
-
-    def _has_batchnorm(self):
-        return any(type(layer).__name__ == "BatchNormalization" for layer in self._layers)
 
     def _runs_in_python(self):
         """Whether a layer of the model is written in Python (then fit, evaluate and predict run in Python)."""
@@ -372,6 +373,22 @@ class Trainer:
         from bnlab.keras.layers.normalization import BatchNormalization
 
         return any(isinstance(layer, BatchNormalization) for layer in self.layers)
+
+
+def _metric_name(metric):
+    """A compile metric as the name the logs carry: a name as given, an accuracy object (bnlab/keras/metrics.py)
+    by its name."""
+    from bnlab.keras import metrics as metrics_module
+
+    accuracies = (metrics_module.SparseCategoricalAccuracy, metrics_module.CategoricalAccuracy)
+    if isinstance(metric, metrics_module.Metric):
+        if not isinstance(metric, accuracies):
+            raise ValueError(
+                f"metrics: bnlab's compile computes accuracy only; got the metric object {metric!r} (use it in a "
+                "custom training loop, or pass 'accuracy')"
+            )
+        return metric.name
+    return metric
 
 
 def _collect(dataset):

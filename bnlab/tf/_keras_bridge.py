@@ -8,8 +8,8 @@ backward (d input, and the parameter gradients it fills). So ``tape.gradient(los
 gives the engine's gradients, and BN's batch statistics, x_hat and moving statistics are the same as in ``fit``.
 
 A layer written in Python (``tf.keras.layers.Layer`` with ``call``) runs its own ``call`` on TF tensors, so the tape
-records its ops directly (``_python_layers``); in a Sequential model the two kinds follow each other. An engine
-layer called with ``training=None`` inside a Python layer's call gets the outer call's flag, as in Keras.
+records its ops directly (``_python_layers``); in a Sequential or functional model the two kinds follow each other.
+An engine layer called with ``training=None`` inside a Python layer's call gets the outer call's flag, as in Keras.
 
 An engine layer keeps the cache of its LAST forward only: a node checks at backward time that its layer has not
 run again since (another call, fit, predict) and raises otherwise, instead of differentiating a stale cache.
@@ -115,14 +115,17 @@ def call_model(model, x, training):
     h = _as_input(x)
     model._prepare_x(h.numpy(force=True))  # the model's checks on x, and its build
     _note_mode(f"model {model.name!r}", training, model._has_batchnorm(), model.trainable_variables)
-    if hasattr(model, "_run_graph"):  # a functional model: its graph, each Add a sum on the tape
-        return _wrap(model._run_graph(h, lambda layer, v: _run_layer(layer, v, training, None)))
+
+    def run(layer, v):
+        if layer._is_python_layer:
+            return _as_input(_python_layers.call_layer(layer, _wrap(v), training))
+        return _run_layer(layer, v, training, None)
+
     with _python_layers.calling(training):
+        if hasattr(model, "_run_graph"):  # a functional model: its graph, each Add a sum on the tape
+            return _wrap(model._run_graph(h, run))
         for layer in model.layers:
-            if layer._is_python_layer:
-                h = _as_input(_python_layers.call_layer(layer, _wrap(h), training))
-            else:
-                h = _run_layer(layer, h, training, None)
+            h = run(layer, h)
     return _wrap(h)
 
 

@@ -10,7 +10,8 @@ built. What needs TF's tensors is here, reached through the bridge (``bnlab.kera
   autocasts them), the layer is built on its first call (``build(input_shape)`` with the input's shape as a
   ``tf.TensorShape``, batch axis included, as in TensorFlow), then ``call`` runs eagerly; ``training`` is passed
   when ``call`` takes it. A call with ``training=None`` inside another layer's or a model's call gets the outer
-  call's value (Keras's call context), so a Python block that calls ``self.bn(x)`` trains its BN with the model.
+  call's value (Keras's call context), so a Python block that calls ``self.bn(x)`` trains its BN with the model;
+* ``call_model``: a call of a subclassed ``keras.Model`` (bnlab/keras/subclassed.py), run as a Python layer's.
 """
 
 from __future__ import annotations
@@ -35,10 +36,6 @@ class LayerVariable(Variable):
         super().__init__(value, trainable=trainable, name=name, dtype=dtype)
         self._name = name
         self.path = path
-
-    def _engine_tensor(self):
-        """The engine tensor under the variable's leaf (float32 only): what an optimizer updates in place."""
-        return getattr(self._t, "_c", None)
 
     def __repr__(self) -> str:
         return f"<LayerVariable path={self.path}, shape={self.shape}, dtype={self.dtype.name}, numpy={self.numpy()!r}>"
@@ -124,6 +121,30 @@ def call_layer(layer, inputs, training=None, **kwargs):
         out = out if isinstance(out, Tensor) else _tensor(out)
         if layer._output_shape is None:
             layer._output_shape = (None, *tuple(out.shape)[1:])
+    return out
+
+
+def call_model(model, inputs, training=None, kwargs=None):
+    """Run the subclassed Keras model ``model`` (bnlab/keras/subclassed.py) on ``inputs``: its own ``build`` first
+    on the first call (when the subclass defines one), then ``call`` with ``training`` (when it takes it) as the
+    flag of the calls made inside; the first call's input and output shapes are recorded on the model."""
+    from ..keras.subclassed import Model
+
+    x = _inputs(inputs)
+    training = training_now(training)
+    kwargs = dict(kwargs or {})
+    if not model.built and type(model).build is not Model.build:
+        model.build(_shape_of(x))
+    if takes_training(type(model)):
+        kwargs["training"] = training
+    with calling(training):
+        out = model.call(x, **kwargs)
+    if not isinstance(out, (list, tuple, dict)):
+        out = out if isinstance(out, Tensor) else _tensor(out)
+        if not isinstance(x, (list, tuple)):
+            model._first_call(tuple(x.shape), tuple(out.shape))
+    elif not model.built:
+        model._mark_built(None)
     return out
 
 

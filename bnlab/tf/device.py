@@ -82,14 +82,21 @@ def current_device() -> str:
 
 class device:  # noqa: N801 - TensorFlow's name
     """``with tf.device("/GPU:0"):`` — the ops of the block may ask for a device; bnlab runs them on the CPU
-    (soft placement, see the module's docstring). ``None`` clears an outer block's request."""
+    (soft placement, see the module's docstring). ``None`` clears an outer block's request.
 
-    __slots__ = ("spec",)
+    As TensorFlow's eager device context, it keeps the name as given in ``_device_name``, which code reads: d2l's
+    ``train_ch6`` does ``tf.distribute.OneDeviceStrategy(device._device_name)`` with ``device = d2l.try_gpu()``."""
+
+    __slots__ = ("_device_name", "spec")
 
     def __init__(self, device_name) -> None:
         if callable(device_name):
             raise RuntimeError("tf.device does not support functions when eager execution is enabled.")
         self.spec = None if device_name is None else DeviceSpec.from_string(device_name)
+        self._device_name = device_name
+
+    def __repr__(self) -> str:
+        return f"<tf.device {self._device_name!r}>"
 
     def __enter__(self):
         _stack.append(self.spec)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 
 from .device import DeviceSpec
-from .device_context import device as _device
+from .device import device as _device
 
 __all__ = [
     "MirroredStrategy",

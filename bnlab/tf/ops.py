@@ -30,8 +30,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .device import DeviceSpec, executing_eagerly, function
-from .device_context import device
+from .device import DeviceSpec, device, executing_eagerly, function
 from .dtypes import (
     DType,
     as_dtype,

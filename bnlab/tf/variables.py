@@ -303,6 +303,14 @@ class Variable(TensorOperators):
     def is_tensor_like(self) -> bool:
         return True
 
+    def _engine_tensor(self):
+        """The engine tensor under the variable's leaf, for a float32 variable (None otherwise): what a Keras
+        optimizer's ``apply_gradients`` updates in place, so that it reaches a plain ``tf.Variable`` as it
+        reaches a layer's weights."""
+        if self._dtype != _dtypes.float32:
+            return None
+        return getattr(self._t, "_c", None)
+
     # ---------------------------------------------------------------- reading
     def value(self) -> Tensor:
         """A Tensor over the variable's own bnlab.torch leaf (gradients flow to the variable)."""

@@ -30,7 +30,11 @@ def reset_names():
 
 
 def snake_case(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras's naming.to_snake_case: BatchNormalization -> batch_normalization, Conv2D -> conv2d, MyModel ->
+    my_model."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Variable:

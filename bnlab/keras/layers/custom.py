@@ -18,9 +18,11 @@ Keras's contract, as Keras 3 keeps it:
   ``set_weights`` / ``count_params`` work on them. ``add_update`` (TF 2) is accepted and does nothing: eager
   assignments have already happened.
 
-A Sequential model holding a Python layer has no engine model (``PythonChain`` stands in its place): its fit,
-evaluate and predict run a Python loop over the layers (bnlab/tf/_keras_fit.py). Not supported yet: Python
-layers in functional models, ``add_loss``, regularizers and constraints on ``add_weight``, saving such layers.
+A Sequential or functional model holding a Python layer has no engine model (``PythonChain`` stands in its
+place): its fit, evaluate and predict run a Python loop over the layers (bnlab/tf/_keras_fit.py). In a functional
+graph (``Affine()(keras.Input(...))``) a Python layer's output shape is that of one call on zeros, unless its class
+defines ``compute_output_shape``. Subclassed models (bnlab/keras/subclassed.py) track their layers as Python layers
+do. Not supported yet: ``add_loss``, regularizers and constraints on ``add_weight``, saving such layers.
 """
 
 import inspect
@@ -115,14 +117,16 @@ class PythonLayerMethods:
 
 
 def sublayers(layer):
-    """The layers held as attributes of ``layer`` (alone, or in lists, tuples and dicts), in attribute order."""
+    """The layers and models held as attributes of ``layer`` (alone, or in lists, tuples and dicts), in the order
+    the attributes were first assigned (Keras's tracking order)."""
     from bnlab.keras.layers.base import Layer
+    from bnlab.keras.training import Trainer
 
     found, seen = [], {id(layer)}
     for value in vars(layer).values():
         items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
         for item in items:
-            if isinstance(item, Layer) and id(item) not in seen:
+            if isinstance(item, (Layer, Trainer)) and id(item) not in seen:
                 seen.add(id(item))
                 found.append(item)
     return found
@@ -177,11 +181,10 @@ def mark_built(layer, input_shape):
 
 
 def call(layer, inputs, training, kwargs):
-    if _symbolic.is_symbolic(inputs):
-        raise NotImplementedError(
-            f"layer {layer.name!r} is written in Python: bnlab's functional models (keras.Input) run engine layers "
-            "only; put it in a Sequential model"
-        )
+    if _symbolic.is_symbolic(inputs):  # a functional model's graph: its fit then runs in Python
+        if kwargs:
+            raise TypeError(f"layer {layer.name!r}: keyword arguments of a call on keras.Input are not supported")
+        return _symbolic.connect(layer, inputs)
     return _tf().call_layer(layer, inputs, training, **kwargs)
 
 

@@ -9,9 +9,7 @@ defined, so a new layer needs no change here: its ``get_config()`` must return i
 only registered classes are built, from plain JSON values.
 """
 
-import re
-
-from bnlab.keras.layers.base import LAYER_CLASSES, Layer, registered_name
+from bnlab.keras.layers.base import LAYER_CLASSES, Layer, registered_name, snake_case
 from bnlab.keras.layers.core import InputLayer
 
 
@@ -51,8 +49,4 @@ def deserialize(entry, where="config"):
         raise ValueError(f"{where}: cannot build layer {layer!r} ({name}) from its config: {e}") from None
 
 
-def snake_name(class_name):
-    """Keras's naming.to_snake_case: BatchNormalization -> batch_normalization, Conv2D -> conv2d."""
-    name = re.sub(r"\W+", "", class_name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+snake_name = snake_case  # Keras's naming.to_snake_case: BatchNormalization -> batch_normalization, Conv2D -> conv2d
