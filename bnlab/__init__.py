@@ -13,7 +13,12 @@ Subpackages load on first use, so ``import bnlab`` is cheap.
 
 import importlib
 
+from bnlab import data  # light (NumPy only)
+
 __version__ = "0.1.0"
+
+# tf.data.experimental lives in the TF core, which sits above bnlab.data: wired here, loaded on first use
+data.experimental_loader = lambda: importlib.import_module("bnlab.tf.data_experimental")
 
 _SUBPACKAGES = ("keras", "data", "datasets", "torch", "torchvision", "lab", "config")
 

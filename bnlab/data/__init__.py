@@ -7,12 +7,14 @@ is this package's.
 from .dataset import *  # noqa: F403
 from .dataset import __all__  # noqa: F401
 
+# Set by the package above that provides tf.data.experimental (bnlab/__init__.py: the TF core's module); bnlab.data
+# sits below the TF core and never imports it.
+experimental_loader = None
+
 
 def __getattr__(name):
     """``tf.data.experimental`` (``cardinality``, ``AUTOTUNE``...): bnlab/tf/data_experimental.py, which needs the TF
-    core's tensors; loading it loads the TF core, and it stays here as ``bnlab.data.experimental``."""
-    if name == "experimental":
-        from bnlab.tf import data_experimental  # the TF core's __init__ registers it here
-
-        return data_experimental
+    core's tensors; loaded on first use through ``experimental_loader``."""
+    if name == "experimental" and experimental_loader is not None:
+        return experimental_loader()
     raise AttributeError(f"module 'bnlab.data' has no attribute {name!r}")

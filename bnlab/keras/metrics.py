@@ -24,6 +24,8 @@ total / count (0 while count is 0) as a 0-d float32 tensor of the TF core (``imp
 
 import numpy as np
 
+from bnlab.keras import _eager
+
 __all__ = ["Accuracy", "CategoricalAccuracy", "Mean", "Metric", "SparseCategoricalAccuracy", "get"]
 
 
@@ -35,9 +37,7 @@ def _array(x, what):
 
 
 def _tensor(value):
-    from bnlab.tf.variables import constant  # the TF core; loaded on first use (bnlab.keras does not import it)
-
-    return constant(np.float32(value))
+    return _eager.tf_core().constant(np.float32(value))  # a tf.Tensor: the TF core, loaded on first use
 
 
 class Metric:

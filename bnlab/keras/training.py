@@ -128,9 +128,7 @@ class Trainer:
         return any(getattr(layer, "_is_python_layer", False) for layer in self._layers)
 
     def _python_loop(self):
-        from bnlab.tf import _keras_fit
-
-        return _keras_fit
+        return _eager.tf_core().keras_fit
 
     # ---- fit ----
     def fit(
@@ -360,9 +358,7 @@ class Trainer:
         leaves them untouched, as in TensorFlow; and evaluate with ``training=False``.
         """
         if _eager.takes(x) or self._runs_in_python():  # Python layers: always a tf.Tensor, as in Keras
-            if _eager.handler is None:
-                self._python_loop()  # loads the TF core, which registers the handler
-            return _eager.handler.call_model(self, x, training)
+            return _eager.tf_core().call_model(self, x, training)
         if training and self._has_batchnorm():
             teaching.warn_bn_training_mode_outside_tape(f"model {self.name!r}", stacklevel=2)
         xs = self._prepare_x(x)

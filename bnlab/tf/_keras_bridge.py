@@ -189,5 +189,10 @@ class _Handler:
 
 def register() -> None:
     from ..keras import _eager
+    from . import _keras_fit, _python_layers
+    from .variables import constant
 
+    _Handler.python_layers = _python_layers
+    _Handler.keras_fit = _keras_fit
+    _Handler.constant = staticmethod(constant)
     _eager.handler = _Handler

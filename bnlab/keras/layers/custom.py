@@ -28,7 +28,7 @@ do. Not supported yet: ``add_loss``, regularizers and constraints on ``add_weigh
 import inspect
 
 from bnlab import _core
-from bnlab.keras import _symbolic
+from bnlab.keras import _eager, _symbolic
 
 _TF2_ORDER = ("name", "shape", "dtype", "initializer", "regularizer", "trainable", "constraint")
 _KERAS3_ORDER = (
@@ -47,11 +47,8 @@ _IGNORED = ("autocast", "aggregation", "synchronization", "use_resource", "cachi
 
 
 def _tf():
-    """The TF core's side of Python layers; importing bnlab.tf registers the bridge (bnlab/keras/_eager.py)."""
-    import bnlab.tf  # noqa: F401 - registers the bridge
-    from bnlab.tf import _python_layers
-
-    return _python_layers
+    """The TF core's side of Python layers (bnlab/tf/_python_layers.py), through the handler of _eager.py."""
+    return _eager.tf_core().python_layers
 
 
 def is_python_layer_class(cls, base):
