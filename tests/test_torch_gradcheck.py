@@ -252,8 +252,7 @@ def test_arguments_and_what_is_not_supported():
         torch.autograd.gradcheck(square_class(torch).apply, (x,), check_forward_ad=True)
     with pytest.raises(NotImplementedError, match="no vmap"):
         torch.autograd.gradcheck(square_class(torch).apply, (x,), check_batched_grad=True)
-    with pytest.raises(NotImplementedError, match=r"double backward \(autograd.grad with create_graph=True\)"):
-        torch.autograd.gradgradcheck(square_class(torch).apply, (x,))
+    assert quiet(lambda: torch.autograd.gradgradcheck(square_class(torch).apply, (x,), **F32)) is True
     from bnlab.torch.autograd.gradcheck import gradgradcheck
 
     assert gradgradcheck is torch.autograd.gradgradcheck

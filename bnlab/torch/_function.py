@@ -23,7 +23,9 @@ after backward freed them); ``once_differentiable``.
 How it sits on the tape (autograd.py). ``apply`` runs ``forward`` with recording off, then, when recording is on
 and some tensor input requires grad, gives the outputs one node, an instance of ``<Function>Backward``, whose
 parents are the tensor inputs; its backward wraps the output gradients as tensors, calls your ``backward``
-with recording off (bnlab has no double backward: ``create_graph`` is not supported) and checks the result.
+with recording off and checks the result. In a double backward (``create_graph=True``, _double_backward.py) it
+calls your ``backward`` with recording on instead, on gradients that are tensors of the graph, so a backward
+written in tensor ops is differentiated in turn (``once_differentiable`` refuses that, as in PyTorch).
 An input returned unchanged comes back as a new tensor sharing its memory (PyTorch's view of it), unless it was
 marked dirty: then it is the input itself, whose history now ends in this node. With several differentiable
 outputs each output gets a small node of its own that hands its gradient to the Function's node, which runs
@@ -178,6 +180,15 @@ class _Backward:
         return tuple(result)
 
     def __call__(self, g):
+        return self.run(g, graph=False)
+
+    def differentiable(self, g):
+        """The double backward's call (create_graph=True): the gradients are Tensors of the graph, your
+        ``backward`` runs with recording on (PyTorch runs it with grad mode = create_graph), and the input
+        gradients it returns are handed on as they are, graph included."""
+        return self.run(g, graph=True)
+
+    def run(self, g, graph: bool):
         from .tensor import host, wrap
 
         for i, base, version in self.views:
@@ -199,7 +210,7 @@ class _Backward:
             if meta is None:  # not a tensor
                 grad_outputs.append(None)
             elif gi is not None:
-                grad_outputs.append(wrap(gi, meta[1]))
+                grad_outputs.append(gi if graph else wrap(gi, meta[1]))
             elif not materialize:
                 grad_outputs.append(None)
             elif meta[2] is not None:  # float32: zeros in the engine, on the output's device
@@ -209,16 +220,17 @@ class _Backward:
             else:
                 grad_outputs.append(host(np.zeros(meta[0], dtype=meta[3]), meta[1]))
         prev = autograd._GradMode.enabled
-        autograd._GradMode.enabled = False  # PyTorch runs backward with grad mode = create_graph (False here)
+        autograd._GradMode.enabled = graph  # PyTorch runs backward with grad mode = create_graph
         try:
             result = _user_backward(self.fn_cls)(ctx, *grad_outputs)
         finally:
             autograd._GradMode.enabled = prev
-        return self.check(result)
+        return self.check(result, graph)
 
-    def check(self, result) -> tuple:
+    def check(self, result, graph: bool = False) -> tuple:
         """PyTorch's checks of a backward's result; the gradients of the tensor inputs (engine tensors, each a
-        fresh copy: the tape hands every gradient to exactly one receiver)."""
+        fresh copy: the tape hands every gradient to exactly one receiver; with ``graph``, the Tensors
+        themselves, summed down differentiably where they were broadcast)."""
         from ._math import sum_to
         from .tensor import Tensor, host
 
@@ -256,18 +268,21 @@ class _Backward:
                     f"Function {name} returned an invalid gradient at index {k} - expected device {device} but "
                     f"got {r.device}"
                 )
-            c = r._c if r._c is not None else host(np.asarray(r._a, dtype=np.float32), device)._c
+            if r._c is None:
+                r = host(np.asarray(r._a, dtype=np.float32), device)
+            c = r._c
             got = tuple(c.shape)
-            if got != shape:
-                if not _expandable(shape, got):
-                    raise RuntimeError(
-                        f"Function {name} returned an invalid gradient at index {k} - got {list(got)} but expected "
-                        f"shape compatible with {list(shape)}"
-                    )
-                c = sum_to(c, shape)
+            if got != shape and not _expandable(shape, got):
+                raise RuntimeError(
+                    f"Function {name} returned an invalid gradient at index {k} - got {list(got)} but expected "
+                    f"shape compatible with {list(shape)}"
+                )
+            if graph:
+                from ._double_backward import sum_to as sum_to_graph
+
+                out.append(sum_to_graph(r, shape))
             else:
-                c = c.to(c.device)
-            out.append(c)
+                out.append(sum_to(c, shape) if got != shape else c.to(c.device))
         return tuple(out)
 
 
@@ -477,13 +492,47 @@ def _output_meta(o) -> tuple:
     return (tuple(o.shape), o.device, o._c.device, None)
 
 
+ONCE_DIFFERENTIABLE = "trying to differentiate twice a function that was marked with @once_differentiable"
+
+
 def once_differentiable(fn):
-    """Mark a backward as not differentiable itself: it runs with recording off. (bnlab's backward never records,
-    as it has no double backward, so this only keeps PyTorch code running unchanged.)"""
+    """Mark a backward as not differentiable itself: it runs with recording off. In a double backward
+    (create_graph=True, where backward runs with recording on) its gradients, when an output gradient requires
+    grad, come out of a ``DelayedError`` node, whose backward raises PyTorch's error: differentiating them again
+    is refused, not silently wrong."""
 
     @functools.wraps(fn)
     def wrapper(ctx, *args, **kwargs):
         with autograd.no_grad():
-            return fn(ctx, *args, **kwargs)
+            outputs = fn(ctx, *args, **kwargs)
+        if not autograd._GradMode.enabled:
+            return outputs
+        from .tensor import Tensor
+
+        if not any(isinstance(a, Tensor) and a._rg for a in args):
+            return outputs
+        if not isinstance(outputs, tuple):
+            return _delayed_error(outputs, Tensor)
+        return tuple(_delayed_error(o, Tensor) for o in outputs)
 
     return wrapper
+
+
+def _delayed_error(t, Tensor):
+    """t (a gradient a once_differentiable backward returned) as the output of a node that raises when a
+    gradient reaches it (PyTorch's DelayedError)."""
+    if not isinstance(t, Tensor) or t._c is None:
+        return t
+    from .tensor import wrap
+
+    leaf = t.detach()
+    leaf._rg = True
+    out = _versions.share(t, wrap(t._c, t.device))
+
+    def backward(g):
+        if autograd._GradMode.capturing:  # grad(): nothing asked for lies behind it, and PyTorch does not run it
+            return (None,)
+        raise RuntimeError(ONCE_DIFFERENTIABLE)
+
+    autograd.record("DelayedError", out, (leaf,), backward, reads=(False,), reads_output=False)
+    return out

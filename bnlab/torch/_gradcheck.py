@@ -26,8 +26,17 @@ forward adds). Their sum is smallest near h = (3 2^-24 |y| / |y'''|)^(1/3), abou
 order 1; with h = 1e-3 the rounding term is about 1e-4 |y|, so atol and rtol of about 1e-2 leave a margin
 while a wrong gradient (an error of order |y'|) still fails.
 
+``gradgradcheck`` is PyTorch's: gradcheck of the function (inputs, grad_outputs) -> the gradients of ``func``
+computed with ``autograd.grad(..., create_graph=True)`` (_double_backward.py), so it checks the second derivatives
+(backward of the backward) against central differences of the first, and the first derivatives' dependence on
+grad_outputs. The same float32 warnings (one per input, grad_outputs included) and the same arithmetic of
+tolerances hold, one level up: the values differenced are gradients, computed by a backward that adds its own
+few roundings, and the truncation term involves the fourth derivative. With h = 1e-2 to 1e-3 and atol, rtol of
+1e-2 a correct second derivative of values of order 1 passes while a wrong one (a term of order |f''| missing,
+say a constant taken for a function of x) fails.
+
 Not supported (NotImplementedError): ``check_forward_ad`` and ``check_batched_forward_grad`` (no forward-mode
-AD), ``check_batched_grad`` (no vmap), and ``gradgradcheck``, which needs double backward (``create_graph=True``).
+AD; gradgradcheck's ``check_fwd_over_rev`` too) and ``check_batched_grad`` (no vmap).
 ``fast_mode=True`` runs this full check (exact Jacobians, PyTorch's slow mode). ``masked`` concerns sparse
 tensors, which bnlab does not have.
 """
@@ -115,13 +124,68 @@ def gradgradcheck(
     fast_mode: bool = False,
     masked: bool = False,
 ) -> bool:
-    """PyTorch's check of second derivatives. It differentiates the gradients themselves, which needs double
-    backward (``autograd.grad(..., create_graph=True)``): bnlab.torch does not support that yet, so this raises
-    NotImplementedError instead of checking anything."""
-    raise NotImplementedError(
-        "gradgradcheck needs double backward (autograd.grad with create_graph=True), which bnlab.torch does not "
-        "support yet; gradcheck checks first derivatives"
+    """PyTorch's check of second derivatives: ``gradcheck`` of the function that maps (inputs, grad_outputs) to
+    the gradients ``autograd.grad(func(*inputs), inputs, grad_outputs, create_graph=True)`` (see the module's
+    text). Without ``grad_outputs``, random ones in [-1, 1) that require grad, from bnlab.torch's generator
+    (``manual_seed`` fixes them); ``gen_non_contig_grad_outputs`` is accepted (bnlab's tensors are always
+    contiguous)."""
+    from . import _factory, autograd
+    from .tensor import Tensor
+
+    if not (check_fwd_over_rev or check_rev_over_rev):
+        raise AssertionError("Expected at least one of check_fwd_over_rev or check_rev_over_rev to be True")
+    if check_undefined_grad and not check_rev_over_rev:
+        raise AssertionError("Setting check_undefined_grad=True requires check_rev_over_rev to be True")
+    if check_batched_grad and not check_rev_over_rev:
+        raise AssertionError("Setting check_batched_grad=True requires check_rev_over_rev to be True")
+    del gen_non_contig_grad_outputs
+    tupled_inputs = _as_tuple(inputs)
+    if grad_outputs is None:
+        outputs = _differentiable_outputs(func(*tupled_inputs))
+        with autograd.no_grad():
+            made = [_factory.rand(tuple(x.shape), device=x.device) * 2.0 - 1.0 for x in outputs]
+        tupled_grad_outputs = tuple(t.requires_grad_() for t in made)
+    else:
+        tupled_grad_outputs = _as_tuple(grad_outputs)
+    num_outputs = len(tupled_grad_outputs)
+    diff_input_args_indices = {i for i, x in enumerate(tupled_inputs) if isinstance(x, Tensor) and x.requires_grad}
+    diff_grad_output_indices = {i for i, x in enumerate(tupled_grad_outputs) if x.requires_grad}
+
+    def new_func(*args):
+        with autograd.enable_grad():  # (gradcheck evaluates it with recording off for the central differences)
+            input_args = tuple(
+                x.requires_grad_() if i in diff_input_args_indices else x for i, x in enumerate(args[:-num_outputs])
+            )
+            outputs = _differentiable_outputs(func(*input_args))
+            grad_outputs = tuple(
+                x.requires_grad_() if i in diff_grad_output_indices else x for i, x in enumerate(args[-num_outputs:])
+            )
+            diff_input_args = tuple(x for i, x in enumerate(input_args) if i in diff_input_args_indices)
+            grad_inputs = autograd.grad(outputs, diff_input_args, grad_outputs, create_graph=True, allow_unused=True)
+        return tuple(g for g in grad_inputs if g is not None)
+
+    return gradcheck(
+        new_func,
+        tupled_inputs + tupled_grad_outputs,
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+        nondet_tol=nondet_tol,
+        check_undefined_grad=check_undefined_grad,
+        check_grad_dtypes=check_grad_dtypes,
+        check_batched_grad=check_batched_grad,
+        fast_mode=fast_mode,
+        check_forward_ad=check_fwd_over_rev,
+        check_backward_ad=check_rev_over_rev,
+        masked=masked,
     )
+
+
+def _differentiable_outputs(x) -> tuple:
+    from .tensor import Tensor
+
+    return tuple(o for o in _as_tuple(x) if isinstance(o, Tensor) and o.requires_grad)
 
 
 def _check(func, inputs, eps, atol, rtol, nondet_tol, check_undefined_grad) -> bool:

@@ -30,7 +30,7 @@ require grad. It does NOT change a module's train/eval mode.
 Also here, from their own modules: ``Function`` (an op with a hand-written backward, _function.py; a Function
 with several differentiable outputs hands its node ``PENDING`` from one small node per output) and
 ``gradcheck`` (_gradcheck.py), reachable as PyTorch names them (``torch.autograd.function``,
-``torch.autograd.gradcheck``). There is no double backward: ``create_graph=True`` and ``gradgradcheck`` raise.
+``torch.autograd.gradcheck``). Double backward (``create_graph=True``, gradgradcheck): _double_backward.py.
 """
 
 from __future__ import annotations
@@ -62,9 +62,11 @@ _ADD = _T.BinaryOp.Add
 
 
 class _GradMode:
-    """Process-wide gradient mode (``enabled``), switched by ``no_grad`` and friends."""
+    """Process-wide gradient mode (``enabled``), switched by ``no_grad`` and friends; ``capturing`` while
+    ``grad()`` sweeps (the ops whose kernels write a parameter's ``.grad`` directly hand it back instead)."""
 
     enabled = True
+    capturing = False
 
 
 def is_grad_enabled() -> bool:
@@ -309,6 +311,12 @@ PENDING = object()
 def run_backward(root, grad, retain_graph: bool = False, capture: _Capture | None = None) -> None:
     """Backpropagate ``grad`` (a ``_core.Tensor`` shaped like ``root``) from ``root`` to the leaves; with
     ``capture``, into the capture's slots instead of any ``.grad``."""
+    if capture is not None and not _GradMode.capturing:
+        _GradMode.capturing = True
+        try:
+            return run_backward(root, grad, retain_graph, capture)
+        finally:
+            _GradMode.capturing = False
     if root.grad_fn is None:  # a leaf: its gradient is the seed itself
         if capture is None:
             accumulate_leaf(root, grad)
@@ -360,20 +368,15 @@ def grad(
     is_grads_batched=False,
     materialize_grads=False,
 ):
-    """``torch.autograd.grad``: d(sum of outputs)/d(each input), returned as a tuple, WITHOUT touching any
-    ``.grad``.
+    """``torch.autograd.grad``: d(sum of outputs)/d(each input), as a tuple, WITHOUT touching any ``.grad``.
 
-    For outputs y_k with seeds v_k (``grad_outputs``; 1 for scalar outputs), entry i is
-    sum_k v_k . dy_k/dx_i: the same reverse sweep as ``backward()``, with the gradients that reach the inputs
-    collected instead of accumulated. ``inputs`` may be leaves or interior tensors. An input the outputs do not
-    depend on raises unless ``allow_unused=True`` (its entry is then None, or zeros with
-    ``materialize_grads=True``). The graph is freed afterwards unless ``retain_graph=True``.
-    ``create_graph=True`` (a differentiable gradient, for double backward) is not supported yet and raises.
-    """
+    For outputs y_k with seeds v_k (``grad_outputs``; 1 for scalar outputs), entry i is sum_k v_k . dy_k/dx_i:
+    backward()'s sweep, the gradients that reach the inputs collected, not accumulated. ``inputs`` may be leaves
+    or interior tensors; one the outputs do not depend on raises unless ``allow_unused=True`` (its entry is then
+    None, or zeros with ``materialize_grads=True``). The graph is freed unless ``retain_graph``, which defaults
+    to ``create_graph``: gradients that are tensors of the graph, for double backward (_double_backward.py)."""
     from .tensor import Tensor, wrap
 
-    if create_graph:
-        raise NotImplementedError("bnlab.torch does not build graphs of gradients yet (create_graph=True)")
     if is_grads_batched:
         raise NotImplementedError("bnlab.torch.autograd.grad does not support is_grads_batched=True")
     del only_inputs  # deprecated in PyTorch, and ignored there too
@@ -395,27 +398,35 @@ def grad(
     if materialize_grads and not allow_unused:
         raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True")
     retain = bool(create_graph if retain_graph is None else retain_graph)
-    capture = _Capture(inputs)
     for k, (out, seed) in enumerate(zip(outputs, grad_outputs, strict=True)):
         if not isinstance(out, Tensor) or not out._rg:
             raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn")
         if seed is None:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = _T.empty(list(out._c.shape), out._c.device)
-            g.fill(1.0)
-        else:
-            if not isinstance(seed, Tensor) or seed.shape != out.shape:
-                shape = seed.shape if isinstance(seed, Tensor) else type(seed).__name__
-                raise RuntimeError(
-                    f"Mismatch in shape: grad_output[{k}] has a shape of {shape} and output[{k}] has a shape "
-                    f"of {out.shape}."
-                )
-            g = seed._c.to(seed._c.device)  # the sweep owns its gradients: copy the caller's
-        # Every output but the last keeps the graph: later outputs may share nodes with it.
-        run_backward(out, g, retain_graph=retain or k < len(outputs) - 1, capture=capture)
+        elif not isinstance(seed, Tensor) or seed.shape != out.shape:
+            shape = seed.shape if isinstance(seed, Tensor) else type(seed).__name__
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{k}] has a shape of {shape} and output[{k}] has a shape "
+                f"of {out.shape}."
+            )
+    if create_graph:
+        from . import _double_backward
+
+        slots = _double_backward.grad(outputs, inputs, grad_outputs, retain)
+    else:
+        capture = _Capture(inputs)
+        for k, (out, seed) in enumerate(zip(outputs, grad_outputs, strict=True)):
+            if seed is None:
+                g = _T.empty(list(out._c.shape), out._c.device)
+                g.fill(1.0)
+            else:
+                g = seed._c.to(seed._c.device)  # the sweep owns its gradients: copy the caller's
+            # Every output but the last keeps the graph: later outputs may share nodes with it.
+            run_backward(out, g, retain_graph=retain or k < len(outputs) - 1, capture=capture)
+        slots = [None if g is None else wrap(g, t.device) for t, g in zip(inputs, capture.slots, strict=True)]
     result = []
-    for t, g in zip(inputs, capture.slots, strict=True):
+    for t, g in zip(inputs, slots, strict=True):
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
@@ -423,9 +434,8 @@ def grad(
                     "allow_unused=True if this is the desired behavior."
                 )
             if materialize_grads:
-                g = _T.empty(list(t._c.shape), t._c.device)
-                g.fill(0.0)
-        result.append(None if g is None else wrap(g, t.device))
+                g = wrap(_core.Tensor(list(t._c.shape), t._c.device), t.device)  # zeros
+        result.append(g)
     return tuple(result)
 
 

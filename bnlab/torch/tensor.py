@@ -244,16 +244,13 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``. ``gradient`` is required unless ``self`` is
-        a scalar (it then defaults to 1)."""
-        if create_graph:
-            raise NotImplementedError("bnlab.torch does not build graphs of gradients (create_graph=True)")
+        a scalar (it then defaults to 1). With ``create_graph=True`` the gradients are tensors of the graph, to
+        be differentiated again (double backward, _double_backward.py); ``retain_graph`` then defaults to True."""
         if not self._rg:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if gradient is None:
             if self.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            seed = _T.empty(list(self._c.shape), self._c.device)
-            seed.fill(1.0)
         else:
             if not isinstance(gradient, Tensor):
                 gradient = host(np.asarray(gradient, dtype=np.float32), self.device)
@@ -266,6 +263,15 @@ class Tensor:
                     f"Mismatch in shape: grad_output[0] has a shape of {gradient.shape} and output[0] has a "
                     f"shape of {self.shape}."
                 )
+        if create_graph:
+            from . import _double_backward
+
+            _double_backward.backward(self, gradient, retain_graph)
+            return
+        if gradient is None:
+            seed = _T.empty(list(self._c.shape), self._c.device)
+            seed.fill(1.0)
+        else:
             seed = gradient._c.to(gradient._c.device)  # the tape owns its gradients: copy the caller's
         autograd.run_backward(self, seed, retain_graph=bool(retain_graph))
 

@@ -7,7 +7,8 @@ This module sits below ``functional``, ``_activations``, ``_conv``, ``_losses`` 
 Parameter gradients. PyTorch ACCUMULATES into ``.grad`` of a leaf. bnlab lets the engine's backward kernel
 write a parameter's gradient straight into a buffer and then hands that buffer over, so no gradient is
 copied: when a leaf already has a ``.grad``, the kernel accumulates into ``.grad``'s own memory; otherwise it
-writes a fresh buffer that becomes ``.grad`` (a leaf) or goes back to the tape (an interior tensor).
+writes a fresh buffer that becomes ``.grad`` (a leaf) or goes back to the tape (an interior tensor, and
+every parameter while ``autograd.grad()`` sweeps: it returns the gradients and leaves ``.grad`` alone).
 """
 
 from __future__ import annotations
@@ -66,33 +67,38 @@ class ParamGrads:
     __slots__ = ("accumulate", "buffers", "had", "params")
 
     def __init__(self, params: tuple, accumulate: bool | None = None) -> None:
-        had = tuple(p is not None and p.grad_fn is None and p.grad is not None for p in params)
+        # While autograd.grad() sweeps, leaves are treated as interior tensors: their gradient goes back to the
+        # tape (grad() returns it), never into .grad
+        into_leaves = not autograd._GradMode.capturing
+        had = tuple(into_leaves and p is not None and p.grad_fn is None and p.grad is not None for p in params)
         acc = any(had) if accumulate is None else accumulate
         self.params, self.had, self.accumulate = params, had, acc
-        self.buffers = tuple(None if p is None else _buffer(p, acc) for p in params)
+        self.buffers = tuple(None if p is None else _buffer(p, acc, h) for p, h in zip(params, had, strict=True))
 
     def hand_over(self) -> tuple:
+        into_leaves = not autograd._GradMode.capturing
         return tuple(
-            _hand_over(p, g, had)
+            _hand_over(p, g, had, into_leaves)
             for p, g, had in zip(self.params, self.buffers, self.had, strict=True)
             if p is not None
         )
 
 
-def _buffer(p, acc: bool):
+def _buffer(p, acc: bool, had_grad: bool):
     """The buffer a backward writes p's gradient into: p.grad's own memory when p is a leaf that has a
     gradient (the kernel accumulates into it), else a new one (zeros when the kernel accumulates)."""
-    if p.grad_fn is None and p.grad is not None:
+    if had_grad:
         return p.grad._c
     shape = list(p._c.shape)
     return _core.Tensor(shape, p._c.device) if acc else _T.empty(shape, p._c.device)
 
 
-def _hand_over(p, g, had_grad: bool):
-    """After a kernel wrote p's gradient into g: adopt it as p.grad (leaf) or return it (interior)."""
+def _hand_over(p, g, had_grad: bool, into_leaves: bool = True):
+    """After a kernel wrote p's gradient into g: adopt it as p.grad (leaf) or return it (interior, or any
+    parameter while autograd.grad() sweeps)."""
     if not p._rg:
         return None
-    if p.grad_fn is None:
+    if p.grad_fn is None and into_leaves:
         if not had_grad:
             accumulate_leaf(p, g)
         return None
