@@ -11,47 +11,15 @@ fails by far. PyTorch's defaults, h = 1e-6 and atol = 1e-5, are for float64: in 
 is about 0.1, and the check fails on a correct backward, in bnlab as in PyTorch.
 """
 
-import importlib.util
-import warnings
-
 import numpy as np
 import pytest
 from bnlab.torch.autograd.gradcheck import GradcheckError
 from test_torch_autograd_function import batchnorm_function, bn_data, square_class
+from test_torch_gradcheck_harness import WARNING, on_both, outcome, quiet
 
 import bnlab.torch as torch
 
-HAVE_TORCH = importlib.util.find_spec("torch") is not None
 F32 = {"eps": 1e-2, "atol": 1e-3, "rtol": 1e-2}  # see the module's text
-WARNING = (
-    "Input #{} requires gradient and is not a double precision floating point or complex. This check will likely "
-    "fail if all the inputs are not of double precision floating point or complex. "
-)
-
-
-def on_both(scenario):
-    """scenario(bnlab.torch) and, when PyTorch is installed, scenario(PyTorch), which must give the same."""
-    ours = scenario(torch)
-    if HAVE_TORCH:
-        import torch as real
-
-        assert ours == scenario(real)
-    return ours
-
-
-def quiet(fn):
-    """fn() with the float32 warnings silenced (their text is tested once, below)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return fn()
-
-
-def outcome(fn):
-    """fn()'s result, or the exception's type name and message."""
-    try:
-        return quiet(fn)
-    except (RuntimeError, ValueError, TypeError) as e:
-        return type(e).__name__, str(e)
 
 
 def bad_square(T):

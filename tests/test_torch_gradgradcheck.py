@@ -11,48 +11,22 @@ Batch norm's derivatives grow like 1 / sigma^k: its data here has sigma ~ 1 and 
 PyTorch's defaults (h = 1e-6, atol = 1e-5) are for float64 and fail on a correct float32 backward.
 """
 
-import importlib.util
 import warnings
 
 import numpy as np
 import pytest
+import test_torch_gradcheck_harness as harness
 from bnlab.torch.autograd.gradcheck import GradcheckError
+from test_torch_gradcheck_harness import WARNING, on_both
 
 import bnlab.torch as torch
 
-HAVE_TORCH = importlib.util.find_spec("torch") is not None
 F32 = {"eps": 1e-3, "atol": 1e-2, "rtol": 1e-2}  # see the module's text
-WARNING = (
-    "Input #{} requires gradient and is not a double precision floating point or complex. This check will likely "
-    "fail if all the inputs are not of double precision floating point or complex. "
-)
-
-
-def on_both(scenario):
-    """scenario(bnlab.torch) and, when PyTorch is installed, scenario(PyTorch), which must give the same."""
-    ours = scenario(torch)
-    if HAVE_TORCH:
-        import torch as real
-
-        assert ours == scenario(real)
-    return ours
-
-
-def quiet(fn):
-    """fn() with the float32 warnings silenced (their text is tested once, below)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return fn()
 
 
 def outcome(fn):
     """fn()'s result, or the exception's type name and first line (NotImplementedError is not caught)."""
-    try:
-        return quiet(fn)
-    except NotImplementedError:
-        raise
-    except (RuntimeError, ValueError, TypeError) as e:
-        return type(e).__name__, str(e).split("\n")[0]
+    return harness.outcome(fn, first_line=True, uncaught=(NotImplementedError,))
 
 
 rng = np.random.default_rng(0)

@@ -17,8 +17,7 @@ import time
 import numpy as np
 
 from bnlab import _core, teaching
-from bnlab.keras import _eager, losses, optimizers, random_state
-from bnlab.keras import callbacks as callbacks_module
+from bnlab.keras import _eager, fit_loop, losses, optimizers
 from bnlab.keras.progress import Progbar
 
 _ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
@@ -151,25 +150,9 @@ class Trainer:
                 self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
                 initial_epoch, **kwargs,
             )  # fmt: skip
-        for k, v in kwargs.items():
-            if v is not None and k not in (
-                "steps_per_epoch",
-                "validation_steps",
-                "validation_batch_size",
-                "validation_freq",
-                "class_weight",
-                "sample_weight",
-            ):
-                raise TypeError(f"fit() got an unexpected keyword argument {k!r}")
-            if v is not None:
-                raise ValueError(f"fit: {k} is not supported by bnlab")
+        fit_loop.check_fit_arguments(self, epochs, validation_split, kwargs)
         from bnlab.data import Dataset
 
-        self._require_compiled()
-        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-        if not 0.0 <= float(validation_split) < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         batches, drop_last, plan_seed = None, False, None
         if isinstance(x, Dataset):
             if y is not None:
@@ -201,51 +184,24 @@ class Trainer:
         self._engine_compile()
         val = self._validation_arrays(validation_data)
         verbose = 1 if verbose == "auto" else int(verbose)
-        if batches is not None:
-            try:
-                steps = len(batches)
-            except TypeError:  # a pipeline whose length is unknown (take/filter/repeat...)
-                steps = None
-        else:
-            steps = len(x) // batch_size if drop_last else math.ceil(len(x) / batch_size)
-        history = callbacks_module.History()
-        cbs = [*(callbacks or []), history]  # as Keras 3: History last, so it records what callbacks add
-        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        for cb in cbs:
-            cb.set_model(self)
-            cb.set_params(params)
-        history.params = params
-        self.stop_training = False
-        for cb in cbs:
-            cb.on_train_begin()
+        steps = fit_loop.count_steps(None if batches is not None else len(x), batches, batch_size, drop_last)
         X = Y = None
         if batches is None:
             X, Y = self._tensor(x), self._tensor(y)
-        seed = random_state.draw_seed() if plan_seed is None else int(plan_seed)
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            for cb in cbs:
-                cb.on_epoch_begin(epoch)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-            bar = Progbar(steps, verbose)
-            on_batch = self._batch_callback(cbs, bar)
+
+        def run_epoch(epoch, seed, on_batch):
             if batches is None:
                 metrics = self._engine.train_epoch(X, Y, batch_size, bool(shuffle), seed, epoch, on_batch, drop_last)
-                logs = self._logs(metrics)
-            else:
-                logs = self._fit_batches(batches, on_batch)
-            if val is not None:
-                logs.update(self._logs(self._engine.evaluate(val[0], val[1], batch_size, None), "val_"))
-            for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            bar.update(steps, logs, final=True)  # after the callbacks, as Keras's progress bar: shows learning_rate
-            if self.stop_training:
-                break
-        for cb in cbs:
-            cb.on_train_end(logs)
-        self.history = history
-        return history
+                return self._logs(metrics)
+            return self._fit_batches(batches, on_batch)
+
+        def validate():
+            return self._logs(self._engine.evaluate(val[0], val[1], batch_size, None), "val_")
+
+        return fit_loop.run_epochs(
+            self, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose, steps=steps, callbacks=callbacks,
+            plan_seed=plan_seed, run_epoch=run_epoch, validate=None if val is None else validate,
+        )  # fmt: skip
 
     def _batch_callback(self, cbs, bar):
         """The engine's per-batch hook. ``read()`` returns (loss, accuracy) so far; on a GPU it waits for the

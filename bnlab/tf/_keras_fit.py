@@ -26,19 +26,9 @@ import math
 import numpy as np
 
 from .. import teaching
-from ..keras import callbacks as callbacks_module
-from ..keras import random_state
+from ..keras import fit_loop
 from ..keras.progress import Progbar
 from .tape import GradientTape
-
-_FIT_OPTIONS = (
-    "steps_per_epoch",
-    "validation_steps",
-    "validation_batch_size",
-    "validation_freq",
-    "class_weight",
-    "sample_weight",
-)
 
 
 def _dataset():
@@ -130,16 +120,7 @@ def _evaluate_logs(model, arrays, dataset, batch_size, prefix="", bar=None):
 def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
         initial_epoch, **kwargs):  # fmt: skip
     """``model.fit`` in Python (see the module docstring); returns the History."""
-    for k, v in kwargs.items():
-        if v is not None and k not in _FIT_OPTIONS:
-            raise TypeError(f"fit() got an unexpected keyword argument {k!r}")
-        if v is not None:
-            raise ValueError(f"fit: {k} is not supported by bnlab")
-    model._require_compiled()
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if not 0.0 <= float(validation_split) < 1.0:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    fit_loop.check_fit_arguments(model, epochs, validation_split, kwargs)
     if isinstance(x, _dataset()) and validation_split:
         raise ValueError("validation_split is not supported when x is a Dataset; pass validation_data")
     arrays, dataset, batch_size, plan_shuffle, plan_seed, drop_last = _source(model, x, y, batch_size)
@@ -165,49 +146,22 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         else:
             raise ValueError("validation_data must be (x_val, y_val) or a Dataset")
     verbose = 1 if verbose == "auto" else int(verbose)
-    if arrays is not None:
-        n = len(arrays[0])
-        steps = n // batch_size if drop_last else math.ceil(n / batch_size)
-    else:
-        try:
-            steps = len(dataset)
-        except TypeError:  # a pipeline whose length is unknown (filter, repeat...)
-            steps = None
-    history = callbacks_module.History()
-    cbs = [*(callbacks or []), history]
-    params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-    for cb in cbs:
-        cb.set_model(model)
-        cb.set_params(params)
-    history.params = params
-    model.stop_training = False
-    for cb in cbs:
-        cb.on_train_begin()
-    seed = random_state.draw_seed() if plan_seed is None else int(plan_seed)
-    logs = {}
-    for epoch in range(initial_epoch, epochs):
-        for cb in cbs:
-            cb.on_epoch_begin(epoch)
-        if verbose:
-            print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-        bar = Progbar(steps, verbose)
-        on_batch = model._batch_callback(cbs, bar)
+    steps = fit_loop.count_steps(None if arrays is None else len(arrays[0]), dataset, batch_size, drop_last)
+
+    def run_epoch(epoch, seed, on_batch):
         if arrays is not None:
             batches = _array_batches(*arrays, batch_size, bool(shuffle), seed, epoch, drop_last)
         else:
             batches = (_pairs(e) for e in dataset)
-        logs = _train_epoch(model, _prepared(model, batches), on_batch)
-        if val is not None:
-            logs.update(_evaluate_logs(model, val[0], val[1], val[2], "val_"))
-        for cb in cbs:
-            cb.on_epoch_end(epoch, logs)
-        bar.update(steps if steps is not None else 0, logs, final=True)
-        if model.stop_training:
-            break
-    for cb in cbs:
-        cb.on_train_end(logs)
-    model.history = history
-    return history
+        return _train_epoch(model, _prepared(model, batches), on_batch)
+
+    def validate():
+        return _evaluate_logs(model, val[0], val[1], val[2], "val_")
+
+    return fit_loop.run_epochs(
+        model, epochs=epochs, initial_epoch=initial_epoch, verbose=verbose, steps=steps, callbacks=callbacks,
+        plan_seed=plan_seed, run_epoch=run_epoch, validate=None if val is None else validate,
+    )  # fmt: skip
 
 
 def _train_epoch(model, batches, on_batch):
@@ -230,13 +184,7 @@ def evaluate(model, x, y, batch_size, verbose, return_dict):
     """``model.evaluate`` in Python: the loss (and accuracy) in inference mode, as the engine's evaluate gives."""
     arrays, dataset, batch_size, _, _, _ = _source(model, x, y, batch_size)
     verbose = 1 if verbose == "auto" else int(verbose)
-    if arrays is not None:
-        steps = math.ceil(len(arrays[0]) / batch_size)
-    else:
-        try:
-            steps = len(dataset)
-        except TypeError:
-            steps = None
+    steps = fit_loop.count_steps(None if arrays is None else len(arrays[0]), dataset, batch_size, False)
     bar = Progbar(steps, verbose)
     logs = _evaluate_logs(model, arrays, dataset, batch_size, bar=bar)
     bar.update(steps if steps is not None else 0, logs, final=True)

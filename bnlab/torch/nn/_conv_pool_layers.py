@@ -19,6 +19,7 @@ from .. import _factory, autograd
 from . import functional as F
 from . import init
 from .modules._parameters import weight_and_bias
+from .modules.conv import check_groups
 from .modules.module import Module
 from .parameter import Parameter
 
@@ -69,12 +70,7 @@ class Conv1d(Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
+        check_groups(in_channels, out_channels, groups, int_groups=False)
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import warnings
 
-from .. import _factory, _types
+from .. import _factory
 from . import functional as F
-from .modules.batchnorm import _BatchNorm
+from .modules.batchnorm import _BatchNorm, affine_and_running_stats
 from .modules.module import Module
 from .parameter import Parameter
 
@@ -64,25 +64,7 @@ class _InstanceNorm(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(_factory.ones(num_features))
-            if bias:
-                self.bias = Parameter(_factory.zeros(num_features))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", _factory.zeros(num_features))
-            self.register_buffer("running_var", _factory.ones(num_features))
-            self.register_buffer("num_batches_tracked", _factory.tensor(0, dtype=_types.int64))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-        if device is not None:
-            self.to(device)
+        affine_and_running_stats(self, num_features, affine, track_running_stats, bias, device)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:

@@ -42,11 +42,31 @@ from ....teaching import BatchNormTrainingModeWarning, warn_train_mode_under_no_
 from ... import _factory, autograd
 from ...tensor import host
 from .. import functional as F
-from ..parameter import Parameter
 from ._bn_internals import BatchNormInternals, StepRecord
+from ._parameters import affine_parameters
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNormTrainingModeWarning"]
+
+
+def affine_and_running_stats(
+    layer, num_features: int, affine: bool, track_running_stats: bool, bias: bool = True, device=None
+) -> None:
+    """The parameters and buffers BatchNorm and InstanceNorm (``_norm_dropout_layers``) share: weight (ones) and
+    bias (zeros; None when ``bias`` is False) of (num_features,) when ``affine``, otherwise both None; the buffers
+    running_mean (zeros), running_var (ones) and num_batches_tracked (int64 0) when ``track_running_stats``,
+    otherwise all three None. Then the layer moves to ``device`` when one is given."""
+    affine_parameters(layer, (num_features,), affine, bias)
+    if track_running_stats:
+        layer.register_buffer("running_mean", _factory.zeros(num_features))
+        layer.register_buffer("running_var", _factory.ones(num_features))
+        layer.register_buffer("num_batches_tracked", host(np.zeros((), dtype=np.int64)))
+    else:
+        layer.register_buffer("running_mean", None)
+        layer.register_buffer("running_var", None)
+        layer.register_buffer("num_batches_tracked", None)
+    if device is not None:
+        layer.to(device)
 
 
 class _BatchNorm(BatchNormInternals, Module):
@@ -75,25 +95,7 @@ class _BatchNorm(BatchNormInternals, Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         self._warned_no_grad = False
-        if affine:
-            self.weight = Parameter(_factory.ones(num_features))
-            if bias:
-                self.bias = Parameter(_factory.zeros(num_features))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", _factory.zeros(num_features))
-            self.register_buffer("running_var", _factory.ones(num_features))
-            self.register_buffer("num_batches_tracked", host(np.zeros((), dtype=np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-        if device is not None:
-            self.to(device)
+        affine_and_running_stats(self, num_features, affine, track_running_stats, bias, device)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:

@@ -31,6 +31,18 @@ def _positive_int(layer: str, name: str, value) -> int:
     return value
 
 
+def check_groups(in_channels, out_channels, groups, *, int_groups: bool = True) -> None:
+    """PyTorch's checks of ``groups`` against the channel counts (its ``_ConvNd`` messages), which Conv2d and Conv1d
+    (``_conv_pool_layers``) share. With ``int_groups`` a groups that is not an int fails the first check; Conv1d
+    passes False and compares groups as given."""
+    if (int_groups and not isinstance(groups, int)) or groups <= 0:
+        raise ValueError("groups must be a positive integer")
+    if in_channels % groups != 0:
+        raise ValueError("in_channels must be divisible by groups")
+    if out_channels % groups != 0:
+        raise ValueError("out_channels must be divisible by groups")
+
+
 class Conv2d(Module):
     """``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
     padding_mode='zeros')``: weight (out_channels, in_channels, kh, kw), bias (out_channels)."""
@@ -52,12 +64,7 @@ class Conv2d(Module):
         super().__init__()
         _positive_int("Conv2d", "in_channels", in_channels)
         _positive_int("Conv2d", "out_channels", out_channels)
-        if not isinstance(groups, int) or groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
+        check_groups(in_channels, out_channels, groups)
         if groups != 1:
             raise ValueError(f"Conv2d: groups={groups} is not supported by bnlab (only groups=1)")
         if padding_mode not in _PADDING_MODES:
